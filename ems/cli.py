@@ -1,0 +1,65 @@
+"""The ``ems`` command: one subcommand per pipeline step, each with its own ``--help``.
+
+Each stage's subpackage exposes ``register(subparsers)``; this module only wires them up,
+configures logging and turns :class:`ems.errors.EmsError` into a one-line message and exit
+status 2 (no traceback), so Snakemake logs show what is wrong and where.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from ems import __version__
+from ems.errors import EmsError
+
+logger = logging.getLogger("ems")
+
+#: Modules that contribute subcommands, in the order of the pipeline.
+COMMAND_MODULES: tuple[str, ...] = (
+    "ems.data.cli",
+    "ems.train.cli",
+    "ems.encoders.cli",
+    "ems.evaluation.cli",
+    "ems.tracking.cli",
+    "ems.ablation.cli",
+    "ems.tune.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ems", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"ems {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue  # stage not built yet
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except EmsError as exc:
+        print(f"ems {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

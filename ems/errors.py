@@ -1,0 +1,19 @@
+"""Exceptions that carry a message meant for the user (file, line or key named)."""
+
+from __future__ import annotations
+
+
+class EmsError(Exception):
+    """Base class of errors that the CLI prints without a traceback."""
+
+
+class ConfigError(EmsError):
+    """The configuration is invalid; the message names the key."""
+
+
+class DataError(EmsError):
+    """An input file is malformed; the message names the file (and line where known)."""
+
+
+class UnknownLanguageError(DataError):
+    """A language code that the language table does not know."""

@@ -1,0 +1,1 @@
+# data stage: rules added by its issue.

@@ -1,0 +1,1 @@
+# evaluate stage: rules added by its issue.

@@ -1,0 +1,1 @@
+# report stage: rules added by its issue.

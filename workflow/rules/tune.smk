@@ -1,0 +1,1 @@
+# tune stage: rules added by its issue.
