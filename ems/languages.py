@@ -63,13 +63,18 @@ NAMES: dict[str, str] = {
 #: dataset gives none (for example Tatoeba v1 ``cmn``, FLORES ``yue``).
 MULTI_SCRIPT_DEFAULT: dict[str, str] = {
     "cmn": "Hans", "yue": "Hant", "lzh": "Hant", "wuu": "Hans",
-    "srp": "Cyrl", "kas": "Arab", "knc": "Arab", "min": "Latn", "bjn": "Latn",
+    "srp": "Cyrl", "kas": "Arab", "knc": "Latn",  # OPUS-MT kau (TICO-19) is Latin
+    "min": "Latn", "bjn": "Latn",
     "ace": "Latn", "taq": "Latn", "arb": "Arab", "uzn": "Latn", "ota": "Arab",
     "lfn": "Latn",
 }
 
 #: Codes outside ISO 639-3 that datasets use as languages (ISO 639-5 collectives).
-EXTRA_CODES: dict[str, str] = {"ber": "Berber languages"}
+EXTRA_CODES: dict[str, str] = {
+    "ber": "Berber languages",
+    "kzj": "Coastal Kadazan",  # retired 2016 (merged into dtp); Tatoeba v1 keeps kzj and dtp apart
+    "ajp": "South Levantine Arabic",  # retired 2023 (merged into apc); FLORES-200/SIB-200 use it
+}
 
 _CODE = re.compile(r"^(?P<lang>[a-z]{2,4})(?:[_-](?P<script>[A-Z][a-z]{3}))?(?:[_-](?P<region>[A-Z]{2}|\d{3}))?$")
 

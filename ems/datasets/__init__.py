@@ -1,0 +1,19 @@
+"""Readers of the evaluation sets, each returning canonical language codes.
+
+Used by decontamination (``ems.data.decontaminate``) and by the evaluators. Every reader
+takes the extracted, verified archive folder ``results/sources/<owner>+<repo>@<commit>/``
+(see docs/interfaces.md) and raises :class:`ems.errors.DataError` on malformed files.
+"""
+
+from __future__ import annotations
+
+from ems.datasets.flores import load_flores
+from ems.datasets.opus_mt import PairFile, iter_pair_files, load_newstest, newstest_sets
+from ems.datasets.sib200 import load_sib200, sib200_languages
+from ems.datasets.tatoeba import load_tatoeba
+from ems.datasets.umsab import decode_escapes, load_umsab
+
+__all__ = [
+    "PairFile", "decode_escapes", "iter_pair_files", "load_flores", "load_newstest", "load_sib200",
+    "load_tatoeba", "load_umsab", "newstest_sets", "sib200_languages",
+]
