@@ -68,7 +68,7 @@ def validate_config(config: Mapping[str, Any], source: str = "config") -> dict[s
     schema = load_schema()
     cfg = copy.deepcopy(dict(config))
     _fill_section_defaults(cfg, schema)
-    validator_cls = _extend_with_defaults(jsonschema.Draft7Validator)
+    validator_cls = _extend_with_defaults(jsonschema.Draft202012Validator)
     validator = validator_cls(schema)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.absolute_path))
     if errors:
