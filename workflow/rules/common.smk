@@ -1,4 +1,4 @@
-# Shared helpers of the rule files: config validation, paths, the ems command.
+# Shared helpers for every stage: config validation, paths, the ems command.
 import json
 import os
 import sys
