@@ -1,0 +1,17 @@
+"""Optuna tuning stage: search space from ``tune.space``, resumable multi-worker studies, MLflow view."""
+
+from __future__ import annotations
+
+from ems.tune.space import SearchParam, build_space, to_overrides
+from ems.tune.study import ObjectiveFn, StudySpec, TrialDiverged, open_study, run_worker
+
+__all__ = [
+    "ObjectiveFn",
+    "SearchParam",
+    "StudySpec",
+    "TrialDiverged",
+    "build_space",
+    "open_study",
+    "run_worker",
+    "to_overrides",
+]
