@@ -1,9 +1,12 @@
 """MLflow view of a study: one parent run per study, one nested run per trial.
 
-The parent run id is stored in the study itself (user attribute ``mlflow_parent_run_id``)
-so that every worker process of the study attaches its trials to the same parent. Each
-trial run carries the sampled params, the intermediate values (metric ``intermediate_value``
-with the training step), the final ``value`` and the trial state as tag ``optuna.state``.
+Built on :mod:`ems.tracking` (``MlflowTracker``). The study's parent run is itself a child
+of the configuration's parent run when ``parent.json`` (from ``ems tracking-setup``) is
+given. Its id is stored in the study (user attribute ``mlflow_parent_run_id``) so every
+worker process attaches its trials to the same parent. Each trial run carries the sampled
+params, the intermediate values (metric ``intermediate_value`` at the training step), the
+final ``value``, and its state as tag ``optuna.state`` (COMPLETE / PRUNED / FAIL), and is
+handed to the trainer, which logs its losses there.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ems.io import read_json
+from ems.tracking import MlflowTracker
+
 logger = logging.getLogger(__name__)
 
 PARENT_ATTR = "mlflow_parent_run_id"
@@ -25,21 +31,7 @@ T = TypeVar("T")
 RUN_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED", "INTERRUPTED": "KILLED"}
 
 
-def resolve_uri(tracking: Mapping[str, Any] | None, results_root: str | os.PathLike[str]) -> str:
-    """``tracking.uri``, else ``$MLFLOW_TRACKING_URI``, else sqlite under ``results/<name>/mlflow``."""
-    uri = (tracking or {}).get("uri") or os.environ.get("MLFLOW_TRACKING_URI")
-    if uri:
-        return uri
-    store = Path(results_root).resolve() / "mlflow"
-    store.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{store / 'mlflow.db'}"
-
-
-def experiment_name(tracking: Mapping[str, Any] | None, name: str) -> str:
-    return (tracking or {}).get("experiment") or f"ems-{name}"
-
-
-def _retry(fn: Callable[[], T], what: str, tries: int = 6) -> T:
+def retry(fn: Callable[[], T], what: str, tries: int = 8) -> T:
     """SQLite stores answer "database is locked" under concurrent writers: back off and retry."""
     for attempt in range(tries):
         try:
@@ -48,96 +40,116 @@ def _retry(fn: Callable[[], T], what: str, tries: int = 6) -> T:
             text = str(exc).lower()
             if attempt == tries - 1 or not ("locked" in text or "busy" in text):
                 raise
-            delay = 0.2 * 2**attempt
+            delay = 0.1 * 2**attempt
             logger.debug("MLflow %s: %s; retry in %.1fs", what, exc, delay)
             time.sleep(delay)
     raise AssertionError("unreachable")
 
 
 class StudyTracker:
-    """Writes a study and its trials to MLflow through ``MlflowClient`` (no global active run)."""
+    """Creates the study's parent run once and one nested ``MlflowTracker`` per trial."""
 
-    def __init__(self, uri: str, experiment: str) -> None:
-        from mlflow.tracking import MlflowClient
-
+    def __init__(self, uri: str, experiment_id: str, config_parent_run_id: str | None = None) -> None:
         self.uri = uri
-        self.client = MlflowClient(tracking_uri=uri)
-        self.experiment_id = _retry(lambda: self._experiment(experiment), "experiment")
+        self.experiment_id = experiment_id
+        self.config_parent_run_id = config_parent_run_id
         self.parent_run_id: str | None = None
+        self._trials: dict[str, MlflowTracker] = {}
 
-    def _experiment(self, name: str) -> str:
-        exp = self.client.get_experiment_by_name(name)
-        if exp is not None:
-            return exp.experiment_id
-        try:
-            return self.client.create_experiment(name)
-        except Exception:  # noqa: BLE001 - another process created it first
-            exp = self.client.get_experiment_by_name(name)
-            if exp is None:
-                raise
-            return exp.experiment_id
+    @classmethod
+    def from_parent_json(cls, path: str | os.PathLike[str]) -> StudyTracker:
+        """Attach to the experiment and configuration parent run written by ``ems tracking-setup``."""
+        info = read_json(path)
+        return cls(info["tracking_uri"], info["experiment_id"], info.get("run_id"))
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> StudyTracker:
+        """Find or create the experiment named by ``tracking`` (outside Snakemake's setup rule)."""
+        from ems.tracking.mlflow_tracker import _client
+        from ems.tracking.setup import experiment_name, resolve_tracking_uri
+
+        uri = resolve_tracking_uri(settings)
+        if uri.startswith("sqlite:///"):
+            Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        client = _client(uri)
+        name = experiment_name(settings)
+
+        def get_or_create() -> str:
+            exp = client.get_experiment_by_name(name)
+            if exp is not None:
+                return exp.experiment_id
+            try:
+                return client.create_experiment(name)
+            except Exception:  # noqa: BLE001 - another process created it first
+                exp = client.get_experiment_by_name(name)
+                if exp is None:
+                    raise
+                return exp.experiment_id
+
+        return cls(uri, retry(get_or_create, "experiment"))
 
     def ensure_parent(self, study: Any, tags: Mapping[str, str] | None = None) -> str:
         """Return the study's parent run, creating it once (call under the study's gate)."""
         run_id = study.user_attrs.get(PARENT_ATTR)
         if run_id is None:
-            all_tags = {"mlflow.runName": f"study-{study.study_name}", "optuna.study": study.study_name}
+            all_tags = {"optuna.study": study.study_name, "ems.role": "study"}
             all_tags.update(tags or {})
-            run = _retry(lambda: self.client.create_run(self.experiment_id, tags=all_tags), "create parent")
-            run_id = run.info.run_id
+            tracker = retry(
+                lambda: MlflowTracker.start(self.uri, self.experiment_id, f"study-{study.study_name}",
+                                            self.config_parent_run_id, all_tags),
+                "create study run",
+            )
+            run_id = tracker.run_id
             study.set_user_attr(PARENT_ATTR, run_id)
             logger.info("MLflow parent run %s for study %s", run_id, study.study_name)
         self.parent_run_id = run_id
         return run_id
 
-    def start_trial(self, study_name: str, number: int, params: Mapping[str, Any], worker: str) -> str:
-        tags = {
-            "mlflow.parentRunId": self.parent_run_id or "",
-            "mlflow.runName": f"trial-{number:04d}",
-            "optuna.study": study_name,
-            "optuna.trial_number": str(number),
-            "optuna.state": "RUNNING",
-            "ems.worker": worker,
-        }
-        if not self.parent_run_id:
-            del tags["mlflow.parentRunId"]
-        run = _retry(lambda: self.client.create_run(self.experiment_id, tags=tags), "create trial run")
-        run_id = run.info.run_id
-        from mlflow.entities import Param
-
-        batch = [Param(k, str(v)) for k, v in params.items()]
-        _retry(lambda: self.client.log_batch(run_id, params=batch), "log params")
-        return run_id
+    def start_trial(self, study_name: str, number: int, params: Mapping[str, Any], worker: str) -> MlflowTracker:
+        tags = {"optuna.study": study_name, "optuna.trial_number": number, "optuna.state": "RUNNING",
+                "ems.role": "trial", "ems.worker": worker}
+        tracker = retry(
+            lambda: MlflowTracker.start(self.uri, self.experiment_id, f"trial-{number:04d}", self.parent_run_id, tags),
+            "create trial run",
+        )
+        retry(lambda: tracker.log_params({"trial": dict(params)}), "log params")
+        self._trials[tracker.run_id] = tracker
+        return tracker
 
     def report(self, run_id: str, step: int, value: float) -> None:
         if math.isfinite(value):
-            _retry(lambda: self.client.log_metric(run_id, "intermediate_value", value, step=step), "log metric")
+            retry(lambda: self._tracker(run_id).log_metrics({"intermediate_value": value}, step=step), "log metric")
+
+    def _tracker(self, run_id: str) -> MlflowTracker:
+        if run_id not in self._trials:
+            self._trials[run_id] = MlflowTracker(self.uri, run_id, self.experiment_id)
+        return self._trials[run_id]
 
     def end_trial(self, run_id: str, state: str, value: float | None, reason: str | None = None) -> None:
+        tracker = self._tracker(run_id)
         if value is not None and math.isfinite(value):
-            _retry(lambda: self.client.log_metric(run_id, "value", value), "log value")
-        _retry(lambda: self.client.set_tag(run_id, "optuna.state", state), "set state")
+            retry(lambda: tracker.log_metrics({"value": value}), "log value")
+        tags = {"optuna.state": state}
         if reason:
-            _retry(lambda: self.client.set_tag(run_id, "optuna.fail_reason", reason[:4000]), "set reason")
-        status = RUN_STATUS.get(state, "FAILED")
-        _retry(lambda: self.client.set_terminated(run_id, status=status), "terminate")
+            tags["optuna.fail_reason"] = reason[:4000]
+        retry(lambda: tracker.set_tags(tags), "set state")
+        tracker._closed = False  # the trainer may have closed it (e.g. KILLED on pruning): set the final status
+        retry(lambda: tracker.close(RUN_STATUS.get(state, "FAILED")), "terminate")
+        self._trials.pop(run_id, None)
 
     def finish_study(self, best_value: float | None, best_params: Mapping[str, Any], counts: Mapping[str, int],
                      artifacts: list[Path]) -> None:
-        """Log the outcome on the parent run and end it."""
-        run_id = self.parent_run_id
-        if run_id is None:
+        """Log the outcome on the study's parent run and end it."""
+        if self.parent_run_id is None:
             return
-        from mlflow.entities import Metric, RunTag
-
-        now = int(time.time() * 1000)
-        metrics = [Metric(f"trials_{k.lower()}", float(v), now, 0) for k, v in counts.items()]
+        parent = MlflowTracker(self.uri, self.parent_run_id, self.experiment_id)
+        metrics = {f"trials_{k.lower()}": float(v) for k, v in counts.items()}
         if best_value is not None:
-            metrics.append(Metric("best_value", float(best_value), now, 0))
+            metrics["best_value"] = float(best_value)
+        retry(lambda: parent.log_metrics(metrics), "log summary")
         # tags, not params: a rerun with more trials may change the best point (params are immutable)
-        tags = [RunTag(f"best.{k}", str(v)) for k, v in best_params.items()]
-        _retry(lambda: self.client.log_batch(run_id, metrics=metrics, tags=tags), "log summary")
+        retry(lambda: parent.set_tags({f"best.{k}": v for k, v in best_params.items()}), "log best")
         for path in artifacts:
             if path.exists():
-                _retry(lambda p=path: self.client.log_artifact(run_id, str(p)), "log artifact")
-        _retry(lambda: self.client.set_terminated(run_id, status="FINISHED"), "end parent")
+                retry(lambda p=path: parent.log_artifact(p, "tune"), "log artifact")
+        retry(lambda: parent.close("FINISHED"), "end parent")

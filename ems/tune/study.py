@@ -30,7 +30,8 @@ from ems.tune.space import SearchParam, build_space, suggest
 
 logger = logging.getLogger(__name__)
 
-#: ``objective_fn(params, report) -> score``; ``report(step, value)`` may raise TrialPruned.
+#: ``objective_fn(params, report) -> score``; ``report(step, value)`` may raise TrialPruned
+#: (``report`` is a :class:`Reporter`; ``report.tracker`` is the trial's MLflow run or None).
 Report = Callable[[int, float], None]
 ObjectiveFn = Callable[[dict[str, Any], Report], float]
 
@@ -215,6 +216,33 @@ def reap_interrupted(study: Any, tracker: Any = None) -> int:
     return reaped
 
 
+class Reporter:
+    """``report(step, value)``: record an intermediate dev value; raise TrialPruned to stop.
+
+    ``tracker`` is the trial's own MLflow run (an ``ems.tracking.Tracker``, or None), for
+    the objective to hand to the trainer.
+    """
+
+    def __init__(self, trial: Any, study_tracker: Any = None, run_id: str | None = None, tracker: Any = None) -> None:
+        self.trial = trial
+        self.number = trial.number
+        self.tracker = tracker
+        self._study_tracker = study_tracker
+        self._run_id = run_id
+
+    def __call__(self, step: int, value: float) -> None:
+        import optuna
+
+        value = float(value)
+        if not math.isfinite(value):
+            raise TrialDiverged(f"dev metric is {value} at step {step}")
+        self.trial.report(value, int(step))
+        if self._study_tracker is not None and self._run_id is not None:
+            self._study_tracker.report(self._run_id, int(step), value)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at step {step} (dev value {value:.4f})")
+
+
 @dataclass
 class WorkerResult:
     worker_id: int
@@ -244,21 +272,13 @@ def run_trial(study: Any, trial: Any, spec: StudySpec, objective_fn: ObjectiveFn
     import optuna
 
     params = suggest(trial, spec.space)
-    run_id = None
+    trial_tracker = None
     if tracker is not None:
-        run_id = tracker.start_trial(study.study_name, trial.number, params, worker)
-        trial.set_user_attr(RUN_ID, run_id)
+        trial_tracker = tracker.start_trial(study.study_name, trial.number, params, worker)
+        trial.set_user_attr(RUN_ID, trial_tracker.run_id)
+    run_id = trial_tracker.run_id if trial_tracker is not None else None
     logger.info("trial %d: %s", trial.number, params)
-
-    def report(step: int, value: float) -> None:
-        value = float(value)
-        if not math.isfinite(value):
-            raise TrialDiverged(f"dev metric is {value} at step {step}")
-        trial.report(value, int(step))
-        if tracker is not None:
-            tracker.report(run_id, int(step), value)
-        if trial.should_prune():
-            raise optuna.TrialPruned(f"pruned at step {step} (dev value {value:.4f})")
+    report = Reporter(trial, tracker, run_id, trial_tracker)
 
     try:
         value = float(objective_fn(params, report))
