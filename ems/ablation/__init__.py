@@ -1,0 +1,1 @@
+"""Ablation grid, seed aggregation, figures, tables and MLflow summary of a configuration."""

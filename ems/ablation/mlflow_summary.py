@@ -1,0 +1,167 @@
+"""Log figures and tables to the configuration's MLflow parent run; prove tables equal MLflow.
+
+The parent run is the one created once by the ``tracking_setup`` rule
+(``results/<name>/tracking/parent.json``: ``{"run_id", "experiment_id", "tracking_uri"}``).
+:func:`compare_with_mlflow` reads every run of the experiment with ``mlflow.search_runs``
+and checks that each per-model value of the aggregate long table is the metric of that
+model's run under the same key, and that each table mean is the mean over those runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ems.errors import DataError
+from ems.io import read_json
+
+logger = logging.getLogger(__name__)
+
+#: Tags that may carry the model id of a run (first found wins), then the run name.
+MODEL_ID_TAGS: tuple[str, ...] = ("model_id", "ems.model_id", "mlflow.runName")
+
+
+def read_parent(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The parent run descriptor written by ``tracking_setup``; DataError when malformed."""
+    doc = read_json(path)
+    missing = [k for k in ("run_id", "experiment_id", "tracking_uri") if not doc.get(k)]
+    if missing:
+        raise DataError(f"{path}: missing key(s) {missing} (expected run_id, experiment_id, tracking_uri)")
+    return {k: str(doc[k]) for k in ("run_id", "experiment_id", "tracking_uri")}
+
+
+def log_artifacts(parent: Mapping[str, str], files: Iterable[str | os.PathLike[str]], artifact_path: str = "ablation") -> list[str]:
+    """Log each file as an artifact of the parent run under ``artifact_path/<parent folder>/``; return the paths."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=parent["tracking_uri"])
+    logged = []
+    for f in map(Path, files):
+        if not f.is_file():
+            raise DataError(f"artifact to log does not exist: {f}")
+        dest = f"{artifact_path}/{f.parent.name}"
+        client.log_artifact(parent["run_id"], str(f), artifact_path=dest)
+        logged.append(f"{dest}/{f.name}")
+    logger.info("logged %d artifacts to run %s", len(logged), parent["run_id"])
+    return logged
+
+
+def run_ids_from_models(models_root: str | os.PathLike[str], model_ids: Sequence[str]) -> dict[str, str]:
+    """model_id -> MLflow run id read from ``models/<model_id>/run.json`` (absent files skipped)."""
+    out = {}
+    for mid in model_ids:
+        path = Path(models_root) / mid / "run.json"
+        if path.exists():
+            run_id = read_json(path).get("run_id")
+            if run_id:
+                out[mid] = str(run_id)
+    return out
+
+
+def search_runs(tracking_uri: str, experiment_id: str) -> pd.DataFrame:
+    """All runs of the experiment (``mlflow.search_runs``), with their metrics and tags as columns."""
+    import mlflow
+
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        return mlflow.search_runs(experiment_ids=[str(experiment_id)], output_format="pandas", max_results=100000)
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+def _run_index(runs: pd.DataFrame, run_ids: Mapping[str, str]) -> dict[str, pd.DataFrame]:
+    """model_id -> its runs: the run of run.json, runs tagged or named with the model id
+    (``<model_id>`` or ``<model_id>/...``), and child runs of those; newest first."""
+    if runs.empty:
+        return {}
+    runs = runs.sort_values("start_time", ascending=False) if "start_time" in runs.columns else runs
+    owner: dict[str, set[str]] = {}
+    for mid, rid in run_ids.items():
+        owner.setdefault(mid, set()).add(rid)
+    for tag in MODEL_ID_TAGS:
+        col = f"tags.{tag}"
+        if col not in runs.columns:
+            continue
+        for rid, value in zip(runs["run_id"], runs[col]):
+            if not isinstance(value, str) or not value:
+                continue
+            owner.setdefault(value, set()).add(rid)
+            if tag == "mlflow.runName" and "/seed" in value:  # "<variant>/seed<k>/<task>" style names
+                head, _, rest = value.partition("/seed")
+                seed = rest.split("/", 1)[0]
+                owner.setdefault(f"{head}/seed{seed}", set()).add(rid)
+            elif tag == "mlflow.runName" and "/" in value:  # "peer-x/<task>"
+                owner.setdefault(value.split("/", 1)[0], set()).add(rid)
+    parent_col = "tags.mlflow.parentRunId"
+    index = {}
+    for mid, rids in owner.items():
+        if parent_col in runs.columns:
+            rids = rids | set(runs.loc[runs[parent_col].isin(rids), "run_id"])
+        index[mid] = runs[runs["run_id"].isin(rids)]
+    return index
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
+
+
+def compare_with_mlflow(long: pd.DataFrame, summary: pd.DataFrame, runs: pd.DataFrame,
+                        run_ids: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """One row per checked number: level (run/mean), model_id or variant, metric, table, mlflow, status.
+
+    status: ``ok``, ``mismatch``, ``no_run`` (model without a tracked run) or ``no_metric``.
+    """
+    index = _run_index(runs, run_ids or {})
+    rows: list[dict[str, Any]] = []
+    tracked: dict[tuple[str, str], list[float]] = {}
+    for rec in long.itertuples(index=False):
+        model_runs = index.get(rec.model_id)
+        base = {"level": "run", "id": rec.model_id, "metric": rec.metric, "table": float(rec.value)}
+        if model_runs is None or model_runs.empty:
+            rows.append({**base, "mlflow": math.nan, "status": "no_run"})
+            continue
+        col = f"metrics.{rec.metric}"
+        values = model_runs[col].dropna() if col in model_runs.columns else pd.Series(dtype=float)
+        if values.empty:
+            rows.append({**base, "mlflow": math.nan, "status": "no_metric"})
+            continue
+        value = values.iloc[0]  # the newest run that logged it
+        rows.append({**base, "mlflow": float(value), "status": "ok" if _close(float(rec.value), float(value)) else "mismatch"})
+        tracked.setdefault((rec.variant, rec.metric), []).append(float(value))
+    for rec in summary.itertuples(index=False):
+        values = tracked.get((rec.variant, rec.metric))
+        base = {"level": "mean", "id": rec.variant, "metric": rec.metric, "table": float(rec.mean)}
+        if not values or len(values) != int(rec.n):
+            rows.append({**base, "mlflow": math.nan, "status": "no_run"})
+            continue
+        mean = sum(values) / len(values)
+        rows.append({**base, "mlflow": mean, "status": "ok" if _close(float(rec.mean), mean) else "mismatch"})
+    return pd.DataFrame(rows, columns=["level", "id", "metric", "table", "mlflow", "status"])
+
+
+def verify(aggregate_dir: str | os.PathLike[str], parent: Mapping[str, str],
+           run_ids: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Compare ``long.csv``/``summary.csv`` of ``aggregate_dir`` with the experiment's runs."""
+    long = pd.read_csv(Path(aggregate_dir) / "long.csv")
+    summary = pd.read_csv(Path(aggregate_dir) / "summary.csv")
+    runs = search_runs(parent["tracking_uri"], parent["experiment_id"])
+    return compare_with_mlflow(long, summary, runs, run_ids)
+
+
+def compare_table(table: pd.DataFrame, check: pd.DataFrame) -> pd.DataFrame:
+    """Check a tidy table's means (rows with ``variant`` and metric ``column``) against the MLflow means of ``check``."""
+    means = {(r.id, r.metric): r.mlflow for r in check[check["level"] == "mean"].itertuples(index=False)}
+    rows = []
+    for rec in table.itertuples(index=False):
+        value = means.get((rec.variant, rec.column), math.nan)
+        status = "no_run" if pd.isna(value) else ("ok" if _close(float(rec.mean), float(value)) else "mismatch")
+        rows.append({"level": "table", "id": rec.variant, "metric": rec.column, "table": float(rec.mean),
+                     "mlflow": value, "status": status})
+    return pd.DataFrame(rows, columns=["level", "id", "metric", "table", "mlflow", "status"])
