@@ -1,0 +1,172 @@
+"""Save and load the trained encoder as a plain ``transformers`` + sentence-transformers folder.
+
+``models/<model_id>/model/`` holds ``config.json`` + ``model.safetensors`` (a stock
+``BertModel``), the tokenizer, and the sentence-transformers files (``modules.json``,
+``sentence_bert_config.json``, ``1_Pooling/config.json`` with mean pooling). The saved
+tokenizer is made self-contained: lower-casing (``ems_lowercase``) becomes a ``Lowercase``
+normaliser and no special tokens are added (the shards hold none), so ``load_model``,
+``AutoModel`` + ``AutoTokenizer`` and ``SentenceTransformer(path)`` give identical vectors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import AutoTokenizer, BertModel, PreTrainedTokenizerFast
+
+from ems.errors import DataError
+from ems.io import atomic_dir
+from ems.model.encoder import mean_pool
+
+logger = logging.getLogger(__name__)
+
+INFO_FILE = "ems_model.json"
+
+
+def load_training_tokenizer(tokenizer_dir: str | os.PathLike[str]) -> PreTrainedTokenizerFast:
+    """The data stage's tokenizer (``ems.data.tokenizer.load_tokenizer`` when present)."""
+    try:
+        from ems.data.tokenizer import load_tokenizer
+    except ImportError:
+        load_tokenizer = None
+    if load_tokenizer is not None:
+        return load_tokenizer(tokenizer_dir)
+    if not (Path(tokenizer_dir) / "tokenizer.json").exists():
+        raise DataError(f"{tokenizer_dir}: no tokenizer.json (expected a save_pretrained folder)")
+    return AutoTokenizer.from_pretrained(str(tokenizer_dir))
+
+
+def lowercase_flag(tokenizer_dir: str | os.PathLike[str]) -> bool:
+    cfg = Path(tokenizer_dir) / "tokenizer_config.json"
+    if not cfg.exists():
+        return False
+    return bool(json.loads(cfg.read_text(encoding="utf-8")).get("ems_lowercase", False))
+
+
+def standalone_tokenizer(tokenizer_dir: str | os.PathLike[str], max_length: int) -> PreTrainedTokenizerFast:
+    """A copy of the training tokenizer that lower-cases itself and adds no special tokens."""
+    from tokenizers import normalizers, processors
+
+    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    backend = tok.backend_tokenizer
+    if lowercase_flag(tokenizer_dir):
+        current = backend.normalizer
+        backend.normalizer = (
+            normalizers.Sequence([normalizers.Lowercase(), current]) if current is not None else normalizers.Lowercase()
+        )
+    backend.post_processor = processors.TemplateProcessing(single="$A", pair="$A $B")
+    tok.model_max_length = int(max_length)
+    tok.init_kwargs["ems_lowercase"] = False  # the normaliser does it now
+    return tok
+
+
+def save_model(
+    encoder: BertModel,
+    tokenizer_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    max_length: int,
+    info: dict[str, Any] | None = None,
+) -> Path:
+    """Write the model folder atomically (an existing one is replaced)."""
+    hidden = int(encoder.config.hidden_size)
+    with atomic_dir(out) as tmp:
+        encoder.save_pretrained(tmp, safe_serialization=True)
+        standalone_tokenizer(tokenizer_dir, max_length).save_pretrained(tmp)
+        (tmp / "modules.json").write_text(
+            json.dumps(
+                [
+                    {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                    {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+                ],
+                indent=2,
+            )
+        )
+        (tmp / "sentence_bert_config.json").write_text(
+            json.dumps({"max_seq_length": int(max_length), "do_lower_case": False}, indent=2)
+        )
+        (tmp / "1_Pooling").mkdir()
+        (tmp / "1_Pooling" / "config.json").write_text(
+            json.dumps(
+                {
+                    "word_embedding_dimension": hidden,
+                    "pooling_mode_cls_token": False,
+                    "pooling_mode_mean_tokens": True,
+                    "pooling_mode_max_tokens": False,
+                    "pooling_mode_mean_sqrt_len_tokens": False,
+                    "pooling_mode_weightedmean_tokens": False,
+                    "pooling_mode_lasttoken": False,
+                    "include_prompt": True,
+                },
+                indent=2,
+            )
+        )
+        (tmp / "config_sentence_transformers.json").write_text(
+            json.dumps({"similarity_fn_name": "cosine", "prompts": {}, "default_prompt_name": None}, indent=2)
+        )
+        (tmp / INFO_FILE).write_text(json.dumps({"max_length": int(max_length), **(info or {})}, indent=2, sort_keys=True))
+    return Path(out)
+
+
+def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> tuple[BertModel, PreTrainedTokenizerFast, dict[str, Any]]:
+    """Our loader: encoder (eval mode), its tokenizer and the ``ems_model.json`` info."""
+    path = Path(path)
+    if not (path / "config.json").exists():
+        raise DataError(f"{path}: not a saved EMS model folder (no config.json)")
+    model = BertModel.from_pretrained(str(path), add_pooling_layer=False).to(device).eval()
+    tok = AutoTokenizer.from_pretrained(str(path))
+    info_path = path / INFO_FILE
+    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
+    info.setdefault("max_length", int(tok.model_max_length))
+    return model, tok, info
+
+
+def embed_ids(
+    model: BertModel,
+    sentences_ids: Sequence[Sequence[int]],
+    pad_id: int,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
+    """Mean-pooled vectors (n, H) float32 of tokenised sentences: sorted by length, batched."""
+    n = len(sentences_ids)
+    hidden = int(model.config.hidden_size)
+    out = np.zeros((n, hidden), dtype=np.float32)
+    if n == 0:
+        return out
+    lengths = np.array([len(s) for s in sentences_ids])
+    order = np.argsort(-lengths, kind="stable")
+    with torch.inference_mode():
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            width = max(int(lengths[idx].max()), 1)
+            ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for row, i in enumerate(idx):
+                sent = sentences_ids[i]
+                ids[row, : len(sent)] = torch.as_tensor(sent, dtype=torch.long)
+                mask[row, : len(sent)] = 1
+            ids, mask = ids.to(device), mask.to(device)
+            hidden_states = model(input_ids=ids, attention_mask=mask).last_hidden_state
+            out[idx] = mean_pool(hidden_states, mask).float().cpu().numpy()
+    return out
+
+
+def embed_texts(
+    model: BertModel,
+    tokenizer: PreTrainedTokenizerFast,
+    sentences: Sequence[str],
+    max_length: int,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
+    """Tokenise (the saved tokenizer lower-cases and adds no specials) and embed."""
+    ids = tokenizer(list(sentences), add_special_tokens=False, truncation=True, max_length=max_length)["input_ids"]
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    return embed_ids(model, ids, int(pad_id), batch_size, device)

@@ -1,0 +1,92 @@
+"""The logging interface the trainer and evaluators report to, and a no-op implementation.
+
+Keeping ``mlflow`` behind this interface keeps it out of the model and the losses, and lets
+tests run without a tracking store.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+class Tracker:
+    """Interface: params, step metrics, tags, artifacts, child runs. Subclasses override."""
+
+    run_id: str | None = None
+    experiment_id: str | None = None
+    tracking_uri: str | None = None
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        raise NotImplementedError
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+        """Log a file or a whole folder."""
+        raise NotImplementedError
+
+    def child(self, name: str) -> Tracker:
+        raise NotImplementedError
+
+    def close(self, status: str = "FINISHED") -> None:
+        raise NotImplementedError
+
+
+class NullTracker(Tracker):
+    """Accepts everything, stores nothing (tests, ``--no-tracking``)."""
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        pass
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        pass
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        pass
+
+    def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+        pass
+
+    def child(self, name: str) -> Tracker:
+        return NullTracker()
+
+    def close(self, status: str = "FINISHED") -> None:
+        pass
+
+
+def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """``{"train": {"lr": 1e-3}}`` -> ``{"train.lr": "0.001"}`` (MLflow params are flat strings)."""
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten_params(value, name + "."))
+        else:
+            out[name] = str(value)
+    return out
+
+
+def git_commit(repo: str | os.PathLike[str] | None = None) -> str:
+    """The code's commit (``+dirty`` when the tree has changes); ``unknown`` outside git."""
+    cwd = Path(repo) if repo else Path(__file__).resolve().parents[2]
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"

@@ -1,0 +1,116 @@
+"""MLflow implementation of :class:`ems.tracking.Tracker`, through ``MlflowClient`` only.
+
+The client API (no fluent ``mlflow.start_run``) keeps no global active run, so several
+trackers can coexist in one process and ``MLFLOW_RUN_ID`` is never read or exported.
+Children attach to a parent run with the ``mlflow.parentRunId`` tag.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ems.io import read_json
+from ems.tracking.base import Tracker, flatten_params
+
+logger = logging.getLogger(__name__)
+
+PARENT_TAG = "mlflow.parentRunId"
+
+
+def _client(uri: str):  # noqa: ANN202
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+class MlflowTracker(Tracker):
+    """Logs to one MLflow run."""
+
+    def __init__(self, uri: str, run_id: str, experiment_id: str) -> None:
+        self.tracking_uri = uri
+        self.run_id = run_id
+        self.experiment_id = experiment_id
+        self.client = _client(uri)
+        self._closed = False
+
+    @classmethod
+    def start(
+        cls,
+        uri: str,
+        experiment_id: str,
+        run_name: str,
+        parent_run_id: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> MlflowTracker:
+        client = _client(uri)
+        all_tags = {str(k): str(v) for k, v in (tags or {}).items()}
+        if parent_run_id:
+            all_tags[PARENT_TAG] = parent_run_id
+        run = client.create_run(experiment_id, run_name=run_name, tags=all_tags)
+        logger.info("MLflow run %s (%s) in experiment %s at %s", run.info.run_id, run_name, experiment_id, uri)
+        return cls(uri, run.info.run_id, experiment_id)
+
+    @classmethod
+    def attach(cls, parent_json: str | os.PathLike[str], run_name: str, tags: Mapping[str, Any] | None = None) -> MlflowTracker:
+        """A new child run of the parent written by ``ems tracking-setup``."""
+        parent = read_json(parent_json)
+        return cls.start(parent["tracking_uri"], parent["experiment_id"], run_name, parent["run_id"], tags)
+
+    @classmethod
+    def resume(cls, uri: str, run_id: str) -> MlflowTracker:
+        """Reopen an existing run (a training job resumed after a crash)."""
+        client = _client(uri)
+        run = client.get_run(run_id)
+        client.update_run(run_id, status="RUNNING")
+        logger.info("resuming MLflow run %s", run_id)
+        return cls(uri, run_id, run.info.experiment_id)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        flat = flatten_params(params)
+        existing = self.client.get_run(self.run_id).data.params
+        new = {k: v[:6000] for k, v in flat.items() if k not in existing}
+        changed = [k for k, v in flat.items() if k in existing and existing[k] != v[:6000]]
+        if changed:
+            logger.warning("MLflow run %s already has different values for %s; kept the old ones", self.run_id, changed)
+        items = [Param(k, v) for k, v in sorted(new.items())]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(self.run_id, params=items[i : i + 100])
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        from mlflow.entities import Metric
+
+        ts = int(time.time() * 1000)
+        items = [
+            Metric(k, float(v), ts, int(step or 0)) for k, v in metrics.items() if v is not None and math.isfinite(float(v))
+        ]
+        for i in range(0, len(items), 1000):
+            self.client.log_batch(self.run_id, metrics=items[i : i + 1000])
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(self.run_id, tags=[RunTag(str(k), str(v)) for k, v in tags.items()])
+
+    def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+        p = Path(path)
+        if p.is_dir():
+            self.client.log_artifacts(self.run_id, str(p), artifact_path or p.name)
+        else:
+            self.client.log_artifact(self.run_id, str(p), artifact_path)
+
+    def child(self, name: str) -> MlflowTracker:
+        return MlflowTracker.start(self.tracking_uri or "", self.experiment_id or "0", name, self.run_id)
+
+    def close(self, status: str = "FINISHED") -> None:
+        if not self._closed:
+            self.client.set_terminated(self.run_id, status=status)
+            self._closed = True

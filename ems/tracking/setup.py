@@ -1,0 +1,74 @@
+"""Where runs are stored, and the one-off creation of the experiment and its parent run.
+
+Creating an MLflow SQLite store (schema migrations) or an experiment from several parallel
+jobs races; the ``tracking_setup`` rule does both once and writes ``parent.json``
+(``run_id``, ``experiment_id``, ``tracking_uri``, ``experiment``), and every training or
+evaluation job attaches a child run to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ems.errors import ConfigError
+from ems.io import write_json
+
+logger = logging.getLogger(__name__)
+
+
+def store_dir(settings: Mapping[str, Any]) -> Path:
+    """``<results_dir>/<name>/mlflow``: the default embedded store (absolute)."""
+    if "name" not in settings:
+        raise ConfigError("tracking needs the configuration's `name` in --settings")
+    return (Path(settings.get("results_dir", "results")) / settings["name"] / "mlflow").resolve()
+
+
+def resolve_tracking_uri(settings: Mapping[str, Any]) -> str:
+    """Config ``tracking.uri``, else ``$MLFLOW_TRACKING_URI``, else SQLite under results/<name>/mlflow."""
+    uri = (settings.get("tracking") or {}).get("uri") or os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return str(uri)
+    return f"sqlite:///{store_dir(settings) / 'mlflow.db'}"
+
+
+def experiment_name(settings: Mapping[str, Any]) -> str:
+    return (settings.get("tracking") or {}).get("experiment") or f"ems-{settings['name']}"
+
+
+def tracking_setup(settings: Mapping[str, Any], out: str | os.PathLike[str]) -> dict[str, str]:
+    """Create (or find) the experiment and this configuration's parent run; write ``out``."""
+    from ems.tracking.mlflow_tracker import _client
+
+    uri = resolve_tracking_uri(settings)
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    client = _client(uri)
+    name = experiment_name(settings)
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
+        artifacts = None
+        if uri.startswith("sqlite:///"):
+            artifacts = (Path(uri[len("sqlite:///") :]).parent / "artifacts").as_uri()
+        exp_id = client.create_experiment(name, artifact_location=artifacts)
+        logger.info("created MLflow experiment %s (%s) at %s", name, exp_id, uri)
+    else:
+        exp_id = exp.experiment_id
+    cfg_name = str(settings["name"])
+    found = client.search_runs(
+        [exp_id], filter_string=f"tags.`ems.role` = 'parent' AND tags.`ems.config` = '{cfg_name}'", max_results=1
+    )
+    if found:
+        run_id = found[0].info.run_id
+        logger.info("reusing parent run %s", run_id)
+    else:
+        run = client.create_run(exp_id, run_name=f"{cfg_name}", tags={"ems.role": "parent", "ems.config": cfg_name})
+        run_id = run.info.run_id
+        client.set_terminated(run_id, status="FINISHED")
+        logger.info("created parent run %s", run_id)
+    info = {"run_id": run_id, "experiment_id": exp_id, "tracking_uri": uri, "experiment": name}
+    write_json(out, info)
+    return info

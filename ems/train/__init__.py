@@ -1,0 +1,15 @@
+"""EMS trainer: batching, optimisation, validation, checkpoint/resume, DDP and tracking."""
+
+from __future__ import annotations
+
+from ems.train.callbacks import StopTraining
+
+__all__ = ["StopTraining", "train"]
+
+
+def __getattr__(name: str):  # lazy: importing the package must not pull in torch.distributed etc.
+    if name == "train":
+        from ems.train.trainer import train
+
+        return train
+    raise AttributeError(name)

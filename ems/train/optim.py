@@ -1,0 +1,74 @@
+"""Optimiser and learning-rate schedule (paper: Adam with amsgrad, warm-up then cosine decay).
+
+The schedule is a function of training *progress*: the larger of ``step / max_steps`` and
+``seconds / max_seconds``, so that a wall-clock budget ends the decay exactly when it ends
+training. Its state (steps and seconds done) is saved in checkpoints.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import torch
+
+from ems.train.settings import TrainSettings
+
+logger = logging.getLogger(__name__)
+
+
+def build_optimizer(params: list[torch.nn.Parameter], t: TrainSettings) -> torch.optim.Optimizer:
+    """Adam (L2 weight decay) or AdamW (decoupled), both with the configured amsgrad flag."""
+    cls = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
+    return cls(params, lr=t.lr, weight_decay=t.weight_decay, amsgrad=t.amsgrad)
+
+
+class Schedule:
+    """Linear warm-up to ``lr``, then cosine / linear decay to 0, or constant."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, t: TrainSettings) -> None:
+        self.optimizer = optimizer
+        self.base_lr = t.lr
+        self.warmup = t.warmup_steps
+        self.kind = t.schedule
+        self.max_steps = t.max_steps
+        self.max_seconds = t.max_seconds
+        self.step_count = 0
+        self.seconds = 0.0
+
+    def progress(self) -> float:
+        p = self.step_count / self.max_steps
+        if self.max_seconds:
+            p = max(p, self.seconds / self.max_seconds)
+        return min(p, 1.0)
+
+    def lr(self) -> float:
+        if self.warmup and self.step_count < self.warmup:
+            return self.base_lr * (self.step_count + 1) / (self.warmup + 1)
+        if self.kind == "constant":
+            return self.base_lr
+        # decay over the part of the budget after warm-up
+        p0 = self.warmup / self.max_steps
+        p = self.progress()
+        frac = min(max((p - p0) / max(1.0 - p0, 1e-9), 0.0), 1.0)
+        if self.kind == "linear":
+            return self.base_lr * (1.0 - frac)
+        return self.base_lr * 0.5 * (1.0 + math.cos(math.pi * frac))
+
+    def apply(self) -> float:
+        """Set the optimiser's lr for the coming step; return it."""
+        lr = self.lr()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    def advance(self, seconds: float) -> None:
+        self.step_count += 1
+        self.seconds += seconds
+
+    def state_dict(self) -> dict[str, float]:
+        return {"step_count": self.step_count, "seconds": self.seconds}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.step_count = int(state["step_count"])
+        self.seconds = float(state["seconds"])

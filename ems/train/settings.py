@@ -1,0 +1,128 @@
+"""Typed views of the ``model``, ``objective`` and ``train`` config sections.
+
+``resolve_settings`` validates the sections it is given against the project schema (the
+same defaults and key-naming errors as ``ems.config.validate_config``) so that ``ems train``
+behaves the same in and out of Snakemake.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import jsonschema
+
+from ems.config import _extend_with_defaults, key_path, load_schema
+from ems.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+SECTIONS = ("model", "objective", "train", "tracking")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSettings:
+    layers: int = 2
+    hidden_size: int = 256
+    heads: int = 4
+    ffn_size: int = 1024
+    activation: str = "gelu"
+    dropout: float = 0.1
+    max_positions: int = 128
+    lang_embedding_dim: int = 128
+    projection_dim: int = 128
+    tie_xtr_output: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectiveSettings:
+    xtr_weight: float = 1.0
+    contrastive_weight: float = 2.0
+    temperature: float = 0.1
+    language_embedding: bool = True
+    xtr_target: str = "normalised"
+    gather_negatives: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSettings:
+    batch_size: int = 128
+    max_tokens: int | None = None
+    bucketing: bool = True
+    optimizer: str = "adam"
+    lr: float = 3.0e-4
+    weight_decay: float = 1.0e-5
+    amsgrad: bool = True
+    warmup_steps: int = 300
+    schedule: str = "cosine"
+    max_steps: int = 100000
+    max_epochs: float | None = None
+    max_seconds: float | None = None
+    grad_clip: float | None = 1.0
+    grad_accumulation: int = 1
+    precision: str = "auto"
+    device: str = "auto"
+    num_threads: int | None = None
+    eval_every: int = 200
+    dev_pairs_per_language: int | None = None
+    checkpoint_every: int = 200
+    early_stopping_patience: int | None = None
+    log_every: int = 20
+    seed: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    model: ModelSettings
+    objective: ObjectiveSettings
+    train: TrainSettings
+    raw: dict[str, Any]  # the resolved sections, as logged and saved
+
+    def to_dict(self) -> dict[str, Any]:
+        return copy.deepcopy(self.raw)
+
+
+def _validate_sections(settings: Mapping[str, Any]) -> dict[str, Any]:
+    schema = load_schema()
+    present = [s for s in SECTIONS if s in schema["properties"]]
+    sub = {
+        "type": "object",
+        "$schema": schema.get("$schema", "https://json-schema.org/draft/2020-12/schema"),
+        "$defs": schema.get("$defs", {}),
+        "definitions": schema.get("definitions", {}),
+        "properties": {s: schema["properties"][s] for s in present},
+    }
+    for extra in ("name", "results_dir"):
+        if extra in schema["properties"]:
+            sub["properties"][extra] = schema["properties"][extra]
+    cfg = copy.deepcopy(dict(settings))
+    for s in present:
+        cfg.setdefault(s, {})
+    validator = _extend_with_defaults(jsonschema.validators.validator_for(sub))(sub)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"  {key_path(e)}: {e.message}" for e in errors[:10]]
+        raise ConfigError("invalid training settings:\n" + "\n".join(lines))
+    return cfg
+
+
+def _build(cls: type, section: Mapping[str, Any], name: str) -> Any:
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(section) - fields
+    if unknown:
+        raise ConfigError(f"unknown key(s) in {name}: {', '.join(sorted(unknown))}")
+    return cls(**dict(section))
+
+
+def resolve_settings(settings: Mapping[str, Any]) -> Settings:
+    """Validate and fill defaults of the training sections; raise ConfigError naming the key."""
+    cfg = _validate_sections(settings)
+    return Settings(
+        model=_build(ModelSettings, cfg["model"], "model"),
+        objective=_build(ObjectiveSettings, cfg["objective"], "objective"),
+        train=_build(TrainSettings, cfg["train"], "train"),
+        raw=cfg,
+    )
