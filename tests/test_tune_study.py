@@ -1,0 +1,125 @@
+"""The study loop on a synthetic objective whose scores are known by construction."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from optuna.trial import TrialState
+
+from ems.tune.run import make_spec, tune_worker
+from ems.tune.study import open_study, trials_used
+
+sys.path.insert(0, str(Path(__file__).parent))
+from tune_fixtures import make_objective, quality, settings  # noqa: E402
+
+FIXTURES = Path(__file__).with_name("tune_fixtures.py")
+ENV = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", OMP_NUM_THREADS="1")
+
+
+def _study(cfg: dict, out: Path):  # noqa: ANN202
+    return open_study(make_spec(cfg, out))
+
+
+def _counted(study) -> list:  # noqa: ANN001
+    return [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+            or t.user_attrs.get("ems_outcome") == "failed"]
+
+
+def test_tiny_study_prunes_the_bad_trial_and_fails_the_diverging_one(tmp_path: Path) -> None:
+    cfg = settings(n_trials=5)
+    study = _study(cfg, tmp_path)
+    for point in ({"lr": 1e-3, "dropout": 0.0}, {"lr": 1e-3, "dropout": 0.1},
+                  {"lr": 1e-3, "dropout": 0.49},  # diverges: NaN
+                  {"lr": 1e-4, "dropout": 0.4},  # far below the median at the first report
+                  {"lr": 1e-3, "dropout": 0.02}):  # above the median: completes
+        study.enqueue_trial(point)
+    result = tune_worker(cfg, tmp_path, make_objective(), worker_id=0)
+    assert result.trials == [0, 1, 2, 3, 4]
+    trials = _study(cfg, tmp_path).trials
+    states = [t.state for t in trials]
+    assert states[2] == TrialState.FAIL and "nan" in trials[2].user_attrs["fail_reason"]
+    assert states[3] == TrialState.PRUNED and trials[3].last_step == 2  # stopped at its first report
+    assert states[4] == TrialState.COMPLETE  # the study went on after the failure
+    for t in (trials[0], trials[1], trials[4]):
+        assert t.value == pytest.approx(quality(t.params))
+        assert sorted(t.intermediate_values) == [2, 4, 6, 8, 10]
+    assert _study(cfg, tmp_path).best_trial.number == 0
+
+
+def test_seeded_sampler_reproduces_a_fresh_study(tmp_path: Path) -> None:
+    cfg = settings(n_trials=4, pruner="none")
+    tune_worker(cfg, tmp_path / "a", make_objective())
+    tune_worker(cfg, tmp_path / "b", make_objective())
+    a = [t.params for t in _study(cfg, tmp_path / "a").trials]
+    b = [t.params for t in _study(cfg, tmp_path / "b").trials]
+    assert a == b and len({json.dumps(p, sort_keys=True) for p in a}) == 4
+
+
+def test_resume_continues_to_the_total_without_repeats(tmp_path: Path) -> None:
+    cfg = settings(n_trials=7, pruner="none")
+    first = tune_worker(cfg, tmp_path, make_objective(), max_trials=3)  # "interrupted" after 3
+    assert first.trials == [0, 1, 2]
+    before = {t.number: t.params for t in _study(cfg, tmp_path).trials}
+    second = tune_worker(cfg, tmp_path, make_objective())
+    assert second.trials == [3, 4, 5, 6]
+    third = tune_worker(cfg, tmp_path, make_objective())  # nothing left to do
+    assert third.trials == []
+    trials = _study(cfg, tmp_path).trials
+    assert [t.number for t in trials] == list(range(7))
+    assert {t.number: t.params for t in trials[:3]} == before  # nothing lost
+    assert len({json.dumps(t.params, sort_keys=True) for t in trials}) == 7  # nothing repeated
+
+
+def test_killed_worker_is_made_up_on_rerun(tmp_path: Path) -> None:
+    """SIGKILL mid-trial leaves a RUNNING trial; the rerun records it as interrupted and runs one more."""
+    cfg = settings(n_trials=4, pruner="none")
+    marker = tmp_path / "marks"
+    cmd = [sys.executable, str(FIXTURES), json.dumps(cfg), str(tmp_path), "0", "--sleep", "0.2", "--marker", str(marker)]
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while not (marker / "started-2").exists():
+            assert time.time() < deadline and proc.poll() is None, "worker did not reach trial 2"
+            time.sleep(0.05)
+        time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    study = _study(cfg, tmp_path)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2 + [TrialState.RUNNING]
+    result = tune_worker(cfg, tmp_path, make_objective())
+    trials = _study(cfg, tmp_path).trials
+    assert trials[2].state == TrialState.FAIL and trials[2].user_attrs["ems_outcome"] == "interrupted"
+    assert result.trials == [3, 4]  # two more, so four trials count
+    assert len(_counted(_study(cfg, tmp_path))) == 4
+    assert len({json.dumps(t.params, sort_keys=True) for t in trials}) == 5
+
+
+def test_two_worker_processes_share_one_journal(tmp_path: Path) -> None:
+    cfg = settings(n_trials=10, pruner="median")
+    procs = [
+        subprocess.Popen([sys.executable, str(FIXTURES), json.dumps(cfg), str(tmp_path), str(w), "--sleep", "0.01"],
+                         env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for w in (0, 1)
+    ]
+    logs = [p.communicate(timeout=120)[0] for p in procs]
+    for p, log in zip(procs, logs):
+        assert p.returncode == 0, log
+        assert "Traceback" not in log and "lock" not in log.lower(), log
+    study = _study(cfg, tmp_path)
+    trials = study.trials
+    assert [t.number for t in trials] == list(range(10))  # exactly the total, none lost
+    assert all(t.state != TrialState.RUNNING for t in trials)
+    assert trials_used(study) == 10
+    workers = [json.loads((tmp_path / f"worker-{w}.json").read_text()) for w in (0, 1)]
+    ran = sorted(workers[0]["trials"] + workers[1]["trials"])
+    assert ran == list(range(10))  # every trial recorded by exactly one worker
+    assert workers[0]["trials"] and workers[1]["trials"]  # both took part
+    assert len({json.dumps(t.params, sort_keys=True) for t in trials}) == 10

@@ -1,0 +1,83 @@
+"""Synthetic objective and a worker entry point for the tuning tests (no training needed).
+
+The score of a point is known by construction: ``quality = 1 - (log10(lr) + 3)^2 / 4 - dropout``,
+reached linearly over 5 dev evaluations; ``dropout >= 0.45`` diverges (NaN), as a too-high
+learning rate would in real training. Run as a script, it is one worker process:
+``python tune_fixtures.py SETTINGS_JSON OUT_DIR WORKER_ID [--mlflow] [--sleep S] [--marker DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+STEPS = (2, 4, 6, 8, 10)
+
+SPACE = {
+    "lr": {"type": "float", "low": 1.0e-4, "high": 1.0e-2, "log": True},
+    "dropout": {"type": "float", "low": 0.0, "high": 0.5},
+}
+
+
+def quality(params: dict[str, Any]) -> float:
+    return 1.0 - (math.log10(params["lr"]) + 3.0) ** 2 / 4.0 - params["dropout"]
+
+
+def make_objective(sleep: float = 0.0, marker: Path | None = None):  # noqa: ANN201
+    def objective(params: dict[str, Any], report: Any) -> float:
+        if marker is not None:
+            marker.mkdir(parents=True, exist_ok=True)
+            (marker / f"started-{report.number}").touch()
+        if params["dropout"] >= 0.45:
+            return float("nan")
+        q = quality(params)
+        value = 0.0
+        for step in STEPS:
+            time.sleep(sleep)
+            value = q * step / STEPS[-1]
+            report(step, value)
+        return value
+
+    return objective
+
+
+def settings(n_trials: int = 6, **tune: Any) -> dict[str, Any]:
+    base = {"n_trials": n_trials, "budget_steps": 10, "eval_every": 2, "pruner": "median",
+            "pruner_startup_trials": 2, "sampler_seed": 7, "space": SPACE}
+    base.update(tune)
+    return {"name": "toy", "tune": base, "tracking": {"uri": None, "experiment": "tune-test"}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import logging
+
+    from ems.tune.run import make_tracker, tune_worker
+
+    p = argparse.ArgumentParser()
+    p.add_argument("settings")
+    p.add_argument("out_dir")
+    p.add_argument("worker_id", type=int)
+    p.add_argument("--mlflow", action="store_true")
+    p.add_argument("--sleep", type=float, default=0.0)
+    p.add_argument("--marker")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    cfg = json.loads(args.settings)
+    tracker = make_tracker(cfg, None) if args.mlflow else None
+    objective = make_objective(args.sleep, Path(args.marker) if args.marker else None)
+    tune_worker(cfg, args.out_dir, objective, args.worker_id, tracker,
+                done=Path(args.out_dir) / f"worker-{args.worker_id}.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
