@@ -1,0 +1,92 @@
+"""The ablation tables equal the MLflow metrics of a synthetic tracked grid (temporary SQLite store)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ablation_fixtures import tiny_config, write_results
+from ems.ablation import aggregate, grid, mlflow_summary, outputs
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, dict]:
+    from mlflow.tracking import MlflowClient
+
+    cfg = tiny_config()
+    root = tmp_path_factory.mktemp("tracked")
+    res = write_results(root, cfg)
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment("ems-synthetic", artifact_location=(root / "artifacts").as_uri())
+    parent = client.create_run(exp, run_name="synthetic", tags={"ems.role": "parent"}).info.run_id
+    # One child per model, as the trainer does; its evaluation metrics logged under the eval JSON keys.
+    for mid in grid.model_ids(cfg):
+        run = client.create_run(exp, run_name=mid, tags={"mlflow.parentRunId": parent}).info.run_id
+        (res / "models" / mid / "run.json").write_text(json.dumps({"run_id": run, "experiment_id": exp, "tracking_uri": uri}))
+        for f in sorted((res / "eval" / mid).glob("*.json")):
+            for key, value in json.loads(f.read_text())["metrics"].items():
+                if isinstance(value, (int, float)):
+                    client.log_metric(run, key, float(value))
+    parent_doc = {"run_id": parent, "experiment_id": exp, "tracking_uri": uri}
+    (res / "tracking").mkdir()
+    (res / "tracking" / "parent.json").write_text(json.dumps(parent_doc))
+    aggregate.aggregate(aggregate.find_eval_files(res / "eval"), res / "ablation", grid.reference_variant(cfg), res / "eval")
+    inputs = outputs.Inputs(cfg, res / "ablation", res / "models", res / "shards" / "train")
+    outputs.make_tables(inputs, res / "tables")
+    return cfg, res, parent_doc
+
+
+def test_tables_equal_mlflow_metrics(tracked: tuple[dict, Path, dict]) -> None:
+    cfg, res, parent = tracked
+    run_ids = mlflow_summary.run_ids_from_models(res / "models", grid.model_ids(cfg))
+    check = mlflow_summary.verify(res / "ablation", parent, run_ids)
+    ems = check[~check["id"].str.startswith("peer-")]
+    assert len(ems[ems["level"] == "run"]) == 6 * 4  # 6 models × 4 numeric metrics
+    assert (ems["status"] == "ok").all(), ems[ems["status"] != "ok"]
+    assert set(check.loc[check["id"] == "peer-tfidf", "status"]) == {"no_run"}  # peers were not tracked here
+    table = pd.read_csv(res / "tables" / "ablation.csv")
+    cmp = mlflow_summary.compare_table(table[~table["variant"].str.startswith("peer-")], check)
+    assert len(cmp) == 2 * 3 and (cmp["status"] == "ok").all()
+    # Found through run names alone, too (no run.json).
+    by_name = mlflow_summary.verify(res / "ablation", parent, {})
+    assert (by_name.loc[~by_name["id"].str.startswith("peer-"), "status"] == "ok").all()
+
+
+def test_a_changed_mlflow_metric_is_a_mismatch(tracked: tuple[dict, Path, dict]) -> None:
+    cfg, res, parent = tracked
+    long = pd.read_csv(res / "ablation" / "long.csv")
+    summary = pd.read_csv(res / "ablation" / "summary.csv")
+    runs = mlflow_summary.search_runs(parent["tracking_uri"], parent["experiment_id"])
+    mid = grid.model_ids(cfg)[0]
+    runs.loc[runs["tags.mlflow.runName"] == mid, "metrics.mining/f1"] += 0.01
+    check = mlflow_summary.compare_with_mlflow(long, summary, runs)
+    bad = check[check["status"] == "mismatch"]
+    assert set(zip(bad["level"], bad["id"], bad["metric"])) == {
+        ("run", mid, "mining/f1"), ("mean", mid.split("/")[0], "mining/f1")}
+
+
+def test_cli_logs_artifacts_to_the_parent_run(tracked: tuple[dict, Path, dict]) -> None:
+    from mlflow.tracking import MlflowClient
+
+    cfg, res, parent = tracked
+    files = sorted(str(p) for p in (res / "tables").glob("ablation.*"))
+    settings = json.dumps({"name": cfg["name"], "ablation": cfg["ablation"]})
+    proc = subprocess.run([sys.executable, "-m", "ems.cli", "mlflow-summary", "--parent", str(res / "tracking" / "parent.json"),
+                           "--aggregate", str(res / "ablation"), "--models", str(res / "models"),
+                           "--table", str(res / "tables" / "ablation.csv"), "--files", *files,
+                           "--out", str(res / "tracking" / "summary.json"), "--settings", settings],
+                          capture_output=True, text=True, env=dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true"))
+    assert proc.returncode == 0, proc.stderr
+    receipt = json.loads((res / "tracking" / "summary.json").read_text())
+    assert receipt["checked"]["ok"] == 6 * 4 + 2 * 4 + 2 * 3 and "mismatch" not in receipt["checked"]
+    logged = {a.path for a in MlflowClient(parent["tracking_uri"]).list_artifacts(parent["run_id"], "ablation/tables")}
+    assert logged == {"ablation/tables/ablation.csv", "ablation/tables/ablation.tex"}
