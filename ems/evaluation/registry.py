@@ -1,0 +1,111 @@
+"""Which evaluation tasks a configuration enables, and how each evaluator is built.
+
+Built-in tasks read the verified source archives (role → folder); tasks of
+``evaluation.extra_datasets`` read the files their entry names. The Snakemake rules ask
+:func:`enabled_tasks` for the task wildcard values and :func:`source_roles` for inputs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ems.errors import ConfigError
+from ems.languages import canonical
+
+logger = logging.getLogger(__name__)
+
+#: Built-in task → the source role (config ``sources``) whose archive it reads.
+SOURCE_ROLE: dict[str, str | None] = {
+    "tatoeba": "laser",
+    "flores": "opus_mt_testsets",
+    "bucc_style": "opus_mt_testsets",
+    "sib200": "sib200",
+    "umsab": "umsab",
+    "bucc2018": None,
+}
+#: Built-in task → its section of ``evaluation``.
+SECTION = {"tatoeba": "tatoeba", "flores": "flores", "bucc_style": "mining", "sib200": "sib200",
+           "umsab": "umsab", "bucc2018": "mining"}
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _extras(evaluation: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    out = {}
+    for entry in evaluation.get("extra_datasets") or []:
+        name = entry.get("name", "")
+        if not _NAME.match(name):
+            raise ConfigError(f"evaluation.extra_datasets: name {name!r} must match {_NAME.pattern}")
+        if name in SOURCE_ROLE or name in out:
+            raise ConfigError(f"evaluation.extra_datasets: name {name!r} is already a task")
+        out[name] = entry
+    return out
+
+
+def enabled_tasks(evaluation: Mapping[str, Any], mining: Mapping[str, Any] | None = None) -> list[str]:
+    """Task names of a configuration, built-ins first."""
+    tasks = []
+    for task in ("tatoeba", "flores", "sib200", "umsab"):
+        if evaluation.get(task, {}).get("enabled", True):
+            tasks.append(task)
+    mining_eval = evaluation.get("mining", {})
+    if mining_eval.get("enabled", True) and (mining or {}).get("languages"):
+        tasks.append("bucc_style")
+    if mining_eval.get("enabled", True) and (mining_eval.get("bucc2018") or {}).get("dir"):
+        tasks.append("bucc2018")
+    tasks.extend(_extras(evaluation))
+    return tasks
+
+
+def source_roles(task: str) -> list[str]:
+    role = SOURCE_ROLE.get(task)
+    return [role] if role else []
+
+
+def build_evaluator(task: str, settings: Mapping[str, Any], sources: Mapping[str, str | Path],
+                    train_languages: Sequence[str] | None = None) -> Any:
+    """The evaluator of ``task``; ``settings`` holds the ``evaluation`` (and ``mining``) sections."""
+    ev = settings.get("evaluation", {})
+    policy = ev.get("on_missing_language", "skip")
+    section = ev.get(SECTION.get(task, ""), {})
+
+    def src() -> str | Path:
+        role = SOURCE_ROLE[task]
+        if role not in sources:
+            raise ConfigError(f"task {task} needs --source {role}=<extracted archive folder>")
+        return sources[role]
+
+    if task == "tatoeba":
+        from ems.evaluation.tatoeba import build_tatoeba
+        return build_tatoeba(src(), section.get("languages", "all"), train_languages, section.get("margin", False),
+                             section.get("k", 4), policy)
+    if task == "flores":
+        from ems.evaluation.flores import build_flores
+        return build_flores(src(), section.get("languages", "train"), train_languages, section.get("margin", False),
+                            section.get("k", 4), policy)
+    if task == "sib200":
+        from ems.evaluation.sib200 import build_sib200
+        return build_sib200(src(), section.get("languages", "train"), train_languages,
+                            section.get("classifier", "logreg"), ev.get("seed", 1), policy)
+    if task == "umsab":
+        from ems.evaluation.umsab import build_umsab
+        return build_umsab(src(), "all", section.get("classifier", "logreg"), ev.get("seed", 1), policy)
+    if task == "bucc_style":
+        from ems.evaluation.mining import build_mining
+        langs = {canonical(code): sets for code, sets in (settings.get("mining", {}).get("languages") or {}).items()}
+        if not langs:
+            raise ConfigError("bucc_style: mining.languages is empty")
+        return build_mining(src(), langs, section.get("distractors_per_side", 2000), section.get("seed", 1),
+                            section.get("margin_k", 4), section.get("mode", "intersection"), policy)
+    if task == "bucc2018":
+        from ems.evaluation.bucc import build_bucc2018
+        return build_bucc2018(section.get("bucc2018") or {}, section.get("margin_k", 4),
+                              section.get("mode", "intersection"), policy)
+    extras = _extras(ev)
+    if task in extras:
+        from ems.evaluation.extra import build_extra
+        return build_extra(extras[task], policy, ev.get("seed", 1), train_languages)
+    raise ConfigError(f"unknown evaluation task {task!r}; known: {enabled_tasks(ev, settings.get('mining'))}")
