@@ -53,9 +53,10 @@ def write_results(root: Path, config: dict) -> Path:
                                                     "metrics": {"mining/f1": metrics["mining/f1"]}, "params": {}, "skipped": []})
         lines = ["lang,acc_mean,acc_xx2eng"] + [f"{lg},{acc + 0.05 * i:.4f},{acc:.4f}" for i, lg in enumerate(LANGS)]
         (res / "eval" / mid / "tatoeba.csv").write_text("\n".join(lines) + "\n")
-        hist = ["step,seconds,train/loss,dev/acc_mean"]
-        for step in (0, 10, 20, 30):
-            dev = "" if step == 10 else f"{acc * step / 30:.4f}"
+        # as ems.train writes it: train-loss rows without dev metrics, dev rows every 10 steps
+        hist = ["step,seconds,loss/total,dev/retrieval_acc/deu,dev/retrieval_acc"]
+        for step in (0, 5, 10, 15, 20, 30):
+            dev = f"{acc * step / 30 - 0.5:.4f},{acc * step / 30:.4f}" if step % 10 == 0 and step != 10 else ","
             hist.append(f"{step},{step * 1.5:.1f},{1.0 / (step + 1):.4f},{dev}")
         (res / "models" / mid).mkdir(parents=True, exist_ok=True)
         (res / "models" / mid / "history.csv").write_text("\n".join(hist) + "\n")

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 #: Preferred names of the dev retrieval accuracy column of history.csv, in order.
 DEV_METRIC_CANDIDATES: tuple[str, ...] = (
-    "dev/acc_mean", "dev/retrieval_acc", "dev/tatoeba_acc", "dev/acc", "dev_acc", "valid/acc_mean", "valid/acc",
+    "dev/retrieval_acc", "dev/acc_mean", "dev/tatoeba_acc", "dev/acc", "dev_acc", "valid/acc_mean", "valid/acc",
 )
 
 

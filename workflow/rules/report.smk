@@ -1,1 +1,135 @@
-# report stage: rules added by its issue.
+# report stage: data-fraction subsets of the ablation grid, aggregation over seeds, paper
+# figures and tables, their MLflow summary, and the `snakemake --report` entries.
+# Grid: ems.ablation.grid (Paramspace over ablation.factors); docs/ablations.md.
+from ems.ablation import grid as ablation_grid
+from ems.ablation import rules as ablation_rules
+
+ABLATION = RESULTS / "ablation"
+FIGURES = RESULTS / "figures"
+TABLES = RESULTS / "tables"
+
+
+report: "../report/workflow.rst"
+
+
+rule ablation_subset_shards:
+    """A fixed, per-language stratified fraction of the training shards (data_fraction factor)."""
+    input:
+        shards=RESULTS / "shards" / "train",
+    output:
+        shards=directory(RESULTS / "shards" / "train-frac{fraction}"),
+    params:
+        seed=config["corpus"]["seed"],
+    log:
+        LOGS / "ablation" / "subset_frac{fraction}.log",
+    wildcard_constraints:
+        fraction=r"0\.[0-9]+",
+    shell:
+        "{EMS} subset-shards --src {input.shards} --dst {output.shards}"
+        " --fraction {wildcards.fraction} --seed {params.seed} > {log} 2>&1"
+
+
+rule ablation_aggregate:
+    """Long table of every evaluation metric; mean, std, 95% CI over seeds; differences to the reference cell."""
+    input:
+        evals=ablation_grid.eval_jsons(config, str(RESULTS)),
+    output:
+        long=ABLATION / "long.csv",
+        summary=report(
+            ABLATION / "summary.csv",
+            caption="../report/summary.rst",
+            category="Ablation",
+            subcategory="Aggregates",
+        ),
+        differences=ABLATION / "differences.csv",
+        per_language=ABLATION / "per_language.csv",
+        per_language_long=ABLATION / "per_language_long.csv",
+    params:
+        settings=lambda w: ablation_rules.ablation_settings(config),
+        eval_root=RESULTS / "eval",
+        out=ABLATION,
+    log:
+        LOGS / "ablation" / "aggregate.log",
+    shell:
+        "{EMS} aggregate --eval-root {params.eval_root} --evals {input.evals} --out {params.out}"
+        " --settings {params.settings:q} > {log} 2>&1"
+
+
+rule ablation_figures:
+    """Ablation bars, per-language heatmap, learning, scaling and cost figures (PDF + PNG)."""
+    input:
+        summary=rules.ablation_aggregate.output.summary,
+        differences=rules.ablation_aggregate.output.differences,
+        per_language=rules.ablation_aggregate.output.per_language,
+        histories=[RESULTS / "models" / m / "history.csv" for m in ablation_grid.model_ids(config)],
+        shards=RESULTS / "shards" / "train",
+    output:
+        **ablation_rules.figure_outputs(config, FIGURES, report),
+    params:
+        settings=lambda w: ablation_rules.ablation_settings(config),
+        aggregate=ABLATION,
+        models=RESULTS / "models",
+        bench=BENCH,
+        out=FIGURES,
+    log:
+        LOGS / "ablation" / "figures.log",
+    shell:
+        "{EMS} figures --aggregate {params.aggregate} --models {params.models} --shards {input.shards}"
+        " --benchmarks {params.bench} --out {params.out} --settings {params.settings:q} > {log} 2>&1"
+
+
+rule ablation_tables:
+    """CSV + LaTeX (booktabs, mean ± 95% CI, best bold) of each figure's numbers."""
+    input:
+        summary=rules.ablation_aggregate.output.summary,
+        differences=rules.ablation_aggregate.output.differences,
+        per_language=rules.ablation_aggregate.output.per_language,
+        histories=[RESULTS / "models" / m / "history.csv" for m in ablation_grid.model_ids(config)],
+        shards=RESULTS / "shards" / "train",
+    output:
+        **ablation_rules.table_outputs(config, TABLES, report),
+    params:
+        settings=lambda w: ablation_rules.ablation_settings(config),
+        aggregate=ABLATION,
+        models=RESULTS / "models",
+        bench=BENCH,
+        out=TABLES,
+    log:
+        LOGS / "ablation" / "tables.log",
+    shell:
+        "{EMS} tables --aggregate {params.aggregate} --models {params.models} --shards {input.shards}"
+        " --benchmarks {params.bench} --out {params.out} --settings {params.settings:q} > {log} 2>&1"
+
+
+rule ablation_mlflow_summary:
+    """Figures and tables as artifacts of the parent run; fails if a table differs from MLflow."""
+    input:
+        parent=RESULTS / "tracking" / "parent.json",
+        long=rules.ablation_aggregate.output.long,
+        summary=rules.ablation_aggregate.output.summary,
+        runs=[RESULTS / "models" / m / "run.json" for m in ablation_grid.model_ids(config)],
+        table=rules.ablation_tables.output.ablation,
+        figures=rules.ablation_figures.output,
+        tables=rules.ablation_tables.output,
+    output:
+        receipt=RESULTS / "tracking" / "ablation_summary.json",
+    params:
+        settings=lambda w: ablation_rules.ablation_settings(config),
+        aggregate=ABLATION,
+        models=RESULTS / "models",
+    log:
+        LOGS / "ablation" / "mlflow_summary.log",
+    shell:
+        "{EMS} mlflow-summary --parent {input.parent} --aggregate {params.aggregate} --models {params.models}"
+        " --table {input.table} --files {input.figures} {input.tables} {input.summary}"
+        " --out {output.receipt} --settings {params.settings:q} > {log} 2>&1"
+
+
+# The report targets need the training and evaluation rules (and tracking_setup for the
+# MLflow summary); until those stages exist the rest of the DAG still dry-runs.
+_rule_names = {r.name for r in workflow.rules}
+if "train" in _rule_names and any(n.startswith("evaluate") for n in _rule_names):
+    TARGETS.extend(rules.ablation_figures.output)
+    TARGETS.extend(rules.ablation_tables.output)
+    if "tracking_setup" in _rule_names:
+        TARGETS.append(rules.ablation_mlflow_summary.output.receipt)
