@@ -17,7 +17,7 @@ from ems.tune.run import make_spec, tune_worker
 from ems.tune.study import open_study, trials_used
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tune_fixtures import make_objective, quality, settings  # noqa: E402
+from tune_fixtures import make_objective, quality, settings, start_together  # noqa: E402
 
 FIXTURES = Path(__file__).with_name("tune_fixtures.py")
 ENV = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", OMP_NUM_THREADS="1")
@@ -104,14 +104,8 @@ def test_killed_worker_is_made_up_on_rerun(tmp_path: Path) -> None:
 
 def test_two_worker_processes_share_one_journal(tmp_path: Path) -> None:
     cfg = settings(n_trials=10, pruner="median")
-    procs = [
-        subprocess.Popen([sys.executable, str(FIXTURES), json.dumps(cfg), str(tmp_path), str(w), "--sleep", "0.01"],
-                         env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for w in (0, 1)
-    ]
-    logs = [p.communicate(timeout=120)[0] for p in procs]
-    for p, log in zip(procs, logs):
-        assert p.returncode == 0, log
+    cmds = [[sys.executable, str(FIXTURES), json.dumps(cfg), str(tmp_path), str(w), "--sleep", "0.01"] for w in (0, 1)]
+    for log in start_together(cmds, tmp_path / "gate", ENV):
         assert "Traceback" not in log and "lock" not in log.lower(), log
     study = _study(cfg, tmp_path)
     trials = study.trials

@@ -3,7 +3,8 @@
 The score of a point is known by construction: ``quality = 1 - (log10(lr) + 3)^2 / 4 - dropout``,
 reached linearly over 5 dev evaluations; ``dropout >= 0.45`` diverges (NaN), as a too-high
 learning rate would in real training. Run as a script, it is one worker process:
-``python tune_fixtures.py SETTINGS_JSON OUT_DIR WORKER_ID [--mlflow] [--sleep S] [--marker DIR]``.
+``python tune_fixtures.py SETTINGS_JSON OUT_DIR WORKER_ID [--mlflow] [--sleep S] [--marker DIR]
+[--start-gate DIR]``.
 """
 
 from __future__ import annotations
@@ -69,11 +70,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mlflow", action="store_true")
     p.add_argument("--sleep", type=float, default=0.0)
     p.add_argument("--marker")
+    p.add_argument("--start-gate", help="folder: touch ready-<id> there, then wait for 'go' (workers start together)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     cfg = json.loads(args.settings)
     tracker = make_tracker(cfg, None) if args.mlflow else None
     objective = make_objective(args.sleep, Path(args.marker) if args.marker else None)
+    if args.start_gate:
+        gate = Path(args.start_gate)
+        (gate / f"ready-{args.worker_id}").touch()
+        deadline = time.time() + 120
+        while not (gate / "go").exists() and time.time() < deadline:
+            time.sleep(0.02)
     tune_worker(cfg, args.out_dir, objective, args.worker_id, tracker,
                 done=Path(args.out_dir) / f"worker-{args.worker_id}.json")
     return 0
@@ -81,3 +89,22 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def start_together(cmds: list[list[str]], gate: Path, env: dict[str, str], timeout: float = 120) -> list[str]:
+    """Start worker processes, release them at once when all are ready; return their logs."""
+    import subprocess
+
+    gate.mkdir(parents=True, exist_ok=True)
+    procs = [subprocess.Popen([*cmd, "--start-gate", str(gate)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for cmd in cmds]
+    deadline = time.time() + timeout
+    while len(list(gate.glob("ready-*"))) < len(cmds):
+        if time.time() > deadline or any(p.poll() is not None for p in procs):
+            break
+        time.sleep(0.02)
+    (gate / "go").touch()
+    logs = [p.communicate(timeout=timeout)[0] for p in procs]
+    for p, log in zip(procs, logs):
+        assert p.returncode == 0, log
+    return logs
