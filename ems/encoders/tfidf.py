@@ -32,8 +32,8 @@ class TfidfEncoder:
                                             alternate_sign=False, norm=None, lowercase=True)
 
     def encode(self, sentences: Sequence[str], lang: str) -> np.ndarray:
+        if not sentences:
+            return np.zeros((0, self.vectorizer.n_features), dtype=np.float32)
         counts = self.vectorizer.transform(list(sentences))
-        if counts.shape[0] == 0:
-            return np.zeros((0, counts.shape[1]), dtype=np.float32)
         tfidf = TfidfTransformer(sublinear_tf=True, norm="l2").fit_transform(counts)
         return tfidf.astype(np.float32).toarray()
