@@ -20,7 +20,7 @@ from typing import Any
 from ems.config import deep_merge
 from ems.errors import EmsError
 from ems.tune.space import SearchParam, to_overrides
-from ems.tune.study import ObjectiveFn, trial_eval_every
+from ems.tune.study import ObjectiveFn, TrialDiverged, trial_eval_every
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,27 @@ def pick_metric(dev_metrics: Mapping[str, float], metric: str | None) -> tuple[s
     if len(accs) == 1:
         return accs[0], float(dev_metrics[accs[0]])
     raise EmsError(f"cannot tell which dev metric to tune on among {sorted(dev_metrics)}; set tune.metric")
+
+
+class DivergenceGuard:
+    """A tracker wrapper that fails the trial as soon as the trainer logs a non-finite loss."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        self._inner.log_metrics(metrics, step=step)
+        check_finite(metrics, step)
+
+
+def check_finite(metrics: Mapping[str, float], step: int | None) -> None:
+    """Raise TrialDiverged when a loss (training or dev) is NaN or infinite."""
+    for key, value in metrics.items():
+        if "loss" in key and value is not None and not math.isfinite(float(value)):
+            raise TrialDiverged(f"{key} is {value} at step {step}")
 
 
 def trial_settings(settings: Mapping[str, Any], overrides: Mapping[str, Any], tune: Mapping[str, Any]) -> dict[str, Any]:
@@ -90,15 +111,16 @@ def training_objective(
         best = {"value": -math.inf, "name": None}
 
         def on_dev(step: int, dev_metrics: Mapping[str, float]) -> None:
+            check_finite(dev_metrics, step)  # NaN weights still give a (meaningless) accuracy
             name, value = pick_metric(dev_metrics, metric)
             if math.isfinite(value):
                 best["value"] = max(best["value"], value)
                 best["name"] = name
             report(step, value)
 
-        tracker = getattr(report, "tracker", None) or NullTracker()
+        tracker = DivergenceGuard(getattr(report, "tracker", None) or NullTracker())
         try:
-            train(cfg, train_dir, valid_dir, tokenizer_dir, out_dir, tracker, callbacks=(on_dev,))
+            train(cfg, train_dir, valid_dir, tokenizer_dir, out_dir, tracker, callbacks=(on_dev,), progress=False)
         finally:
             if not keep_models:
                 shutil.rmtree(out_dir, ignore_errors=True)
