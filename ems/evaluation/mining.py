@@ -208,8 +208,8 @@ class MiningEvaluator:
             if progress:
                 progress(lang)
         metrics: dict[str, float] = {f"{p}/n_languages": float(len(rows))}
-        for m in ("precision", "recall", "f1"):
-            metrics[f"{p}/{m}_mean"] = mean(r[m] for r in rows)
+        for m in ("precision", "recall", "f1"):  # means over languages
+            metrics[f"{p}/{m}"] = mean(r[m] for r in rows)
         for r in rows:
             for m in ("precision", "recall", "f1", "threshold", "f1_train"):
                 if np.isfinite(r[m]):
@@ -217,12 +217,12 @@ class MiningEvaluator:
         finite(metrics, p)
         params = {"scoring": "ratio_margin", "k": self.k, "mode": self.mode, "directions": "xx2en,en2xx",
                   "threshold_from": "train", **self.params}
-        return EvalResult(p, f"{p}/f1_mean", metrics, rows, params, self.skipped)
+        return EvalResult(p, f"{p}/f1", metrics, rows, params, self.skipped)
 
 
 def build_mining(source_dir: str | os.PathLike[str], languages: Mapping[str, Mapping[str, object]],
                  distractors_per_side: int = 2000, seed: int = 1, k: int = 4, mode: str = "intersection",
-                 on_missing: str = "skip", task: str = "bucc_style") -> MiningEvaluator:
+                 on_missing: str = "skip", task: str = "mining") -> MiningEvaluator:
     """The BUCC-style evaluator over ``mining.languages`` (canonical code → train/test/distractor sets)."""
     skips = Skips(task, on_missing)
     data = {}

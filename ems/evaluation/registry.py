@@ -22,13 +22,13 @@ logger = logging.getLogger(__name__)
 SOURCE_ROLE: dict[str, str | None] = {
     "tatoeba": "laser",
     "flores": "opus_mt_testsets",
-    "bucc_style": "opus_mt_testsets",
+    "mining": "opus_mt_testsets",
     "sib200": "sib200",
     "umsab": "umsab",
     "bucc2018": None,
 }
 #: Built-in task → its section of ``evaluation``.
-SECTION = {"tatoeba": "tatoeba", "flores": "flores", "bucc_style": "mining", "sib200": "sib200",
+SECTION = {"tatoeba": "tatoeba", "flores": "flores", "mining": "mining", "sib200": "sib200",
            "umsab": "umsab", "bucc2018": "mining"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -53,7 +53,7 @@ def enabled_tasks(evaluation: Mapping[str, Any], mining: Mapping[str, Any] | Non
             tasks.append(task)
     mining_eval = evaluation.get("mining", {})
     if mining_eval.get("enabled", True) and (mining or {}).get("languages"):
-        tasks.append("bucc_style")
+        tasks.append("mining")
     if mining_eval.get("enabled", True) and (mining_eval.get("bucc2018") or {}).get("dir"):
         tasks.append("bucc2018")
     tasks.extend(_extras(evaluation))
@@ -93,11 +93,11 @@ def build_evaluator(task: str, settings: Mapping[str, Any], sources: Mapping[str
     if task == "umsab":
         from ems.evaluation.umsab import build_umsab
         return build_umsab(src(), "all", section.get("classifier", "logreg"), ev.get("seed", 1), policy)
-    if task == "bucc_style":
+    if task == "mining":
         from ems.evaluation.mining import build_mining
         langs = {canonical(code): sets for code, sets in (settings.get("mining", {}).get("languages") or {}).items()}
         if not langs:
-            raise ConfigError("bucc_style: mining.languages is empty")
+            raise ConfigError("mining: mining.languages is empty")
         return build_mining(src(), langs, section.get("distractors_per_side", 2000), section.get("seed", 1),
                             section.get("margin_k", 4), section.get("mode", "intersection"), policy)
     if task == "bucc2018":

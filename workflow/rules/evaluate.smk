@@ -1,1 +1,43 @@
-# evaluate stage: rules added by its issue.
+# evaluate stage: one job per (model, task): per-language CSV + summary JSON under
+# results/<name>/eval/<model_id>/, metrics to MLflow (training run, or a child run for peers).
+# Tasks: ems.evaluation.registry.enabled_tasks (tatoeba, flores, mining [BUCC-style], sib200,
+# umsab, bucc2018 when configured, evaluation.extra_datasets). See docs/evaluation.md.
+from ems.evaluation import rules as eval_rules
+
+EVAL = RESULTS / "eval"
+# EMS model ids come from the train rule file (ems_model_ids()); peers run without them.
+EVAL_EMS_IDS = list(ems_model_ids()) if "ems_model_ids" in globals() else []
+
+
+rule evaluate:
+    """Evaluate one model (EMS or peer) on one task."""
+    input:
+        unpack(
+            lambda w: eval_rules.inputs(
+                config, RESULTS, w.model_id, w.task, "tracking_setup" in {r.name for r in workflow.rules}
+            )
+        ),
+    output:
+        csv=EVAL / "{model_id}" / "{task}.csv",
+        json=EVAL / "{model_id}" / "{task}.json",
+    params:
+        settings=lambda w: settings("evaluation", "mining"),
+        args=lambda w, input: eval_rules.args(config, RESULTS, w.model_id, w.task, list(input.keys())),
+        cache=lambda w: EVAL / w.model_id / "cache",
+    wildcard_constraints:
+        model_id=eval_rules.MODEL_ID_REGEX,
+        task=eval_rules.task_regex(config),
+    threads: 2
+    resources:
+        mem_mb=4000,
+    log:
+        LOGS / "evaluate" / "{model_id}" / "{task}.log",
+    benchmark:
+        BENCH / "evaluate" / "{model_id}" / "{task}.tsv"
+    shell:
+        "{EMS} evaluate --task {wildcards.task} --model-id {wildcards.model_id} {params.args}"
+        " --out-csv {output.csv} --out-json {output.json} --cache-dir {params.cache}"
+        " --threads {threads} --settings {params.settings:q} > {log} 2>&1"
+
+
+TARGETS.extend(eval_rules.targets(config, RESULTS, EVAL_EMS_IDS))
