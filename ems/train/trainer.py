@@ -358,7 +358,8 @@ def _train(
     bar.close()
 
     # a last evaluation if the final weights have not been scored yet
-    if not run.history or not any(h.get("step") == run.step and PRIMARY in h for h in run.history):
+    scored = any(h.get("step") == run.step and PRIMARY in h for h in run.history)
+    if not broadcast_int(int(scored), info):  # rank 0 holds the history
         evaluate()
     save_last()
     summary: dict[str, Any] = {}
