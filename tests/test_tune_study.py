@@ -117,3 +117,19 @@ def test_two_worker_processes_share_one_journal(tmp_path: Path) -> None:
     assert ran == list(range(10))  # every trial recorded by exactly one worker
     assert workers[0]["trials"] and workers[1]["trials"]  # both took part
     assert len({json.dumps(t.params, sort_keys=True) for t in trials}) == 10
+
+
+def test_a_trial_that_spent_its_budget_is_not_pruned(tmp_path: Path) -> None:
+    cfg = settings(n_trials=2, pruner_startup_trials=1)
+    study = _study(cfg, tmp_path)
+    for point in ({"lr": 1e-3, "dropout": 0.0}, {"lr": 1e-4, "dropout": 0.4}):
+        study.enqueue_trial(point)
+
+    def last_report_only(params: dict, report) -> float:  # noqa: ANN001
+        value = make_objective()(params, lambda step, v: None)
+        report(10, value)  # step 10 == budget_steps: below the median, but the trial is over
+        return value
+
+    tune_worker(cfg, tmp_path, last_report_only)
+    states = [t.state for t in _study(cfg, tmp_path).trials]
+    assert states == [TrialState.COMPLETE, TrialState.COMPLETE]

@@ -25,7 +25,12 @@ def _run_tune(args: argparse.Namespace) -> int:
     if args.threads and not (settings.get("train") or {}).get("num_threads"):
         settings.setdefault("train", {})["num_threads"] = args.threads
     spec = make_spec(settings, args.out_dir)  # validates tune.space before anything starts
-    tracker = None if args.no_tracking else make_tracker(settings, args.tracking_parent)
+    tracker = None
+    if not args.no_tracking:
+        from ems.tune.storage import gate
+
+        with gate(spec.storage):  # workers starting together must not all create a new MLflow store
+            tracker = make_tracker(settings, args.tracking_parent)
     objective = training_objective(settings, spec.space, args.shards, args.valid, args.tokenizer,
                                    args.trials_dir or f"{args.out_dir}/trials", keep_models=args.keep_models)
     signal.signal(signal.SIGTERM, _interrupt)

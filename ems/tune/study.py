@@ -223,8 +223,10 @@ class Reporter:
     the objective to hand to the trainer.
     """
 
-    def __init__(self, trial: Any, study_tracker: Any = None, run_id: str | None = None, tracker: Any = None) -> None:
+    def __init__(self, trial: Any, study_tracker: Any = None, run_id: str | None = None, tracker: Any = None,
+                 last_step: int | None = None) -> None:
         self.trial = trial
+        self.last_step = last_step
         self.number = trial.number
         self.tracker = tracker
         self._study_tracker = study_tracker
@@ -239,7 +241,8 @@ class Reporter:
         self.trial.report(value, int(step))
         if self._study_tracker is not None and self._run_id is not None:
             self._study_tracker.report(self._run_id, int(step), value)
-        if self.trial.should_prune():
+        final = self.last_step is not None and step >= self.last_step  # the budget is spent: nothing to save
+        if not final and self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned at step {step} (dev value {value:.4f})")
 
 
@@ -278,7 +281,7 @@ def run_trial(study: Any, trial: Any, spec: StudySpec, objective_fn: ObjectiveFn
         trial.set_user_attr(RUN_ID, trial_tracker.run_id)
     run_id = trial_tracker.run_id if trial_tracker is not None else None
     logger.info("trial %d: %s", trial.number, params)
-    report = Reporter(trial, tracker, run_id, trial_tracker)
+    report = Reporter(trial, tracker, run_id, trial_tracker, last_step=spec.budget_steps)
 
     try:
         value = float(objective_fn(params, report))

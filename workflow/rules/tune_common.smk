@@ -1,0 +1,29 @@
+# Helpers of the tune stage (kept apart from its rules, as the linter asks): paths and
+# tuned_overrides(), which the training rule calls to find best_params.yaml.
+
+TUNE = RESULTS / "tune"
+TUNE_WORKERS = list(range(config["tune"]["workers"]))
+TUNE_FIGURES = ("history", "importances", "parallel")
+
+
+def tuned_overrides():
+    """best_params.yaml when tune.use_best is true (for the training rule to deep-merge), else None.
+
+    Call it from an input function or a lambda (train.smk is included before this file).
+    """
+    if config["tune"]["use_best"]:
+        return str(TUNE / "best_params.yaml")
+    return None
+
+
+def tune_tracking_parent(wildcards):
+    """The configuration's MLflow parent.json, when a tracking_setup rule makes one."""
+    try:
+        rules.tracking_setup  # Snakemake raises WorkflowError for an undefined rule
+    except Exception:
+        return []
+    return [str(RESULTS / "tracking" / "parent.json")]
+
+
+def tune_tracking_arg(wildcards, input):
+    return f"--tracking-parent {input.tracking[0]}" if input.tracking else ""
