@@ -38,12 +38,36 @@ def _tracker_for(args: argparse.Namespace, settings: dict, checkpoint_dir: Path,
     return tracker
 
 
+def _merge_overrides(settings: dict, path: str) -> dict:
+    """Deep-merge a YAML file of config sections (e.g. the tuning stage's best_params.yaml)."""
+    import yaml
+
+    from ems.config import deep_merge
+    from ems.errors import ConfigError
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read overrides file {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: overrides must be a mapping of config sections")
+    logger.info("settings overridden by %s: %s", path, data)
+    return deep_merge(settings, data)
+
+
 def _run_train(args: argparse.Namespace) -> int:
     import os
 
     from ems.train.trainer import default_checkpoint_dir, train
 
     settings = parse_settings(args.settings)
+    for path in args.overrides or ():
+        settings = _merge_overrides(settings, path)
+    if args.set:  # last word: the variant's own settings and seed
+        from ems.config import deep_merge
+
+        settings = deep_merge(settings, parse_settings(args.set))
     if args.threads:
         settings.setdefault("train", {})
         if not settings["train"].get("num_threads"):
@@ -104,6 +128,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tokenizer", required=True, help="tokenizer folder (copied into the saved model)")
     p.add_argument("--out", required=True, help="models/<model_id>/: receives model/, heads.pt, history.csv, run.json")
     p.add_argument("--settings", required=True, help='JSON with "model", "objective", "train", "tracking", "name", "results_dir"')
+    p.add_argument("--overrides", action="append", help="YAML of config sections deep-merged over --settings (repeatable; e.g. best_params.yaml)")
+    p.add_argument("--set", help="JSON of config sections merged last (a variant's overrides, its seed)")
     p.add_argument("--parent-run", help="parent.json from `ems tracking-setup`: this run becomes its child")
     p.add_argument("--model-id", help="<variant>/seed<seed> (default: the last two parts of --out)")
     p.add_argument("--checkpoint-dir", help="resumable checkpoints (default: OUT/checkpoints)")

@@ -1,1 +1,63 @@
-# train stage: rules added by its issue.
+# train stage: the MLflow experiment + parent run (once), then one training job per model id
+# <variant>/seed<seed> -> results/<name>/models/<variant>/seed<seed>/ (see docs/training.md).
+# Rerunning a killed training job resumes from results/<name>/checkpoints/<variant>/seed<seed>/.
+
+include: "train_common.smk"
+
+
+rule tracking_setup:
+    """Create the MLflow store, experiment and this configuration's parent run, once."""
+    output:
+        parent=RESULTS / "tracking" / "parent.json",
+    params:
+        settings=lambda w: settings("name", "results_dir", "tracking"),
+        ems=EMS,
+    log:
+        LOGS / "tracking_setup.log",
+    shell:
+        "{params.ems} tracking-setup --settings {params.settings:q} --out {output.parent:q} > {log} 2>&1"
+
+
+rule train:
+    """Train one EMS model (resumes from its checkpoints after a crash or kill)."""
+    input:
+        unpack(_train_inputs),
+    output:
+        model=directory(RESULTS / "models" / "{variant}" / "seed{seed}" / "model"),
+        heads=RESULTS / "models" / "{variant}" / "seed{seed}" / "heads.pt",
+        history=RESULTS / "models" / "{variant}" / "seed{seed}" / "history.csv",
+        curve=report(
+            RESULTS / "models" / "{variant}" / "seed{seed}" / "loss_curve.png",
+            caption="../report/train_loss_curve.rst",
+            category="Training",
+            subcategory="{variant}",
+        ),
+        run=RESULTS / "models" / "{variant}" / "seed{seed}" / "run.json",
+    params:
+        settings=lambda w: settings("name", "results_dir", "model", "objective", "train", "tracking"),
+        set=_train_set,
+        overrides=lambda w, input: f"--overrides {input.tuned}" if "tuned" in input.keys() else "",
+        out=lambda w, output: Path(output.run).parent,
+        checkpoints=lambda w: TRAIN_CHECKPOINTS / w.variant / f"seed{w.seed}",
+        model_id=lambda w: f"{w.variant}/seed{w.seed}",
+        ems=EMS,
+    wildcard_constraints:
+        variant=r"[^/]+",
+        seed=r"\d+",
+    threads: 2
+    resources:
+        mem_mb=6000,
+    log:
+        LOGS / "train" / "{variant}" / "seed{seed}.log",
+    benchmark:
+        BENCH / "train" / "{variant}" / "seed{seed}.tsv"
+    shell:
+        "{params.ems} train --shards {input.train:q} --valid {input.valid:q} --tokenizer {input.tokenizer:q}"
+        " --out {params.out:q} --settings {params.settings:q} {params.overrides} --set {params.set:q}"
+        " --parent-run {input.parent:q} --model-id {params.model_id:q} --checkpoint-dir {params.checkpoints:q}"
+        " --threads {threads} --no-progress > {log} 2>&1"
+
+
+TARGETS.extend(
+    str(RESULTS / "models" / model_id / name) for model_id in ems_model_ids() for name in ("run.json", "loss_curve.png")
+)
