@@ -1,0 +1,114 @@
+"""Changing one evaluation option reruns evaluation and aggregation, never training (dry run).
+
+Snakemake reruns a job when its ``params`` differ from the recorded ones
+(``--rerun-triggers params``). The train rule's params hold only the model, objective,
+train and tracking sections of its grid cell (``ems.ablation.grid.model_settings_json``),
+so an evaluation option must not reach it. The test fakes a finished run of the smoke
+configuration (every output present, provenance recorded with ``--touch``), changes
+``evaluation.tatoeba.k`` and lists the jobs a dry run would execute.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+MIRROR = Path(os.environ.get("EMS_DATA_MIRROR", ROOT.parent / "shared" / "data"))
+ALLOWED = re.compile(r"^(evaluate.*|ablation_(aggregate|figures|tables|mlflow_summary)|all)$")
+
+
+def _rules_text() -> str:
+    return "\n".join((ROOT / "workflow" / "rules" / f).read_text() for f in ("train.smk", "evaluate.smk"))
+
+
+def _has_rules() -> bool:
+    text = _rules_text()
+    return bool(re.search(r"^rule train\s*:", text, re.M)) and bool(re.search(r"^rule evaluate\w*\s*:", text, re.M))
+
+
+pytestmark = pytest.mark.skipif(not _has_rules(), reason="workflow/rules/train.smk (rule train) or evaluate.smk "
+                                "(rule evaluate*) not written yet: nothing to check the rerun triggers of")
+
+
+def _workdir(tmp: Path) -> Path:
+    for name in ("Snakefile", "config.yaml"):
+        shutil.copy(ROOT / name, tmp / name)
+    for name in ("config", "workflow"):
+        shutil.copytree(ROOT / name, tmp / name)
+    return tmp
+
+
+def _smk(work: Path, *args: str) -> str:
+    env = dict(os.environ, EMS_DATA_MIRROR=str(MIRROR), MLFLOW_DISABLE_TELEMETRY="true")
+    proc = subprocess.run(SNAKEMAKE + ["--cores", "1", "--rerun-triggers", "params", *args], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return proc.stdout + proc.stderr
+
+
+def _planned(output: str) -> dict[str, list[str]]:
+    """rule -> reasons of each job in a dry run's listing."""
+    jobs: dict[str, list[str]] = {}
+    rule = None
+    for line in output.splitlines():
+        m = re.match(r"^(?:local)?rule (\w+):", line)
+        if m:
+            rule = m.group(1)
+            jobs.setdefault(rule, [])
+        elif rule and line.strip().startswith("reason:"):
+            jobs[rule].append(line.strip())
+    return jobs
+
+
+def _missing(output: str) -> list[str]:
+    files: list[str] = []
+    for m in re.finditer(r"Missing output files: ([^;\n]+)", output):
+        files += [f.strip() for f in m.group(1).split(",") if f.strip()]
+    return files
+
+
+def _fake_outputs(work: Path, args: list[str]) -> None:
+    """Create every output of the DAG (suffix-less paths as folders) and record provenance."""
+    for _ in range(4):  # later jobs appear once their inputs exist
+        missing = _missing(_smk(work, "-n", *args))
+        if not missing:
+            break
+        for f in missing:
+            p = work / f
+            if p.suffix:
+                p.parent.mkdir(parents=True, exist_ok=True)
+                p.touch()
+            else:
+                p.mkdir(parents=True, exist_ok=True)
+    _smk(work, "--touch", *args)
+
+
+def test_evaluation_option_reruns_only_evaluation_and_aggregation(tmp_path: Path) -> None:
+    work = _workdir(tmp_path)
+    smoke = yaml.safe_load((work / "config" / "smoke.yaml").read_text())
+    base = {**smoke, "tune": {**smoke.get("tune", {}), "enabled": False, "use_best": False}}
+    (work / "a.yaml").write_text(yaml.safe_dump(base))
+    changed = yaml.safe_load(yaml.safe_dump(base))
+    tatoeba = changed.setdefault("evaluation", {}).setdefault("tatoeba", {})
+    tatoeba["k"] = int(tatoeba.get("k", 4)) + 4
+    (work / "b.yaml").write_text(yaml.safe_dump(changed))
+
+    _fake_outputs(work, ["--configfile", "a.yaml"])
+    unchanged = _planned(_smk(work, "-n", "--configfile", "a.yaml"))
+    assert set(unchanged) <= {"all"}, f"a finished run should be complete, but plans {sorted(unchanged)}"
+
+    planned = _planned(_smk(work, "-n", "--configfile", "b.yaml"))
+    assert "train" not in planned, f"training reruns after an evaluation change: {planned.get('train')}"
+    assert any(r.startswith("evaluate") for r in planned), f"no evaluation job reruns: {sorted(planned)}"
+    assert "ablation_aggregate" in planned
+    unexpected = sorted(r for r in planned if not ALLOWED.match(r))
+    assert not unexpected, f"jobs outside evaluation/aggregation rerun: {unexpected}"
