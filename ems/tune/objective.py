@@ -83,6 +83,11 @@ def trial_settings(settings: Mapping[str, Any], overrides: Mapping[str, Any], tu
         checkpoint_every=max(budget, every),
         early_stopping_patience=None,  # the pruner decides; a trial runs its whole budget otherwise
     )
+    tuned_warmup = "warmup_steps" in (overrides.get("train") or {})
+    if not tuned_warmup and out["train"].get("warmup_steps", 0) > budget // 10:
+        # a warm-up as long as the trial would leave no time to learn: keep the schedule's shape
+        logger.info("trial warm-up capped at %d steps (a tenth of tune.budget_steps)", budget // 10)
+        out["train"]["warmup_steps"] = budget // 10
     return out
 
 
