@@ -18,7 +18,7 @@ if config["tune"]["enabled"] or config["tune"]["use_best"]:
         output:
             done=TUNE / "workers" / "worker-{worker}.json",
         params:
-            settings=lambda w: settings("name", "results_dir", "tune", "model", "objective", "train", "tracking"),
+            settings=tune_settings,
             out_dir=lambda w, output: Path(output.done).parent.parent,
             tracking=tune_tracking_arg,
             ems=EMS,
@@ -47,7 +47,7 @@ if config["tune"]["enabled"] or config["tune"]["use_best"]:
             ),
             parallel=report(TUNE / "figures" / "parallel.png", caption="../report/tune_parallel.rst", category="Tuning"),
         params:
-            settings=lambda w: settings("name", "results_dir", "tune", "model", "objective", "train", "tracking"),
+            settings=tune_settings,
             out_dir=lambda w, output: Path(output.best).parent,
             tracking=tune_tracking_arg,
             ems=EMS,

@@ -16,6 +16,13 @@ def tuned_overrides():
     return None
 
 
+def tune_settings(wildcards):
+    """JSON settings of the tune rules; switching tune.enabled/use_best does not rerun the study."""
+    sections = {s: config[s] for s in ("name", "results_dir", "model", "objective", "train", "tracking")}
+    sections["tune"] = {k: v for k, v in config["tune"].items() if k not in ("enabled", "use_best")}
+    return json.dumps(sections, sort_keys=True)
+
+
 def tune_tracking_parent(wildcards):
     """The configuration's MLflow parent.json, when a tracking_setup rule makes one."""
     try:
