@@ -134,6 +134,11 @@ def parse_variant(variant: str) -> dict[str, Any]:
     return out
 
 
+def is_variant(variant: str) -> bool:
+    """Whether ``variant`` has the form of a grid variant id."""
+    return re.fullmatch(VARIANT_REGEX, variant) is not None
+
+
 def parse_model_id(model_id: str) -> dict[str, Any] | None:
     """``{"variant", "seed", <factors>}`` of an EMS model id; None for peers and other ids."""
     m = re.fullmatch(MODEL_ID_REGEX, model_id)

@@ -12,6 +12,31 @@ TABLES = RESULTS / "tables"
 report: "../report/workflow.rst"
 
 
+# The grid's hooks in the train stage (train_common.smk lets the ablation stage replace
+# them). Both are looked up when jobs are built, so rebinding them here reaches the train
+# rule; variants outside the grid (e.g. "default") keep the train stage's own definitions.
+if "train_overrides" in globals():
+    _train_stage_overrides = train_overrides
+    _train_stage_shards = train_shards
+    train_overrides = lambda variant: (
+        ablation_grid.variant_overrides(config, variant)
+        if ablation_grid.is_variant(variant)
+        else _train_stage_overrides(variant)
+    )
+    train_shards = lambda wildcards: (
+        ablation_grid.train_shards_dir(RESULTS, wildcards.variant)
+        if ablation_grid.is_variant(wildcards.variant)
+        else _train_stage_shards(wildcards)
+    )
+
+# Evaluation summaries of every grid model and peer (the evaluate stage's task list when present).
+ABLATION_EVALS = (
+    eval_rules.targets(config, RESULTS, ablation_grid.model_ids(config))
+    if "eval_rules" in globals()
+    else ablation_grid.eval_jsons(config, str(RESULTS))
+)
+
+
 rule ablation_subset_shards:
     """A fixed, per-language stratified fraction of the training shards (data_fraction factor)."""
     input:
@@ -32,7 +57,7 @@ rule ablation_subset_shards:
 rule ablation_aggregate:
     """Long table of every evaluation metric; mean, std, 95% CI over seeds; differences to the reference cell."""
     input:
-        evals=ablation_grid.eval_jsons(config, str(RESULTS)),
+        evals=ABLATION_EVALS,
     output:
         long=ABLATION / "long.csv",
         summary=report(
