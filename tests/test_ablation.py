@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from ablation_fixtures import LANGS, PEER_TATOEBA, TATOEBA, tiny_config, write_results, write_shards
+
 from ems.ablation import aggregate, grid, outputs, subset
 from ems.config import deep_merge, validate_config
 from ems.errors import ConfigError, DataError
@@ -168,7 +168,7 @@ def test_malformed_eval_json_names_the_file(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- tables and figures
 @pytest.fixture(scope="module")
 def rendered(synthetic: tuple[dict, Path, dict]) -> tuple[dict, Path]:
-    cfg, root, paths = synthetic
+    cfg, root, _ = synthetic
     res = root / "results" / cfg["name"]
     inputs = outputs.Inputs(cfg, res / "ablation", res / "models", res / "shards" / "train", None,
                             root / "benchmarks" / cfg["name"])
@@ -222,12 +222,12 @@ def test_cli_aggregate_and_figures(tmp_path: Path) -> None:
     settings = json.dumps({"name": cfg["name"], "ablation": cfg["ablation"], "objective": cfg["objective"]})
     run = [sys.executable, "-m", "ems.cli"]
     proc = subprocess.run(run + ["aggregate", "--eval-root", str(res / "eval"), "--out", str(res / "agg"),
-                                 "--settings", settings], capture_output=True, text=True)
+                                 "--settings", settings], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert (res / "agg" / "summary.csv").exists()
     bad = json.dumps({"ablation": {"factors": {"objective": ["nope"]}}})
     proc = subprocess.run(run + ["aggregate", "--eval-root", str(res / "eval"), "--out", str(res / "agg2"),
-                                 "--settings", bad], capture_output=True, text=True)
+                                 "--settings", bad], capture_output=True, text=True, check=False)
     assert proc.returncode == 2 and "ablation.factors.objective.0" in proc.stderr
 
 

@@ -54,7 +54,7 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _inputs(args: argparse.Namespace):  # noqa: ANN202
+def _inputs(args: argparse.Namespace):
     from ems.ablation import outputs
 
     return outputs.Inputs(_settings(args.settings), args.aggregate, args.models, args.shards, args.stats, args.benchmarks)

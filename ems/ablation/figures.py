@@ -14,14 +14,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-from ems.ablation import aggregate as agg  # noqa: E402
-from ems.ablation import grid  # noqa: E402
-from ems.io import atomic_path  # noqa: E402
+from ems.ablation import aggregate as agg
+from ems.ablation import grid
+from ems.io import atomic_path
 
 logger = logging.getLogger(__name__)
 

@@ -42,7 +42,7 @@ def select_pairs(langs: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     ordered_langs = np.asarray(langs)[order]
     for lang in np.unique(ordered_langs):
         members = order[ordered_langs == lang]  # this language's pairs in random order
-        k = max(1, int(round(fraction * len(members))))
+        k = max(1, round(fraction * len(members)))
         keep.append(members[:k])
     return np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=np.int64)
 
@@ -91,7 +91,7 @@ def subset_shards(src: str | os.PathLike[str], dst: str | os.PathLike[str], frac
             np.save(tmp / f"{side}.offsets.npy", new_offsets)
             np.save(tmp / f"{side}.lang.npy", np.asarray(_load(src_p, f"{side}.lang.npy"))[index].astype(np.int16))
         new_meta = dict(meta)
-        new_meta["n_pairs"] = int(len(index))
+        new_meta["n_pairs"] = len(index)
         new_meta["content_sha256"] = content_sha256(tmp)
         tok = meta.get("tokenizer")
         if tok and not os.path.isabs(tok):  # keep the relative path valid from the new folder

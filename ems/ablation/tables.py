@@ -17,6 +17,7 @@ import pandas as pd
 
 from ems.ablation import aggregate as agg
 from ems.ablation import grid
+from ems.errors import ConfigError
 from ems.io import atomic_open
 
 logger = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ def variant_labels(variants: Sequence[str], factors: Sequence[str]) -> dict[str,
     for v in variants:
         try:
             out[v] = grid.short_label(v, list(factors))
-        except Exception:  # peers and foreign ids
+        except ConfigError:  # peers and foreign ids
             out[v] = v
     return out
 
