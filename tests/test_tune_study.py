@@ -133,3 +133,64 @@ def test_a_trial_that_spent_its_budget_is_not_pruned(tmp_path: Path) -> None:
     tune_worker(cfg, tmp_path, last_report_only)
     states = [t.state for t in _study(cfg, tmp_path).trials]
     assert states == [TrialState.COMPLETE, TrialState.COMPLETE]
+
+
+def test_sigterm_closes_the_running_trial_as_interrupted(tmp_path: Path) -> None:
+    cfg = settings(n_trials=3, pruner="none", enqueue=[{"lr": 1e-3, "dropout": 0.1}, {"lr": 1e-3, "dropout": 0.2}])
+    marker = tmp_path / "marks"
+    cmd = [sys.executable, str(FIXTURES), json.dumps(cfg), str(tmp_path), "0", "--sleep", "0.2", "--marker", str(marker)]
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while not (marker / "started-1").exists():
+        assert time.time() < deadline and proc.poll() is None, "worker did not reach trial 1"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) != 0
+    trials = _study(cfg, tmp_path).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL]
+    assert trials[1].user_attrs["ems_outcome"] == "interrupted"
+    assert tune_worker(cfg, tmp_path, make_objective()).trials == [2, 3]
+    assert len(_counted(_study(cfg, tmp_path))) == 3
+
+
+def test_enqueued_points_run_first_and_once(tmp_path: Path) -> None:
+    cfg = settings(n_trials=4, pruner="none", enqueue=[{"lr": 1e-3, "dropout": 0.0}, {"lr": 2e-3}])
+    tune_worker(cfg, tmp_path, make_objective(), worker_id=1, max_trials=1)  # only worker 0 enqueues
+    tune_worker(cfg, tmp_path, make_objective(), worker_id=0, max_trials=1)
+    assert _study(cfg, tmp_path).trials[0].params != {"lr": 1e-3, "dropout": 0.0}
+    fresh = tmp_path / "fresh"
+    tune_worker(cfg, fresh, make_objective(), max_trials=2)
+    tune_worker(cfg, fresh, make_objective())  # a rerun does not enqueue again
+    trials = _study(cfg, fresh).trials
+    assert trials[0].params == {"lr": 1e-3, "dropout": 0.0}
+    assert trials[1].params["lr"] == 2e-3 and 0.0 <= trials[1].params["dropout"] <= 0.5
+    assert [t.params for t in trials].count({"lr": 1e-3, "dropout": 0.0}) == 1 and len(trials) == 4
+
+
+def test_surplus_check_by_trial_number(tmp_path: Path) -> None:
+    """The lock-free guard of RDB storages: trial k is surplus iff n_trials counting trials precede it."""
+    from ems.tune.study import OUTCOME, is_surplus
+
+    cfg = settings(n_trials=2)
+    study = _study(cfg, tmp_path)
+    asked = [study.ask() for _ in range(3)]  # three workers asked at once
+    assert [is_surplus(study, t.number, 2) for t in asked] == [False, False, True]
+    asked[0].set_user_attr(OUTCOME, "interrupted")
+    study.tell(asked[0], state=TrialState.FAIL)  # an interrupted trial does not count
+    assert is_surplus(study, asked[2].number, 2) is False
+
+
+def test_signal_waits_for_the_storage_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ems.tune import study as study_mod
+
+    with pytest.raises(KeyboardInterrupt, match="signal 15"):
+        with study_mod.critical():
+            assert study_mod.defer_signal("signal 15") is True
+            done = True  # the write in the section completes before the interrupt
+    assert done and study_mod.defer_signal("outside") is False
+    # a trial orphaned between ask() and its owner tag is reaped once it is old enough
+    cfg = settings(n_trials=2, pruner="none")
+    orphan = _study(cfg, tmp_path).ask()
+    monkeypatch.setattr(study_mod, "ORPHAN_AFTER_S", 0)
+    assert tune_worker(cfg, tmp_path, make_objective()).trials == [1, 2]
+    assert _study(cfg, tmp_path).trials[orphan.number].user_attrs["ems_outcome"] == "interrupted"

@@ -61,7 +61,7 @@ def settings(n_trials: int = 6, **tune: Any) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     import logging
 
-    from ems.tune.run import make_tracker, tune_worker
+    from ems.tune.run import interrupt_on_sigterm, make_tracker, tune_worker
 
     p = argparse.ArgumentParser()
     p.add_argument("settings")
@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--start-gate", help="folder: touch ready-<id> there, then wait for 'go' (workers start together)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
+    interrupt_on_sigterm()
     cfg = json.loads(args.settings)
     tracker = make_tracker(cfg, None) if args.mlflow else None
     objective = make_objective(args.sleep, Path(args.marker) if args.marker else None)

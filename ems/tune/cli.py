@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-from typing import Any
 
 from ems.config import parse_settings
 
 logger = logging.getLogger(__name__)
 
 
-def _interrupt(signum: int, frame: Any) -> None:  # noqa: ARG001
-    """SIGTERM (Snakemake cancelling a job) -> KeyboardInterrupt, so the trial is closed as interrupted."""
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def _run_tune(args: argparse.Namespace) -> int:
     from ems.tune.objective import training_objective
-    from ems.tune.run import make_spec, make_tracker, tune_worker
+    from ems.tune.run import interrupt_on_sigterm, make_spec, make_tracker, tune_worker
 
     settings = parse_settings(args.settings)
     if args.threads and not (settings.get("train") or {}).get("num_threads"):
@@ -33,7 +26,7 @@ def _run_tune(args: argparse.Namespace) -> int:
             tracker = make_tracker(settings, args.tracking_parent)
     objective = training_objective(settings, spec.space, args.shards, args.valid, args.tokenizer,
                                    args.trials_dir or f"{args.out_dir}/trials", keep_models=args.keep_models)
-    signal.signal(signal.SIGTERM, _interrupt)
+    interrupt_on_sigterm()
     tune_worker(settings, args.out_dir, objective, args.worker_id, tracker, args.max_trials, args.done)
     return 0
 

@@ -26,6 +26,21 @@ from ems.tune.study import ObjectiveFn, StudySpec, WorkerResult, open_study, run
 logger = logging.getLogger(__name__)
 
 
+def _interrupt(signum: int, frame: Any) -> None:  # noqa: ARG001
+    from ems.tune.study import defer_signal
+
+    if not defer_signal(f"signal {signum}"):  # never in the middle of a storage write
+        raise KeyboardInterrupt(f"signal {signum}")
+
+
+def interrupt_on_sigterm() -> None:
+    """Turn SIGTERM (Snakemake cancelling a job) into KeyboardInterrupt, so the running trial
+    is closed as ``interrupted`` (it does not count, and a rerun makes it up)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def resolve_tune(settings: Mapping[str, Any]) -> dict[str, Any]:
     """Validate the ``tune`` section against the project schema and fill its defaults."""
     schema = load_schema()

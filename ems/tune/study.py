@@ -15,6 +15,7 @@ the loop below keeps its semantics (stop when the total is reached) without the 
 
 from __future__ import annotations
 
+import datetime
 import logging
 import math
 import os
@@ -39,6 +40,39 @@ OUTCOME = "ems_outcome"  # complete | pruned | failed | interrupted | surplus
 OWNER = "ems_worker"  # host:pid:start-time of the process running the trial
 REASON = "fail_reason"
 RUN_ID = "mlflow_run_id"
+#: A RUNNING trial with no owner tag after this many seconds was orphaned by a killed worker.
+ORPHAN_AFTER_S = 600
+
+
+class _Critical:
+    """Storage writes that must not be cut in half by a signal (ask + owner tag, tell).
+
+    The SIGTERM handler of :func:`ems.tune.run.interrupt_on_sigterm` asks :func:`defer_signal`
+    first; inside a critical section the interrupt is raised when the section ends.
+    """
+
+    depth = 0
+    pending: str | None = None
+
+    def __enter__(self) -> None:
+        _Critical.depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        _Critical.depth -= 1
+        if _Critical.depth == 0 and _Critical.pending is not None:
+            reason, _Critical.pending = _Critical.pending, None
+            raise KeyboardInterrupt(reason)
+
+
+critical = _Critical
+
+
+def defer_signal(reason: str) -> bool:
+    """True (and the interrupt postponed) when a critical storage write is in progress."""
+    if _Critical.depth > 0:
+        _Critical.pending = reason
+        return True
+    return False
 
 
 class TrialDiverged(FloatingPointError):
@@ -61,6 +95,7 @@ class StudySpec:
     budget_steps: int = 1
     direction: str = "maximize"
     tags: Mapping[str, str] = field(default_factory=dict)
+    enqueue: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def from_settings(cls, tune: Mapping[str, Any], name: str, storage: str) -> StudySpec:
@@ -76,7 +111,30 @@ class StudySpec:
             pruner_warmup_steps=int(tune.get("pruner_warmup_steps", 0)),
             eval_every=trial_eval_every(tune),
             budget_steps=budget,
+            enqueue=check_points(tune.get("enqueue") or [], build_space(tune.get("space") or {})),
         )
+
+
+def check_points(points: list[Any], space: list[SearchParam]) -> tuple[dict[str, Any], ...]:
+    """Validate ``tune.enqueue``: points (subsets of the space) tried first, e.g. the defaults."""
+    by_name = {p.name: p for p in space}
+    out = []
+    for i, point in enumerate(points):
+        where = f"tune.enqueue[{i}]"
+        if not isinstance(point, Mapping) or not point:
+            raise ConfigError(f"{where}: must be a non-empty mapping of tune.space names to values")
+        for name, value in point.items():
+            if name not in by_name:
+                raise ConfigError(f"{where}.{name}: not a parameter of tune.space ({', '.join(by_name)})")
+            dist = by_name[name].distribution()
+            try:
+                inside = dist._contains(dist.to_internal_repr(value))
+            except (TypeError, ValueError):
+                inside = False
+            if not inside:
+                raise ConfigError(f"{where}.{name}: {value!r} lies outside tune.space.{name}")
+        out.append(dict(point))
+    return tuple(out)
 
 
 def trial_eval_every(tune: Mapping[str, Any]) -> int:
@@ -151,6 +209,16 @@ def _owner_alive(token: str) -> bool | None:
     return start == "?" or _start_time(pid) == start
 
 
+def is_surplus(study: Any, number: int, n_trials: int) -> bool:
+    """Whether trial ``number`` would exceed ``n_trials``: that many counting trials precede it.
+
+    Exact without a lock: trial numbers are allocated by the storage in order, and a
+    preceding trial not yet known to be surplus is counted, which only matters when it is
+    surplus itself, and then ``number`` is too.
+    """
+    return trials_used(study, before=number) >= n_trials
+
+
 def counts_toward_total(trial: Any) -> bool:
     from optuna.trial import TrialState
 
@@ -202,9 +270,16 @@ def reap_interrupted(study: Any, tracker: Any = None) -> int:
     from optuna.trial import TrialState
 
     reaped = 0
+    now = datetime.datetime.now()
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         token = t.user_attrs.get(OWNER)
-        if token is None or _owner_alive(token) is not False:
+        if token is None:
+            # the owner is tagged right after ask(); without it for long, the asker died in between
+            started = t.datetime_start or now
+            if (now - started).total_seconds() < ORPHAN_AFTER_S:
+                continue
+            token = "unknown"
+        elif _owner_alive(token) is not False:
             continue
         logger.warning("trial %d: its worker (%s) is gone; recorded as interrupted", t.number, token)
         study._storage.set_trial_user_attr(t._trial_id, OUTCOME, "interrupted")
@@ -257,13 +332,14 @@ def _finish(study: Any, trial: Any, tracker: Any, run_id: str | None, state: str
             value: float | None, reason: str | None = None) -> None:
     from optuna.trial import TrialState
 
-    trial.set_user_attr(OUTCOME, outcome)
-    if reason:
-        trial.set_user_attr(REASON, reason[:2000])
-    if state == "COMPLETE":
-        study.tell(trial, value)
-    else:
-        study.tell(trial, state=TrialState[state])
+    with critical():
+        trial.set_user_attr(OUTCOME, outcome)
+        if reason:
+            trial.set_user_attr(REASON, reason[:2000])
+        if state == "COMPLETE":
+            study.tell(trial, value)
+        else:
+            study.tell(trial, state=TrialState[state])
     if tracker is not None and run_id is not None:
         final = study._storage.get_trial(trial._trial_id).value
         tracker.end_trial(run_id, "INTERRUPTED" if outcome == "interrupted" else state, final, reason)
@@ -318,10 +394,14 @@ def run_worker(spec: StudySpec, objective_fn: ObjectiveFn, worker_id: int = 0, t
         study = open_study(spec, worker_id, storage)
         if tracker is not None:
             tracker.ensure_parent(study, tags=dict(spec.tags))
+        if worker_id == 0 and spec.enqueue and not study.get_trials(deepcopy=False):
+            for point in spec.enqueue:  # once per study, by one worker
+                study.enqueue_trial(point)
+            logger.info("study %s: %d point(s) enqueued from tune.enqueue", spec.name, len(spec.enqueue))
     result = WorkerResult(worker_id)
     token = _process_token()
     while max_trials is None or len(result.trials) < max_trials:
-        with gate(spec.storage):
+        with gate(spec.storage), critical():
             reap_interrupted(study, tracker)
             used = trials_used(study)
             if used >= spec.n_trials:
@@ -329,7 +409,7 @@ def run_worker(spec: StudySpec, objective_fn: ObjectiveFn, worker_id: int = 0, t
                 break
             trial = study.ask()
             trial.set_user_attr(OWNER, token)
-        if not is_journal(spec.storage) and trials_used(study, before=trial.number) >= spec.n_trials:
+        if not is_journal(spec.storage) and is_surplus(study, trial.number, spec.n_trials):
             # another worker asked first (no shared lock on an RDB): this one is surplus
             _finish(study, trial, None, None, "FAIL", "surplus", None, "study already full")
             break
