@@ -26,6 +26,7 @@ MIRROR = Path(os.environ.get("EMS_DATA_MIRROR", ROOT.parent / "shared" / "data")
 ALLOWED = re.compile(r"^(evaluate.*|ablation_(aggregate|figures|tables|mlflow_summary)|all)$")
 
 
+
 def _rules_text() -> str:
     return "\n".join((ROOT / "workflow" / "rules" / f).read_text() for f in ("train.smk", "evaluate.smk"))
 
@@ -39,19 +40,54 @@ pytestmark = pytest.mark.skipif(not _has_rules(), reason="workflow/rules/train.s
                                 "(rule evaluate*) not written yet: nothing to check the rerun triggers of")
 
 
+#: Stand-in for the data stage while workflow/rules/data.smk holds no rules (never executed:
+#: the test fakes all outputs); it makes the files the train and evaluate rules read.
+DATA_STUB = """
+rule stub_source:
+    output:
+        marker=SOURCES / "{source}" / ".verified.json",
+    log:
+        LOGS / "stub_source" / "{source}.log",
+    shell:
+        "touch {output.marker}"
+
+
+rule stub_prepared:
+    output:
+        shards_train=directory(RESULTS / "shards" / "train"),
+        shards_valid=directory(RESULTS / "shards" / "valid"),
+        tokenizer=directory(RESULTS / "tokenizer"),
+    params:
+        settings=lambda w: settings("corpus", "tokenizer", "decontamination"),
+    log:
+        LOGS / "stub_prepared.log",
+    shell:
+        "mkdir -p {output} > {log} 2>&1"
+"""
+
+
 def _workdir(tmp: Path) -> Path:
     for name in ("Snakefile", "config.yaml"):
         shutil.copy(ROOT / name, tmp / name)
     for name in ("config", "workflow"):
         shutil.copytree(ROOT / name, tmp / name)
+    data = tmp / "workflow" / "rules" / "data.smk"
+    if not re.search(r"^rule \w+", data.read_text(), re.MULTILINE):
+        data.write_text(DATA_STUB)
     return tmp
 
 
-def _smk(work: Path, *args: str) -> str:
+def _smk(work: Path, *args: str, check: bool = True) -> str:
     env = dict(os.environ, EMS_DATA_MIRROR=str(MIRROR), MLFLOW_DISABLE_TELEMETRY="true")
     proc = subprocess.run(SNAKEMAKE + ["--cores", "1", "--rerun-triggers", "params", *args], cwd=work, env=env,
                           capture_output=True, text=True, check=False, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    if check:
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    elif proc.returncode != 0:
+        missing = re.search(r"MissingInputException in rule (\w+)", proc.stdout + proc.stderr)
+        if missing:  # a stage's rules are not written yet
+            pytest.skip(f"the workflow's DAG is incomplete (rule {missing.group(1)} has inputs no rule makes)")
+        pytest.fail(proc.stdout[-4000:] + proc.stderr[-4000:])
     return proc.stdout + proc.stderr
 
 
@@ -89,7 +125,7 @@ def _fake_outputs(work: Path, args: list[str]) -> None:
                 p.touch()
             else:
                 p.mkdir(parents=True, exist_ok=True)
-    _smk(work, "--touch", *args)
+    _smk(work, "--touch", "--forceall", *args)  # every job "runs" (touch) and records its params
 
 
 def test_evaluation_option_reruns_only_evaluation_and_aggregation(tmp_path: Path) -> None:
@@ -102,6 +138,7 @@ def test_evaluation_option_reruns_only_evaluation_and_aggregation(tmp_path: Path
     tatoeba["k"] = int(tatoeba.get("k", 4)) + 4
     (work / "b.yaml").write_text(yaml.safe_dump(changed))
 
+    _smk(work, "-n", "--configfile", "a.yaml", check=False)
     _fake_outputs(work, ["--configfile", "a.yaml"])
     unchanged = _planned(_smk(work, "-n", "--configfile", "a.yaml"))
     assert set(unchanged) <= {"all"}, f"a finished run should be complete, but plans {sorted(unchanged)}"
