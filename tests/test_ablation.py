@@ -55,6 +55,21 @@ def test_full_grid_is_a_product_and_ids_are_stable() -> None:
     assert grid.fractions(cfg) == [0.25]
 
 
+def test_one_at_a_time_design_varies_one_factor_from_the_reference() -> None:
+    factors = {"objective": ["xtr", "both", "contrastive"], "language_embedding": [True, False],
+               "temperature": [0.05, 0.1, 0.2], "data_fraction": [0.25, 1.0]}
+    cfg = tiny_config(factors=factors, design="one_at_a_time")
+    variants = grid.variants(cfg)
+    ref = grid.reference_variant(cfg)
+    assert ref == "objective~both_langemb~True_temp~0.05_frac~0.25" and variants[0] == ref
+    assert len(variants) == 1 + 2 + 1 + 2 + 1
+    ref_levels = grid.parse_variant(ref)
+    for v in variants[1:]:
+        changed = [k for k, val in grid.parse_variant(v).items() if val != ref_levels[k]]
+        assert len(changed) == 1
+    assert len(grid.variants(tiny_config(factors=factors))) == 3 * 2 * 3 * 2
+
+
 def test_variant_overrides_realise_each_factor_and_stay_schema_valid() -> None:
     base = validate_config(yaml.safe_load((ROOT / "config.yaml").read_text()))
     cfg = deep_merge(base, {"ablation": {"factors": {"objective": ["both", "xtr", "contrastive"],

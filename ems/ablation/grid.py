@@ -84,10 +84,26 @@ def _levels(config: Mapping[str, Any]) -> dict[str, list[Any]]:
     return levels
 
 
+def _reference_levels(levels: Mapping[str, list[Any]]) -> dict[str, Any]:
+    ref = {name: vals[0] for name, vals in levels.items()}
+    if "both" in levels["objective"]:
+        ref["objective"] = "both"
+    return ref
+
+
 def grid_frame(config: Mapping[str, Any]) -> pd.DataFrame:
-    """DataFrame of all factor combinations, one row per variant, Paramspace columns."""
+    """DataFrame of the grid's cells (``ablation.design``: full product or one factor at a time)."""
     levels = _levels(config)
-    rows = list(itertools.product(*levels.values()))
+    design = _ablation(config).get("design", "full")
+    if design == "full":
+        rows = list(itertools.product(*levels.values()))
+    elif design == "one_at_a_time":
+        ref = _reference_levels(levels)
+        rows = [tuple(ref.values())]
+        for name, vals in levels.items():
+            rows += [tuple({**ref, name: v}.values()) for v in vals if v != ref[name]]
+    else:
+        raise ConfigError(f"ablation.design: unknown design {design!r} (full, one_at_a_time)")
     frame = pd.DataFrame(rows, columns=[FACTOR_COLUMNS[n] for n in levels])
     frame["langemb"] = frame["langemb"].astype(bool)
     frame["temp"] = frame["temp"].astype(float)
@@ -203,10 +219,7 @@ def fractions(config: Mapping[str, Any]) -> list[float]:
 
 def reference_variant(config: Mapping[str, Any]) -> str:
     """The reference cell: objective ``both`` (else the first listed) and the first level of every other factor."""
-    levels = _levels(config)
-    ref = {name: vals[0] for name, vals in levels.items()}
-    if "both" in levels["objective"]:
-        ref["objective"] = "both"
+    ref = _reference_levels(_levels(config))
     for v in variants(config):
         if parse_variant(v) == ref:
             return v
