@@ -17,7 +17,7 @@ from ems.tune.run import make_spec, make_tracker, tune_summary, tune_worker
 from ems.tune.study import open_study
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tune_fixtures import make_objective, settings, start_together  # noqa: E402
+from tune_fixtures import make_objective, settings, start_together
 
 FIXTURES = Path(__file__).with_name("tune_fixtures.py")
 

@@ -7,8 +7,7 @@ import copy
 import optuna
 import pytest
 
-from ems.config import load_config, validate_config, deep_merge
-from ems.config import REPO_ROOT
+from ems.config import REPO_ROOT, deep_merge, load_config, validate_config
 from ems.errors import ConfigError
 from ems.tune.space import build_space, resolve_name, suggest, to_overrides
 

@@ -17,17 +17,17 @@ from ems.tune.run import make_spec, tune_worker
 from ems.tune.study import open_study, trials_used
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tune_fixtures import make_objective, quality, settings, start_together  # noqa: E402
+from tune_fixtures import make_objective, quality, settings, start_together
 
 FIXTURES = Path(__file__).with_name("tune_fixtures.py")
 ENV = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", OMP_NUM_THREADS="1")
 
 
-def _study(cfg: dict, out: Path):  # noqa: ANN202
+def _study(cfg: dict, out: Path):
     return open_study(make_spec(cfg, out))
 
 
-def _counted(study) -> list:  # noqa: ANN001
+def _counted(study) -> list:
     return [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
             or t.user_attrs.get("ems_outcome") == "failed"]
 
@@ -125,7 +125,7 @@ def test_a_trial_that_spent_its_budget_is_not_pruned(tmp_path: Path) -> None:
     for point in ({"lr": 1e-3, "dropout": 0.0}, {"lr": 1e-4, "dropout": 0.4}):
         study.enqueue_trial(point)
 
-    def last_report_only(params: dict, report) -> float:  # noqa: ANN001
+    def last_report_only(params: dict, report) -> float:
         value = make_objective()(params, lambda step, v: None)
         report(10, value)  # step 10 == budget_steps: below the median, but the trial is over
         return value
@@ -183,10 +183,9 @@ def test_surplus_check_by_trial_number(tmp_path: Path) -> None:
 def test_signal_waits_for_the_storage_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from ems.tune import study as study_mod
 
-    with pytest.raises(KeyboardInterrupt, match="signal 15"):
-        with study_mod.critical():
-            assert study_mod.defer_signal("signal 15") is True
-            done = True  # the write in the section completes before the interrupt
+    with pytest.raises(KeyboardInterrupt, match="signal 15"), study_mod.critical():
+        assert study_mod.defer_signal("signal 15") is True
+        done = True  # the write in the section completes before the interrupt
     assert done and study_mod.defer_signal("outside") is False
     # a trial orphaned between ask() and its owner tag is reaped once it is old enough
     cfg = settings(n_trials=2, pruner="none")

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-
 from _train_toy import TINY_SETTINGS, make_toy_data
+
 from ems.cli import main
 from ems.config import deep_merge
 from ems.tune.run import make_spec

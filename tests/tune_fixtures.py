@@ -33,7 +33,7 @@ def quality(params: dict[str, Any]) -> float:
     return 1.0 - (math.log10(params["lr"]) + 3.0) ** 2 / 4.0 - params["dropout"]
 
 
-def make_objective(sleep: float = 0.0, marker: Path | None = None):  # noqa: ANN201
+def make_objective(sleep: float = 0.0, marker: Path | None = None):
     def objective(params: dict[str, Any], report: Any) -> float:
         if marker is not None:
             marker.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,7 @@ def retry(fn: Callable[[], T], what: str, tries: int = 8) -> T:
     for attempt in range(tries):
         try:
             return fn()
-        except Exception as exc:  # noqa: BLE001 - MlflowException wraps the driver error
+        except Exception as exc:
             text = str(exc).lower()
             if attempt == tries - 1 or not ("locked" in text or "busy" in text):
                 raise
@@ -80,7 +80,7 @@ class StudyTracker:
                 return exp.experiment_id
             try:
                 return client.create_experiment(name)
-            except Exception:  # noqa: BLE001 - another process created it first
+            except Exception:
                 exp = client.get_experiment_by_name(name)
                 if exp is None:
                     raise

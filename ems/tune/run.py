@@ -26,7 +26,7 @@ from ems.tune.study import ObjectiveFn, StudySpec, WorkerResult, open_study, run
 logger = logging.getLogger(__name__)
 
 
-def _interrupt(signum: int, frame: Any) -> None:  # noqa: ARG001
+def _interrupt(signum: int, frame: Any) -> None:
     from ems.tune.study import defer_signal
 
     if not defer_signal(f"signal {signum}"):  # never in the middle of a storage write

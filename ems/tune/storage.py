@@ -56,7 +56,7 @@ def make_storage(spec: str, on_stale: Any = None) -> Any:
             grace_period=HEARTBEAT_GRACE,
             failed_trial_callback=on_stale,
         )
-    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises many kinds; name the key
+    except Exception as exc:
         raise ConfigError(f"tune.storage: cannot open {spec!r}: {exc}") from exc
 
 
