@@ -217,7 +217,8 @@ def test_every_figure_and_table_exists_and_is_not_empty(rendered: tuple[dict, Pa
         assert (res / "figures" / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
     for stem in outputs.table_stems(cfg):
         assert (res / "tables" / f"{stem}.csv").stat().st_size > 0
-        assert (res / "tables" / f"{stem}.tex").read_text().count(r"\midrule") == 1
+        tex = (res / "tables" / f"{stem}.tex").read_text()
+        assert tex.count(r"\midrule") == 1 and tex.isascii()  # pdflatex-safe (τ, ±, – escaped)
     cost = pd.read_csv(res / "tables" / "cost_per_job.csv").set_index(["row", "column"])
     assert cost.loc[("train", "total_wall_s"), "mean"] == pytest.approx(220.0)
     assert cost.loc[("train", "peak_rss_mb"), "mean"] == pytest.approx(925.0)

@@ -167,6 +167,9 @@ def scaling_curves(summary: pd.DataFrame, factor: str, out_dir: str | os.PathLik
                         capsize=3, color=col[setting], label=setting)
         if factor == "temperature":
             ax.set_xscale("log")
+        levels = sorted(data[factor].astype(float).unique())
+        ax.set_xticks(levels, [f"{v:g}" for v in levels])
+        ax.minorticks_off()
         ax.set_xlabel(factor.replace("_", " "))
         ax.set_title(agg.HEADLINE.get(metric, metric))
     axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)

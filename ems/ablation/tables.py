@@ -24,7 +24,8 @@ logger = logging.getLogger(__name__)
 
 TIDY_COLUMNS = ["row", "column", "mean", "std", "ci95", "ci_low", "ci_high", "n", "best"]
 _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}"}
+                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}",
+                  "τ": r"$\tau$", "±": r"$\pm$", "–": "--"}
 
 
 def latex_escape(text: object) -> str:
@@ -75,9 +76,9 @@ def to_latex(tidy: pd.DataFrame, row_order: Sequence[str], col_order: Sequence[s
         for col in col_order:
             rec = lookup.get((row, col))
             if rec is None:
-                cells.append("–")
+                cells.append("--")
                 continue
-            text = format_cell(rec.mean, rec.ci95, decimals[col]).replace("±", r"$\pm$")
+            text = format_cell(rec.mean, rec.ci95, decimals[col]).replace("±", r"$\pm$").replace("–", "--")
             cells.append(r"\textbf{" + text + "}" if bool(rec.best) else text)
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + latex_escape(caption) + "}",
