@@ -1,1 +1,182 @@
-# data stage: rules added by its issue.
+# data stage: fetch -> parse -> clean -> decontaminate -> split_sample -> tokenizer -> binarise,
+import re
+
+# plus per-language statistics (see docs/data.md). Logic lives in ems.data; rules call `ems`.
+
+#: "<owner>+<repo>@<commit>" -> source settings, for the fetch rule's wildcard.
+SOURCE_BY_NAME = {source_dir(role).name: config["sources"][role] for role in config["sources"]}
+CORPUS = RESULTS / "corpus"
+
+
+def source_marker(role):
+    return source_dir(role) / ".verified.json"
+
+
+rule fetch:
+    """Copy (mirror) or download one source archive, extract its paths, verify every file."""
+    output:
+        marker=SOURCES / "{source}" / ".verified.json",
+    params:
+        settings=lambda w: json.dumps(SOURCE_BY_NAME[w.source], sort_keys=True),
+        mirror=mirror_dir(),
+        out=lambda w: SOURCES / w.source,
+    wildcard_constraints:
+        source="|".join(re.escape(name) for name in SOURCE_BY_NAME),
+    log:
+        LOGS / "fetch" / "{source}.log",
+    benchmark:
+        BENCH / "fetch" / "{source}.tsv"
+    shell:
+        "{EMS} fetch --settings {params.settings:q} --mirror {params.mirror:q} --out {params.out:q} > {log} 2>&1"
+
+
+rule parse:
+    """All X-English pairs of OPUS-MT-testsets (FLORES excluded) with canonical codes."""
+    input:
+        opus=source_marker("opus_mt_testsets"),
+    output:
+        parsed=CORPUS / "parsed.tsv.gz",
+    params:
+        source=source_dir("opus_mt_testsets"),
+    log:
+        LOGS / "data" / "parse.log",
+    benchmark:
+        BENCH / "data" / "parse.tsv"
+    shell:
+        "{EMS} parse --source {params.source:q} --out {output.parsed:q} > {log} 2>&1"
+
+
+rule clean:
+    """Normalise, filter (length, ratio, copies) and exact-deduplicate; select corpus.languages."""
+    input:
+        parsed=rules.parse.output.parsed,
+    output:
+        clean=CORPUS / "clean.tsv.gz",
+        report=CORPUS / "clean.removed.csv",
+    params:
+        settings=lambda w: settings("corpus"),
+    log:
+        LOGS / "data" / "clean.log",
+    benchmark:
+        BENCH / "data" / "clean.tsv"
+    shell:
+        "{EMS} clean --input {input.parsed:q} --out {output.clean:q} --report {output.report:q}"
+        " --settings {params.settings:q} > {log} 2>&1"
+
+
+rule decontaminate:
+    """Drop pairs with a side in Tatoeba, FLORES, SIB-200, UMSAB or the reserved newstest sets."""
+    input:
+        clean=rules.clean.output.clean,
+        laser=source_marker("laser"),
+        opus=source_marker("opus_mt_testsets"),
+        sib200=source_marker("sib200"),
+        umsab=source_marker("umsab"),
+    output:
+        pairs=CORPUS / "decontaminated.tsv.gz",
+        report=report(
+            CORPUS / "decontamination.csv",
+            caption="../report/decontamination.rst",
+            category="Data",
+        ),
+    params:
+        settings=lambda w: settings("decontamination", "mining"),
+        laser=source_dir("laser"),
+        opus=source_dir("opus_mt_testsets"),
+        sib200=source_dir("sib200"),
+        umsab=source_dir("umsab"),
+    log:
+        LOGS / "data" / "decontaminate.log",
+    benchmark:
+        BENCH / "data" / "decontaminate.tsv"
+    shell:
+        "{EMS} decontaminate --input {input.clean:q} --out {output.pairs:q} --report {output.report:q}"
+        " --settings {params.settings:q} --laser {params.laser:q} --opus {params.opus:q}"
+        " --sib200 {params.sib200:q} --umsab {params.umsab:q} > {log} 2>&1"
+
+
+rule split_sample:
+    """Per-language validation pairs, then the temperature-sampled training set."""
+    input:
+        pairs=rules.decontaminate.output.pairs,
+    output:
+        train=CORPUS / "train.tsv.gz",
+        valid=CORPUS / "valid.tsv.gz",
+        table=CORPUS / "sampling.csv",
+    params:
+        settings=lambda w: settings("corpus"),
+    log:
+        LOGS / "data" / "split_sample.log",
+    benchmark:
+        BENCH / "data" / "split_sample.tsv"
+    shell:
+        "{EMS} split-sample --input {input.pairs:q} --train {output.train:q} --valid {output.valid:q}"
+        " --table {output.table:q} --settings {params.settings:q} > {log} 2>&1"
+
+
+rule tokenizer:
+    """Shared subword tokenizer trained on a language-balanced sample of the training set."""
+    input:
+        train=rules.split_sample.output.train,
+    output:
+        tokenizer=directory(RESULTS / "tokenizer"),
+    params:
+        settings=lambda w: settings("tokenizer"),
+        seed=config["corpus"]["seed"],
+    threads: 2
+    log:
+        LOGS / "data" / "tokenizer.log",
+    benchmark:
+        BENCH / "data" / "tokenizer.tsv"
+    shell:
+        "RAYON_NUM_THREADS={threads} {EMS} tokenizer --input {input.train:q} --out {output.tokenizer:q}"
+        " --settings {params.settings:q} --seed {params.seed} > {log} 2>&1"
+
+
+rule binarise:
+    """Token-id shards (memory-mappable) of the train or valid split."""
+    input:
+        pairs=CORPUS / "{split}.tsv.gz",
+        tokenizer=rules.tokenizer.output.tokenizer,
+    output:
+        shards=directory(RESULTS / "shards" / "{split}"),
+    wildcard_constraints:
+        split="train|valid",
+    threads: 2
+    log:
+        LOGS / "data" / "binarise_{split}.log",
+    benchmark:
+        BENCH / "data" / "binarise_{split}.tsv"
+    shell:
+        "RAYON_NUM_THREADS={threads} {EMS} binarise --input {input.pairs:q} --tokenizer {input.tokenizer:q}"
+        " --out {output.shards:q} > {log} 2>&1"
+
+
+rule data_stats:
+    """Pairs per language after each step: CSV + seaborn bar figure."""
+    input:
+        parsed=rules.parse.output.parsed,
+        clean=rules.clean.output.clean,
+        decontaminated=rules.decontaminate.output.pairs,
+        train=rules.split_sample.output.train,
+        valid=rules.split_sample.output.valid,
+    output:
+        csv=report(RESULTS / "stats" / "pairs_per_language.csv", caption="../report/data_stats.rst", category="Data"),
+        pdf=RESULTS / "stats" / "pairs_per_language.pdf",
+        png=report(RESULTS / "stats" / "pairs_per_language.png", caption="../report/data_stats.rst", category="Data"),
+    log:
+        LOGS / "data" / "stats.log",
+    shell:
+        "{EMS} data-stats --parsed {input.parsed:q} --clean {input.clean:q}"
+        " --decontaminated {input.decontaminated:q} --train {input.train:q} --valid {input.valid:q}"
+        " --csv {output.csv:q} --pdf {output.pdf:q} --png {output.png:q} > {log} 2>&1"
+
+
+TARGETS.extend(
+    [
+        RESULTS / "shards" / "train",
+        RESULTS / "shards" / "valid",
+        rules.data_stats.output.csv,
+        rules.data_stats.output.png,
+    ]
+)

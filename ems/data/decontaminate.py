@@ -1,0 +1,122 @@
+"""Remove every training pair with a side that occurs in an evaluation set.
+
+Evaluation sentences (both sides, every language) are normalised with
+:func:`ems.data.clean.normalise` and case-folded; a pair is dropped when its non-English
+*or* English side, normalised and case-folded the same way, is among them. Sets:
+Tatoeba v1 (112 languages), FLORES-200 devtest, SIB-200 train/dev/test (= FLORES
+dev+devtest), UMSAB train/val/test, and the WMT newstest sets that ``mining.languages``
+reserves. Removals are counted per language and per reason (the first matching set).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ems.data.clean import normalise
+from ems.data.tsv import read_pairs, write_pairs
+from ems.datasets import load_flores, load_newstest, load_sib200, load_tatoeba, load_umsab
+from ems.errors import ConfigError
+from ems.io import atomic_path
+
+logger = logging.getLogger(__name__)
+
+#: Evaluation sets in the order in which a removal is attributed.
+SETS = ("tatoeba", "flores", "sib200", "umsab", "mining")
+
+
+def match_key(text: str) -> str:
+    """The form in which training and evaluation sentences are compared."""
+    return normalise(text).casefold()
+
+
+def _sentences(name: str, sources: Mapping[str, str | os.PathLike[str] | None],
+               mining: Mapping[str, Mapping[str, Any]]) -> Iterable[str]:
+    def need(role: str) -> str | os.PathLike[str]:
+        path = sources.get(role)
+        if not path:
+            raise ConfigError(f"decontamination.{name} is enabled but no {role} source folder was given")
+        return path
+
+    if name == "tatoeba":
+        for xx, eng in load_tatoeba(need("laser")).values():
+            yield from xx
+            yield from eng
+    elif name == "flores":
+        for lines in load_flores(need("opus_mt_testsets")).values():
+            yield from lines
+    elif name == "sib200":
+        for split in ("train", "dev", "test"):
+            for frame in load_sib200(need("sib200"), split).values():
+                yield from frame["text"]
+    elif name == "umsab":
+        for split in ("train", "val", "test"):
+            for texts, _ in load_umsab(need("umsab"), split).values():
+                yield from texts
+    elif name == "mining":
+        for lang, spec in mining.items():
+            for set_name in [spec["train"], spec["test"], *spec.get("distractors", [])]:
+                xx, eng = load_newstest(need("opus_mt_testsets"), lang, set_name)
+                yield from xx
+                yield from eng
+    else:
+        raise ConfigError(f"unknown evaluation set {name!r} under decontamination")
+
+
+def evaluation_keys(enabled: Mapping[str, bool], sources: Mapping[str, str | os.PathLike[str] | None],
+                    mining: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """``{match key: first evaluation set holding it}`` over the enabled sets."""
+    keys: dict[str, str] = {}
+    for name in SETS:
+        if not enabled.get(name, False):
+            continue
+        before = len(keys)
+        n = 0
+        for text in _sentences(name, sources, mining):
+            n += 1
+            key = match_key(text)
+            if key:
+                keys.setdefault(key, name)
+        logger.info("decontamination set %s: %d sentences, %d new keys", name, n, len(keys) - before)
+    return keys
+
+
+def decontaminate_pairs(frame: pd.DataFrame, keys: Mapping[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return ``(kept pairs, removed counts per lang, reason and side)``."""
+    src_hit = [keys.get(match_key(t)) for t in frame["src"]]
+    tgt_hit = [keys.get(match_key(t)) for t in frame["tgt"]]
+    order = {name: i for i, name in enumerate(SETS)}
+    reasons, sides = [], []
+    for s, t in zip(src_hit, tgt_hit):
+        if s is None and t is None:
+            reasons.append("")
+            sides.append("")
+        elif t is None or (s is not None and order[s] <= order[t]):
+            reasons.append(s)
+            sides.append("src" if t is None else "both")
+        else:
+            reasons.append(t)
+            sides.append("tgt" if s is None else "both")
+    reason = np.asarray(reasons, dtype=object)
+    removed = (pd.DataFrame({"lang": frame["lang"].to_numpy(), "reason": reason, "side": sides})
+               .loc[reason != ""].groupby(["lang", "reason", "side"]).size().rename("removed").reset_index())
+    kept = frame.loc[reason == ""].reset_index(drop=True)
+    logger.info("decontaminate: kept %d of %d pairs; removed per set: %s", len(kept), len(frame),
+                removed.groupby("reason")["removed"].sum().to_dict())
+    return kept, removed
+
+
+def run_decontaminate(clean: str | os.PathLike[str], out: str | os.PathLike[str], report: str | os.PathLike[str],
+                      settings: Mapping[str, Any], sources: Mapping[str, str | os.PathLike[str] | None]) -> pd.DataFrame:
+    """``settings``: ``{"decontamination": {...}, "mining": {"languages": {...}}}``."""
+    keys = evaluation_keys(settings["decontamination"], sources, settings.get("mining", {}).get("languages", {}))
+    kept, removed = decontaminate_pairs(read_pairs(clean), keys)
+    with atomic_path(report) as tmp:
+        removed.to_csv(tmp, index=False)
+    write_pairs(out, kept)
+    return kept

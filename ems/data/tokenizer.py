@@ -1,0 +1,152 @@
+"""Train, save and load the shared subword tokenizer (``tokenizers`` Unigram or BPE).
+
+Special tokens and ids follow docs/interfaces.md: ``<pad>``=0, ``<unk>``=1, ``<mask>``=2,
+``<s>``=3, ``</s>``=4, then one ``<2xxx>`` tag per language. The tokenizer is trained on a
+language-balanced sample (``sample_sentences_per_language`` unique sentences of each
+non-English language and of English) and saved with ``PreTrainedTokenizerFast`` so that
+``AutoTokenizer.from_pretrained(dir)`` loads it. Lower-casing, when configured, is both a
+normaliser inside ``tokenizer.json`` (so any loader reproduces it) and done in Python by
+:func:`encode_batch` (recorded as ``ems_lowercase`` in ``tokenizer_config.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+from ems.data.tsv import read_pairs
+from ems.errors import DataError
+from ems.io import atomic_dir
+from ems.languages import ENGLISH
+
+logger = logging.getLogger(__name__)
+
+SPECIAL_TOKENS = ["<pad>", "<unk>", "<mask>", "<s>", "</s>"]
+PAD, UNK, MASK, BOS, EOS = range(5)
+
+
+def language_tag(lang: str) -> str:
+    return f"<2{lang}>"
+
+
+def corpus_languages(frame: pd.DataFrame) -> list[str]:
+    """Canonical codes of a corpus, English included, sorted: the order of tags and lang ids."""
+    return sorted(set(frame["lang"].unique()) | {ENGLISH})
+
+
+def balanced_sample(frame: pd.DataFrame, per_language: int, seed: int) -> dict[str, list[str]]:
+    """Up to ``per_language`` unique sentences per language (English from the ``tgt`` side)."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, list[str]] = {}
+    pools = {lang: g["src"].unique() for lang, g in frame.groupby("lang", sort=True)}
+    pools[ENGLISH] = frame["tgt"].unique()
+    for lang, pool in sorted(pools.items()):
+        k = min(per_language, len(pool))
+        out[lang] = pool[np.sort(rng.choice(len(pool), size=k, replace=False))].tolist()
+    return out
+
+
+def build_tokenizer(texts: Sequence[str], languages: Sequence[str], settings: Mapping[str, Any]) -> Tokenizer:
+    """Train a tokenizers.Tokenizer on ``texts`` (already balanced)."""
+    special = SPECIAL_TOKENS + [language_tag(l) for l in languages]
+    vocab_size = settings["vocab_size"]
+    if vocab_size <= len(special) + 10:
+        raise DataError(f"tokenizer.vocab_size={vocab_size} leaves no room beside {len(special)} special tokens")
+    if settings["model"] == "unigram":
+        tok = Tokenizer(models.Unigram())
+        trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=special, unk_token="<unk>",
+                                          shrinking_factor=0.75, max_piece_length=16, show_progress=False)
+    else:
+        tok = Tokenizer(models.BPE(unk_token="<unk>"))
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special, show_progress=False,
+                                      min_frequency=2)
+    norms = [normalizers.NFKC()]
+    if settings["lowercase"]:
+        norms.append(normalizers.Lowercase())
+    tok.normalizer = normalizers.Sequence(norms)
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    for i, token in enumerate(special):
+        if tok.token_to_id(token) != i:
+            raise DataError(f"tokenizer training put special token {token} at id {tok.token_to_id(token)}, not {i}")
+    return tok
+
+
+def save_tokenizer(tok: Tokenizer, out_dir: str | os.PathLike[str], languages: Sequence[str],
+                   settings: Mapping[str, Any]) -> None:
+    """Save as a transformers fast tokenizer (atomically), with ``ems_*`` keys in its config."""
+    from transformers import PreTrainedTokenizerFast
+
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", mask_token="<mask>",
+        bos_token="<s>", eos_token="</s>", model_max_length=settings["max_length"],
+    )
+    with atomic_dir(out_dir) as tmp:
+        fast.save_pretrained(tmp)
+        cfg_path = Path(tmp) / "tokenizer_config.json"
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+        cfg.update({
+            "ems_lowercase": bool(settings["lowercase"]), "ems_languages": list(languages),
+            "ems_language_tags": [language_tag(l) for l in languages], "ems_model": settings["model"],
+            "ems_max_length": settings["max_length"],
+        })
+        cfg_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def train_tokenizer(train_tsv: str | os.PathLike[str], out_dir: str | os.PathLike[str],
+                    settings: Mapping[str, Any], seed: int = 1) -> None:
+    frame = read_pairs(train_tsv, usecols=["lang", "src", "tgt"])
+    languages = corpus_languages(frame)
+    sample = balanced_sample(frame, settings["sample_sentences_per_language"], seed)
+    texts = [t for lang in sorted(sample) for t in sample[lang]]
+    if settings["lowercase"]:
+        texts = [t.lower() for t in texts]
+    logger.info("training a %s tokenizer (vocab %d) on %d sentences of %d languages", settings["model"],
+                settings["vocab_size"], len(texts), len(sample))
+    tok = build_tokenizer(texts, languages, settings)
+    save_tokenizer(tok, out_dir, languages, settings)
+    logger.info("tokenizer saved to %s (%d tokens)", out_dir, tok.get_vocab_size())
+
+
+def load_tokenizer(path: str | os.PathLike[str]):
+    """The saved tokenizer as ``PreTrainedTokenizerFast``, with ``ems_lowercase`` etc. as attributes."""
+    from transformers import PreTrainedTokenizerFast
+
+    path = Path(path)
+    cfg_path = path / "tokenizer_config.json"
+    if not cfg_path.exists():
+        raise DataError(f"{path}: not a tokenizer folder (no tokenizer_config.json); run the tokenizer step")
+    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    tok = PreTrainedTokenizerFast.from_pretrained(str(path))
+    tok.ems_lowercase = bool(cfg.get("ems_lowercase", False))
+    tok.ems_languages = list(cfg.get("ems_languages", []))
+    tok.ems_max_length = cfg.get("ems_max_length", tok.model_max_length)
+    return tok
+
+
+def encode_batch(tokenizer, sentences: Sequence[str], lowercase: bool | None = None,
+                 max_length: int | None = None) -> list[list[int]]:
+    """Subword ids of each sentence: no special tokens, truncated to ``max_length``, never
+    empty (a sentence with no token becomes ``[<unk>]``). ``lowercase``/``max_length``
+    default to the tokenizer's saved settings."""
+    if lowercase is None:
+        lowercase = getattr(tokenizer, "ems_lowercase", False)
+    if max_length is None:
+        max_length = getattr(tokenizer, "ems_max_length", None)
+    texts = [s.lower() for s in sentences] if lowercase else list(sentences)
+    backend = tokenizer.backend_tokenizer if hasattr(tokenizer, "backend_tokenizer") else tokenizer
+    encodings = backend.encode_batch(texts, add_special_tokens=False)
+    out = []
+    for enc in encodings:
+        ids = enc.ids[:max_length] if max_length else enc.ids
+        out.append(ids if ids else [UNK])
+    return out
