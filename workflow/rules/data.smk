@@ -1,7 +1,6 @@
 # data stage: fetch -> parse -> clean -> decontaminate -> split_sample -> tokenizer -> binarise,
-import re
-
 # plus per-language statistics (see docs/data.md). Logic lives in ems.data; rules call `ems`.
+import re
 
 #: "<owner>+<repo>@<commit>" -> source settings, for the fetch rule's wildcard.
 SOURCE_BY_NAME = {source_dir(role).name: config["sources"][role] for role in config["sources"]}
