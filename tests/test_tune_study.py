@@ -193,3 +193,33 @@ def test_signal_waits_for_the_storage_write(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setattr(study_mod, "ORPHAN_AFTER_S", 0)
     assert tune_worker(cfg, tmp_path, make_objective()).trials == [1, 2]
     assert _study(cfg, tmp_path).trials[orphan.number].user_attrs["ems_outcome"] == "interrupted"
+
+
+@pytest.mark.parametrize("pruner", ["hyperband", "none"])
+def test_rdb_storage_and_other_pruners(tmp_path: Path, pruner: str) -> None:
+    """An RDB URL (SQLite here, one process) works like the journal, heartbeat included."""
+    from ems.tune import storage as storage_mod
+
+    cfg = settings(n_trials=4, pruner=pruner, storage=f"sqlite:///{tmp_path / 'study.db'}")
+    result = tune_worker(cfg, tmp_path, make_objective())
+    assert result.trials == [0, 1, 2, 3]
+    assert not (tmp_path / storage_mod.JOURNAL_NAME).exists()
+    study = _study(cfg, tmp_path)
+    assert trials_used(study) == 4 and all(t.state != TrialState.RUNNING for t in study.trials)
+
+
+def test_rdb_trial_without_heartbeat_is_made_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker on another machine died: its trial's heartbeat stops, so it is failed and does not count."""
+    from ems.tune import storage as storage_mod
+
+    monkeypatch.setattr(storage_mod, "HEARTBEAT_INTERVAL", 1)
+    monkeypatch.setattr(storage_mod, "HEARTBEAT_GRACE", 1)
+    cfg = settings(n_trials=2, pruner="none", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    study = _study(cfg, tmp_path)
+    lost = study.ask()
+    lost.set_user_attr("ems_worker", "elsewhere:1:1")  # a host we cannot inspect
+    study._storage.record_heartbeat(lost._trial_id)
+    time.sleep(2.2)
+    assert tune_worker(cfg, tmp_path, make_objective()).trials == [1, 2]
+    trials = _study(cfg, tmp_path).trials
+    assert trials[0].state == TrialState.FAIL and trials_used(_study(cfg, tmp_path)) == 2

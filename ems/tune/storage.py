@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,12 +51,14 @@ def make_storage(spec: str, on_stale: Any = None) -> Any:
         Path(spec).parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(spec, lock_obj=JournalFileOpenLock(spec)))
     try:
-        return optuna.storages.RDBStorage(
-            spec,
-            heartbeat_interval=HEARTBEAT_INTERVAL,
-            grace_period=HEARTBEAT_GRACE,
-            failed_trial_callback=on_stale,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                spec,
+                heartbeat_interval=HEARTBEAT_INTERVAL,
+                grace_period=HEARTBEAT_GRACE,
+                failed_trial_callback=on_stale,
+            )
     except Exception as exc:
         raise ConfigError(f"tune.storage: cannot open {spec!r}: {exc}") from exc
 

@@ -20,6 +20,7 @@ import logging
 import math
 import os
 import socket
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -226,7 +227,7 @@ def counts_toward_total(trial: Any) -> bool:
     if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
         return True
     if trial.state == TrialState.FAIL:
-        return outcome == "failed"
+        return outcome == "failed"  # None: failed by optuna's heartbeat check (worker gone)
     if trial.state == TrialState.RUNNING:
         return outcome != "surplus"
     return False
@@ -266,9 +267,18 @@ def open_study(spec: StudySpec, worker_id: int = 0, storage: Any = None) -> Any:
 
 
 def reap_interrupted(study: Any, tracker: Any = None) -> int:
-    """Fail RUNNING trials whose worker process on this host is gone; they do not count."""
+    """Fail RUNNING trials whose worker process is gone; they do not count.
+
+    On this host the owner's pid tells; on an RDB storage a missed heartbeat does (for
+    workers on other machines), and optuna fails those trials without an outcome tag,
+    which :func:`counts_toward_total` treats as interrupted too.
+    """
+    import optuna
     from optuna.trial import TrialState
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)  # no-op without heartbeat (journal file)
     reaped = 0
     now = datetime.datetime.now()
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -359,8 +369,11 @@ def run_trial(study: Any, trial: Any, spec: StudySpec, objective_fn: ObjectiveFn
     logger.info("trial %d: %s", trial.number, params)
     report = Reporter(trial, tracker, run_id, trial_tracker, last_step=spec.budget_steps)
 
+    from optuna.storages._heartbeat import get_heartbeat_thread
+
     try:
-        value = float(objective_fn(params, report))
+        with get_heartbeat_thread(trial._trial_id, study._storage):  # RDB: proves this worker alive
+            value = float(objective_fn(params, report))
         if not math.isfinite(value):
             raise TrialDiverged(f"objective returned {value}")
     except optuna.TrialPruned as exc:
@@ -389,7 +402,12 @@ def run_worker(spec: StudySpec, objective_fn: ObjectiveFn, worker_id: int = 0, t
     """Run trials until the study holds ``spec.n_trials`` counting trials (or ``max_trials`` here)."""
     from ems.tune.storage import gate, is_journal, make_storage
 
-    storage = storage if storage is not None else make_storage(spec.storage)
+    def on_stale(study: Any, frozen: Any) -> None:  # RDB heartbeat: a worker elsewhere is gone
+        logger.warning("trial %d: no heartbeat from its worker; recorded as interrupted", frozen.number)
+        if tracker is not None and frozen.user_attrs.get(RUN_ID):
+            tracker.end_trial(frozen.user_attrs[RUN_ID], "INTERRUPTED", None, "worker heartbeat stopped")
+
+    storage = storage if storage is not None else make_storage(spec.storage, on_stale=on_stale)
     with gate(spec.storage):
         study = open_study(spec, worker_id, storage)
         if tracker is not None:
@@ -407,7 +425,9 @@ def run_worker(spec: StudySpec, objective_fn: ObjectiveFn, worker_id: int = 0, t
             if used >= spec.n_trials:
                 logger.info("study %s holds %d/%d trials: worker %d stops", spec.name, used, spec.n_trials, worker_id)
                 break
-            trial = study.ask()
+            with warnings.catch_warnings():  # "heartbeat is supposed to be used with optimize": we run it
+                warnings.filterwarnings("ignore", message="Heartbeat of storage")
+                trial = study.ask()
             trial.set_user_attr(OWNER, token)
         if not is_journal(spec.storage) and is_surplus(study, trial.number, spec.n_trials):
             # another worker asked first (no shared lock on an RDB): this one is surplus
