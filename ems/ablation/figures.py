@@ -26,6 +26,8 @@ from ems.io import atomic_path
 logger = logging.getLogger(__name__)
 
 PALETTE = "colorblind"
+#: Above this many grid cells the ablation bars are drawn horizontally.
+HORIZONTAL_ABOVE = 10
 FORMATS = ("pdf", "png")
 
 
@@ -71,21 +73,40 @@ def ablation_bars(summary: pd.DataFrame, labels: Mapping[str, str], out_dir: str
     variants = list(dict.fromkeys(ems_rows["variant"]))
     peers = list(dict.fromkeys(summary.loc[summary["is_peer"].astype(bool), "variant"]))
     var_col = colours(variants)
+    if len(variants) > len(sns.color_palette(PALETTE)):  # colours would repeat: colour by objective
+        obj = {v: grid.parse_variant(v)["objective"] for v in variants}
+        by_obj = colours(list(grid.OBJECTIVES))
+        var_col = {v: by_obj[obj[v]] for v in variants}
     peer_styles = dict(zip(peers, ["--", ":", "-.", (0, (5, 1))] * 4))
-    fig, axes = plt.subplots(1, len(metrics), figsize=(2.2 + 0.45 * len(variants) * len(metrics), 3.4), squeeze=False)
+    horizontal = len(variants) > HORIZONTAL_ABOVE  # many cells: one row per cell, readable labels
+    if horizontal:
+        figsize = (1.5 + 2.6 * len(metrics), 1.0 + 0.28 * len(variants))
+    else:
+        figsize = (2.2 + 0.45 * len(variants) * len(metrics), 3.4)
+    fig, axes = plt.subplots(1, len(metrics), figsize=figsize, squeeze=False, sharey=horizontal)
     for ax, metric in zip(axes[0], metrics):
         sub = ems_rows[ems_rows["metric"] == metric].set_index("variant").reindex(variants)
-        x = np.arange(len(variants))
-        ax.bar(x, sub["mean"], color=[var_col[v] for v in variants], edgecolor="black", linewidth=0.4)
+        pos = np.arange(len(variants))
         err = sub["ci95"].fillna(0.0)
-        ax.errorbar(x, sub["mean"], yerr=err, fmt="none", ecolor="black", capsize=3, linewidth=1)
+        colour = [var_col[v] for v in variants]
+        names = [labels.get(v, v) for v in variants]
+        if horizontal:
+            ax.barh(pos, sub["mean"], color=colour, edgecolor="black", linewidth=0.4)
+            ax.errorbar(sub["mean"], pos, xerr=err, fmt="none", ecolor="black", capsize=2, linewidth=1)
+            ax.set_yticks(pos, names)
+            ax.invert_yaxis()
+            ax.set_xlabel("mean over seeds (95% CI)")
+        else:
+            ax.bar(pos, sub["mean"], color=colour, edgecolor="black", linewidth=0.4)
+            ax.errorbar(pos, sub["mean"], yerr=err, fmt="none", ecolor="black", capsize=3, linewidth=1)
+            ax.set_xticks(pos, names, rotation=35, ha="right")
+            ax.set_ylabel("mean over seeds (95% CI)" if ax is axes[0][0] else "")
         for peer in peers:
             val = summary[(summary["variant"] == peer) & (summary["metric"] == metric)]["mean"]
             if not val.empty:
-                ax.axhline(float(val.iloc[0]), color="dimgray", linestyle=peer_styles[peer], linewidth=1.2, label=peer)
+                line = ax.axvline if horizontal else ax.axhline
+                line(float(val.iloc[0]), color="dimgray", linestyle=peer_styles[peer], linewidth=1.2, label=peer)
         ax.set_title(agg.HEADLINE.get(metric, metric))
-        ax.set_xticks(x, [labels.get(v, v) for v in variants], rotation=35, ha="right")
-        ax.set_ylabel("mean over seeds (95% CI)" if ax is axes[0][0] else "")
     handles, names = axes[0][0].get_legend_handles_labels()
     for ax in axes[0][1:]:
         for h, n in zip(*ax.get_legend_handles_labels()):
@@ -115,8 +136,9 @@ def per_language_heatmap(per_lang: pd.DataFrame, sizes: pd.Series, labels: Mappi
     table = table[[c for c in cols if c in table.columns]]
     table.columns = [labels.get(c, c) for c in table.columns]
     table.index = [f"{lang} ({int(sizes[lang]):,})" if lang in sizes.index else lang for lang in table.index]
-    fig, ax = plt.subplots(figsize=(1.6 + 0.9 * table.shape[1], 0.8 + 0.3 * table.shape[0]))
-    sns.heatmap(table, annot=True, fmt=".2f" if np.nanmax(table.to_numpy()) <= 1 else ".1f", cmap="viridis",
+    ncol = table.shape[1]
+    fig, ax = plt.subplots(figsize=(1.6 + 0.9 * min(ncol, 12) + 0.35 * max(0, ncol - 12), 0.8 + 0.3 * table.shape[0]))
+    sns.heatmap(table, annot=ncol <= 12, fmt=".2f" if np.nanmax(table.to_numpy()) <= 1 else ".1f", cmap="viridis",
                 cbar_kws={"label": f"{task} {metric}"}, ax=ax, linewidths=0.3)
     ax.set_xlabel("")
     ax.set_ylabel("language (training pairs)")
