@@ -1,0 +1,64 @@
+"""Shared fixtures: the data mirror and small verified slices of its archives.
+
+The mirror is ``$EMS_DATA_MIRROR`` or ``<repo>/../shared/data``; tests that need it skip
+(with the reason) when it is absent. Slices are extracted once per session through the real
+fetch step (so they are checksum-verified like production data).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+SOURCES = {
+    "laser": ("facebookresearch/LASER", "74bc6ae7ffb7cba670fe0f428d0ede9f666fb821"),
+    "opus_mt_testsets": ("Helsinki-NLP/OPUS-MT-testsets", "ac0f19c0be3cb4e0d9450fcb2d7a9847c4bdd180"),
+    "sib200": ("dadelani/sib-200", "e7a172159963fd28c65f1ea53a0cea931bd08719"),
+    "umsab": ("cardiffnlp/xlm-t", "874214d64d96599eb869a033c22ec2cc57d19256"),
+}
+
+#: OPUS-MT-testsets folders of the test slice: languages with known Tatoeba overlap, the
+#: mixed-label zho/hbs folders, the mining languages' newstests, and FLORES-200 devtest.
+OPUS_SLICE = [
+    f"testsets/{d}/" for d in (
+        "ces-eng", "eng-ces", "eng-kab", "deu-eng", "eng-deu", "fra-eng", "eng-fra", "rus-eng",
+        "eng-rus", "zho-eng", "eng-zho", "eng-hbs", "eng-eng", "flores200_dataset",
+    )
+]
+SLICE_PATHS = {
+    "laser": ["data/tatoeba/v1/"],
+    "opus_mt_testsets": OPUS_SLICE,
+    "sib200": ["data/annotated/"],
+    "umsab": ["data/sentiment/"],
+}
+
+
+def mirror_path() -> Path:
+    return Path(os.environ.get("EMS_DATA_MIRROR") or REPO.parent / "shared" / "data")
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    """The data mirror folder (skips the test when it is absent)."""
+    path = mirror_path()
+    if not path.is_dir() or not any(path.glob("*.tar.gz")):
+        pytest.skip(f"data mirror not found at {path} (set EMS_DATA_MIRROR to the folder of the archives)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sources(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Verified slices of the four source archives: ``{role: extracted folder}``."""
+    from ems.data.fetch import fetch_source, source_name
+
+    root = tmp_path_factory.mktemp("sources")
+    out = {}
+    for role, (repo, commit) in SOURCES.items():
+        folder = root / source_name(repo, commit)
+        fetch_source(repo, commit, SLICE_PATHS[role], folder, mirror=mirror)
+        out[role] = folder
+    return out
