@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from ablation_fixtures import tiny_config, write_results
+from ablation_fixtures import PEER_TATOEBA, tiny_config, write_results
 
 from ems.ablation import aggregate, grid, mlflow_summary, outputs
 
@@ -36,6 +36,10 @@ def tracked(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, dict]
             for key, value in json.loads(f.read_text())["metrics"].items():
                 if isinstance(value, (int, float)):
                     client.log_metric(run, key, float(value))
+    # A peer has no training run: its evaluation gets a child run of its own (as ems.evaluation.tracking does).
+    peer = client.create_run(exp, run_name="peer-tfidf/tatoeba",
+                             tags={"mlflow.parentRunId": parent, "ems.model_id": "peer-tfidf"}).info.run_id
+    client.log_metric(peer, "tatoeba/acc_mean", PEER_TATOEBA)
     parent_doc = {"run_id": parent, "experiment_id": exp, "tracking_uri": uri}
     (res / "tracking").mkdir()
     (res / "tracking" / "parent.json").write_text(json.dumps(parent_doc))
@@ -49,13 +53,11 @@ def test_tables_equal_mlflow_metrics(tracked: tuple[dict, Path, dict]) -> None:
     cfg, res, parent = tracked
     run_ids = mlflow_summary.run_ids_from_models(res / "models", grid.model_ids(cfg))
     check = mlflow_summary.verify(res / "ablation", parent, run_ids)
-    ems = check[~check["id"].str.startswith("peer-")]
-    assert len(ems[ems["level"] == "run"]) == 6 * 4  # 6 models × 4 numeric metrics
-    assert (ems["status"] == "ok").all(), ems[ems["status"] != "ok"]
-    assert set(check.loc[check["id"] == "peer-tfidf", "status"]) == {"no_run"}  # peers were not tracked here
+    assert len(check[check["level"] == "run"]) == 6 * 4 + 1  # 6 models × 4 numeric metrics + the peer
+    assert (check["status"] == "ok").all(), check[check["status"] != "ok"]
     table = pd.read_csv(res / "tables" / "ablation.csv")
-    cmp = mlflow_summary.compare_table(table[~table["variant"].str.startswith("peer-")], check)
-    assert len(cmp) == 2 * 3 and (cmp["status"] == "ok").all()
+    cmp = mlflow_summary.compare_table(table, check)
+    assert len(cmp) == 2 * 3 + 1 and (cmp["status"] == "ok").all()
     # Found through run names alone, too (no run.json).
     by_name = mlflow_summary.verify(res / "ablation", parent, {})
     assert (by_name.loc[~by_name["id"].str.startswith("peer-"), "status"] == "ok").all()
@@ -87,6 +89,6 @@ def test_cli_logs_artifacts_to_the_parent_run(tracked: tuple[dict, Path, dict]) 
                           capture_output=True, text=True, check=False, env=dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true"))
     assert proc.returncode == 0, proc.stderr
     receipt = json.loads((res / "tracking" / "summary.json").read_text())
-    assert receipt["checked"]["ok"] == 6 * 4 + 2 * 4 + 2 * 3 and "mismatch" not in receipt["checked"]
+    assert receipt["checked"] == {"ok": (6 * 4 + 1) + (2 * 4 + 1) + (2 * 3 + 1)}  # runs, means, table cells
     logged = {a.path for a in MlflowClient(parent["tracking_uri"]).list_artifacts(parent["run_id"], "ablation/tables")}
     assert logged == {"ablation/tables/ablation.csv", "ablation/tables/ablation.tex"}
