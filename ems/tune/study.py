@@ -419,16 +419,23 @@ def run_worker(spec: StudySpec, objective_fn: ObjectiveFn, worker_id: int = 0, t
     result = WorkerResult(worker_id)
     token = _process_token()
     while max_trials is None or len(result.trials) < max_trials:
-        with gate(spec.storage), critical():
-            reap_interrupted(study, tracker)
-            used = trials_used(study)
-            if used >= spec.n_trials:
-                logger.info("study %s holds %d/%d trials: worker %d stops", spec.name, used, spec.n_trials, worker_id)
-                break
-            with warnings.catch_warnings():  # "heartbeat is supposed to be used with optimize": we run it
-                warnings.filterwarnings("ignore", message="Heartbeat of storage")
-                trial = study.ask()
-            trial.set_user_attr(OWNER, token)
+        trial = None
+        try:
+            with gate(spec.storage), critical():
+                reap_interrupted(study, tracker)
+                used = trials_used(study)
+                if used >= spec.n_trials:
+                    logger.info("study %s holds %d/%d trials: worker %d stops", spec.name, used, spec.n_trials,
+                                worker_id)
+                    break
+                with warnings.catch_warnings():  # "heartbeat is supposed to be used with optimize": we run it
+                    warnings.filterwarnings("ignore", message="Heartbeat of storage")
+                    trial = study.ask()
+                trial.set_user_attr(OWNER, token)
+        except KeyboardInterrupt:  # a signal deferred during the write: close the new trial cleanly
+            if trial is not None:
+                _finish(study, trial, None, None, "FAIL", "interrupted", None, "KeyboardInterrupt")
+            raise
         if not is_journal(spec.storage) and is_surplus(study, trial.number, spec.n_trials):
             # another worker asked first (no shared lock on an RDB): this one is surplus
             _finish(study, trial, None, None, "FAIL", "surplus", None, "study already full")
