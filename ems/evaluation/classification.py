@@ -19,6 +19,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
+from threadpoolctl import threadpool_limits
 
 from ems.encoders.base import Encoder
 from ems.errors import ConfigError, DataError
@@ -63,7 +64,8 @@ class ZeroShotClassification:
 
     def __init__(self, task: str, train: LabelledSet, dev: LabelledSet, tests: Mapping[str, LabelledSet],
                  classifier: str = "logreg", seed: int = 1, source_lang: str = ENGLISH,
-                 skipped: list[dict[str, str]] | None = None, params: Mapping[str, Any] | None = None) -> None:
+                 skipped: list[dict[str, str]] | None = None, params: Mapping[str, Any] | None = None,
+                 threads: int = 1) -> None:
         if classifier not in GRIDS:
             raise ConfigError(f"{task}: classifier must be one of {sorted(GRIDS)}, not {classifier!r}")
         train.check(f"{task} {source_lang} train")
@@ -82,6 +84,7 @@ class ZeroShotClassification:
             raise DataError(f"{task}: no test language other than {source_lang}")
         self.task, self.train, self.dev, self.tests = task, train, dev, dict(tests)
         self.classifier, self.seed, self.source_lang = classifier, seed, source_lang
+        self.threads = threads  # BLAS threads of the classifier: more oversubscribe a shared CPU (10x slower)
         self.skipped = list(skipped or [])
         self.params = dict(params or {})
 
@@ -90,7 +93,7 @@ class ZeroShotClassification:
         best: tuple[float, int, Any, dict[str, Any]] | None = None
         for n, hp in enumerate(GRIDS[self.classifier]):
             clf = make_classifier(self.classifier, hp, self.seed)
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), threadpool_limits(limits=self.threads):
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 clf.fit(x_train, self.train.labels)
             acc = float((clf.predict(x_dev) == np.asarray(self.dev.labels, dtype=object)).mean())
