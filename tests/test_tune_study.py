@@ -223,3 +223,16 @@ def test_rdb_trial_without_heartbeat_is_made_up(tmp_path: Path, monkeypatch: pyt
     assert tune_worker(cfg, tmp_path, make_objective()).trials == [1, 2]
     trials = _study(cfg, tmp_path).trials
     assert trials[0].state == TrialState.FAIL and trials_used(_study(cfg, tmp_path)) == 2
+
+
+def test_a_bug_stops_the_worker_and_its_trial_is_made_up(tmp_path: Path) -> None:
+    cfg = settings(n_trials=2, pruner="none")
+
+    def broken(params: dict, report) -> float:
+        raise RuntimeError("bug in the objective")
+
+    with pytest.raises(RuntimeError, match="bug in the objective"):
+        tune_worker(cfg, tmp_path, broken)
+    first = _study(cfg, tmp_path).trials[0]
+    assert first.state == TrialState.FAIL and first.user_attrs["ems_outcome"] == "error"
+    assert tune_worker(cfg, tmp_path, make_objective()).trials == [1, 2]  # the study still gets 2 trials

@@ -18,6 +18,7 @@ def _run_tune(args: argparse.Namespace) -> int:
     if args.threads and not (settings.get("train") or {}).get("num_threads"):
         settings.setdefault("train", {})["num_threads"] = args.threads
     spec = make_spec(settings, args.out_dir)  # validates tune.space before anything starts
+    _check_inputs(args)
     tracker = None
     if not args.no_tracking:
         from ems.tune.storage import gate
@@ -29,6 +30,18 @@ def _run_tune(args: argparse.Namespace) -> int:
     interrupt_on_sigterm()
     tune_worker(settings, args.out_dir, objective, args.worker_id, tracker, args.max_trials, args.done)
     return 0
+
+
+def _check_inputs(args: argparse.Namespace) -> None:
+    """Missing inputs are the run's fault, not a trial's: fail before the study is touched."""
+    from pathlib import Path
+
+    from ems.errors import DataError
+
+    for flag, folder, marker in (("--shards", args.shards, "meta.json"), ("--valid", args.valid, "meta.json"),
+                                 ("--tokenizer", args.tokenizer, "tokenizer_config.json")):
+        if not (Path(folder) / marker).is_file():
+            raise DataError(f"{flag} {folder}: no {marker} (not a {'shard' if marker == 'meta.json' else 'tokenizer'} folder)")
 
 
 def _run_summary(args: argparse.Namespace) -> int:

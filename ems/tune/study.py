@@ -37,7 +37,8 @@ logger = logging.getLogger(__name__)
 Report = Callable[[int, float], None]
 ObjectiveFn = Callable[[dict[str, Any], Report], float]
 
-OUTCOME = "ems_outcome"  # complete | pruned | failed | interrupted | surplus
+#: complete | pruned | failed (counts) | interrupted, error, surplus (do not count)
+OUTCOME = "ems_outcome"
 OWNER = "ems_worker"  # host:pid:start-time of the process running the trial
 REASON = "fail_reason"
 RUN_ID = "mlflow_run_id"
@@ -389,7 +390,8 @@ def run_trial(study: Any, trial: Any, spec: StudySpec, objective_fn: ObjectiveFn
         _finish(study, trial, tracker, run_id, "FAIL", "interrupted", None, f"{type(exc).__name__}")
         raise
     except BaseException as exc:
-        _finish(study, trial, tracker, run_id, "FAIL", "failed", None, f"{type(exc).__name__}: {exc}")
+        # not the sampled point's fault (a bug, bad input): recorded, not counted; the worker stops
+        _finish(study, trial, tracker, run_id, "FAIL", "error", None, f"{type(exc).__name__}: {exc}")
         raise
     logger.info("trial %d: value %.4f", trial.number, value)
     _finish(study, trial, tracker, run_id, "COMPLETE", "complete", value)
