@@ -83,6 +83,8 @@ def test_summary_and_nested_mlflow_runs(tmp_path: Path, mlflow_uri: str) -> None
     assert parent.info.status == "FINISHED"
     assert parent.data.metrics["best_value"] == pytest.approx(1.0)
     assert parent.data.tags["best.train.lr"] == "0.001"
+    assert {k: v for k, v in parent.data.metrics.items() if k.startswith("trials_")} == {
+        "trials_complete": 3.0, "trials_failed": 1.0, "trials_pruned": 1.0}
     trial_runs = sorted((r for r in runs if r.data.tags.get("ems.role") == "trial"),
                         key=lambda r: int(r.data.tags["optuna.trial_number"]))
     assert [r.data.tags["mlflow.parentRunId"] for r in trial_runs] == [parent.info.run_id] * 5

@@ -146,9 +146,10 @@ def write_figures(study: Any, paths: Mapping[str, str | os.PathLike[str]]) -> di
 
 
 def state_counts(study: Any) -> dict[str, int]:
+    """Trials per outcome (complete, pruned, failed count toward n_trials; interrupted, error, surplus do not)."""
     counts: dict[str, int] = {}
     for t in study.get_trials(deepcopy=False):
-        key = "INTERRUPTED" if t.user_attrs.get(OUTCOME) in ("interrupted", "surplus") else t.state.name
+        key = t.user_attrs.get(OUTCOME) or ("interrupted" if t.state.name == "FAIL" else t.state.name.lower())
         counts[key] = counts.get(key, 0) + 1
     return counts
 
