@@ -50,7 +50,7 @@ def make_tiny_model(path: Path, hidden: int = 32, layers: int = 2) -> Path:
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
-    words = "<pad> <unk> the dog cat sleeps runs a in garden house big small red".split()
+    words = ["<pad>", "<unk>", "the", "dog", "cat", "sleeps", "runs", "a", "in", "garden", "house", "big", "small", "red"]
     tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", model_max_length=64)

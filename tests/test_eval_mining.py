@@ -9,7 +9,14 @@ import pytest
 
 from ems.errors import DataError
 from ems.evaluation.bucc import load_bucc
-from ems.evaluation.mining import MiningEvaluator, MiningSplit, build_bucc_style, mine, prf_at, sweep_threshold
+from ems.evaluation.mining import (
+    MiningEvaluator,
+    MiningSplit,
+    build_bucc_style,
+    mine,
+    prf_at,
+    sweep_threshold,
+)
 from ems.evaluation.retrieval import normalise
 
 
@@ -30,7 +37,7 @@ def test_threshold_sweep_keeps_ties_together():
     scores = np.array([0.9, 0.5, 0.5])
     correct = np.array([True, True, False])
     # cutting between the tied 0.5s is impossible: options are {0.9} (F1 .667) or all (P 2/3, R 1, F1 .8)
-    thr, p, r, f1 = sweep_threshold(scores, correct, n_gold=2)
+    thr, _p, _r, f1 = sweep_threshold(scores, correct, n_gold=2)
     assert thr == 0.5 and f1 == pytest.approx(0.8)
 
 
@@ -54,7 +61,7 @@ def test_mining_finds_the_hidden_pairs_intersection_and_max():
     found = set(zip(i.tolist(), j.tolist()))
     assert gold <= found  # every gold pair is a mutual best match
     correct = np.array([p in gold for p in zip(i.tolist(), j.tolist())])
-    thr, p, r, f1 = sweep_threshold(s, correct, 30)
+    _thr, p, r, f1 = sweep_threshold(s, correct, 30)
     assert f1 == 1.0 and p == 1.0 and r == 1.0
     im, jm, _ = mine(xx, en, k=4, mode="max")
     assert found <= set(zip(im.tolist(), jm.tolist()))
@@ -91,21 +98,21 @@ def test_mining_evaluator_threshold_from_train_reported_on_test():
         table |= dict(zip(xs, xx)) | dict(zip(es, en))
         splits[name] = MiningSplit(xs, es, {(g, g) for g in range(30)})
     enc = VecEncoder(table)
-    res = MiningEvaluator("bucc_style", {"deu": splits})(enc)
-    assert res.primary_metric == "bucc_style/f1_mean"
+    res = MiningEvaluator("mining", {"deu": splits})(enc)
+    assert res.primary_metric == "mining/f1"
     # by hand: the threshold of the train sweep, applied to the test candidates
     cands = {}
     for name in ("train", "test"):
         i, j, s = mine(enc.encode(splits[name].xx, "deu"), enc.encode(splits[name].en, "eng"), 4, "intersection")
         cands[name] = (s, np.array([(a, b) in splits[name].gold for a, b in zip(i.tolist(), j.tolist())]))
     thr = sweep_threshold(*cands["train"], 30)[0]
-    p, r, f1 = prf_at(*cands["test"], 30, thr)
-    assert res.metrics["bucc_style/deu/threshold"] == thr
-    assert res.metrics["bucc_style/deu/f1"] == pytest.approx(f1) and res.metrics["bucc_style/f1_mean"] == pytest.approx(f1)
-    assert res.metrics["bucc_style/deu/precision"] == pytest.approx(p) and 0.9 < f1 <= 1.0
+    p, _r, f1 = prf_at(*cands["test"], 30, thr)
+    assert res.metrics["mining/deu/threshold"] == thr
+    assert res.metrics["mining/deu/f1"] == pytest.approx(f1) and res.metrics["mining/f1"] == pytest.approx(f1)
+    assert res.metrics["mining/deu/precision"] == pytest.approx(p) and 0.9 < f1 <= 1.0
     assert res.params["threshold_from"] == "train"
     with pytest.raises(DataError, match="no gold"):
-        MiningEvaluator("bucc_style", {"deu": {"train": splits["train"], "test": MiningSplit(["a"], ["b"], set())}})
+        MiningEvaluator("mining", {"deu": {"train": splits["train"], "test": MiningSplit(["a"], ["b"], set())}})
 
 
 def test_bucc2018_reader(tmp_path: Path):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-
 from _eval_mirror import extract
+
 from ems.cli import main
 from ems.datasets import load_tatoeba
 from ems.encoders import load_encoder

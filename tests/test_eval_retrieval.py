@@ -9,7 +9,13 @@ import pytest
 
 from ems.errors import ConfigError, DataError
 from ems.evaluation.flores import build_flores
-from ems.evaluation.retrieval import RetrievalEvaluator, knn_mean, nearest, normalise, retrieval_accuracy
+from ems.evaluation.retrieval import (
+    RetrievalEvaluator,
+    knn_mean,
+    nearest,
+    normalise,
+    retrieval_accuracy,
+)
 from ems.evaluation.tatoeba import build_tatoeba, xtreme36
 
 
@@ -62,7 +68,7 @@ def test_ratio_margin_matches_a_hand_computed_case_and_defeats_a_hub():
     # x0 at 0°, x1 at 55°; y0 at 30° is a hub (closest to both x), y1 at 90°.
     x = np.stack([_unit(0), _unit(55)])
     y = np.stack([_unit(30), _unit(90)])
-    c = lambda deg: math.cos(math.radians(deg))  # noqa: E731
+    c = lambda deg: math.cos(math.radians(deg))
     # cosine: both pick the hub y0
     idx, _ = nearest(x, y)
     assert idx.tolist() == [0, 0]
@@ -129,7 +135,7 @@ def test_flores_builder_languages_skips_and_errors():
 
 
 def test_tatoeba_bad_inputs_are_errors_or_logged_skips(caplog):
-    enc, data = _toy_data(["deu", "fra"])
+    _enc, data = _toy_data(["deu", "fra"])
     ragged = {"deu": data["deu"], "fra": (data["fra"][0][:-1], data["fra"][1])}
     with pytest.raises(DataError, match="fra"):
         build_tatoeba("unused", "all", data=ragged)

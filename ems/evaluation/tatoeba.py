@@ -22,8 +22,7 @@ logger = logging.getLogger(__name__)
 #: The 36 Tatoeba languages of XTREME (Hu et al. 2020, "XTREME: A Massively Multilingual
 #: Multi-task Benchmark", ICML; the ``"tatoeba"`` entry of ``TASK2LANGS`` in the
 #: google-research/xtreme code), as ISO 639-1 codes, mapped to our canonical codes.
-XTREME36_ISO1 = ("af ar bg bn de el es et eu fa fi fr he hi hu id it ja jv ka kk ko ml mr nl pt ru sw ta te "
-                 "th tl tr ur vi zh").split()
+XTREME36_ISO1 = ["af", "ar", "bg", "bn", "de", "el", "es", "et", "eu", "fa", "fi", "fr", "he", "hi", "hu", "id", "it", "ja", "jv", "ka", "kk", "ko", "ml", "mr", "nl", "pt", "ru", "sw", "ta", "te", "th", "tl", "tr", "ur", "vi", "zh"]
 
 
 def xtreme36() -> list[str]:
