@@ -30,19 +30,6 @@ logger = logging.getLogger(__name__)
 INFO_FILE = "ems_model.json"
 
 
-def load_training_tokenizer(tokenizer_dir: str | os.PathLike[str]) -> PreTrainedTokenizerFast:
-    """The data stage's tokenizer (``ems.data.tokenizer.load_tokenizer`` when present)."""
-    try:
-        from ems.data.tokenizer import load_tokenizer
-    except ImportError:
-        load_tokenizer = None
-    if load_tokenizer is not None:
-        return load_tokenizer(tokenizer_dir)
-    if not (Path(tokenizer_dir) / "tokenizer.json").exists():
-        raise DataError(f"{tokenizer_dir}: no tokenizer.json (expected a save_pretrained folder)")
-    return AutoTokenizer.from_pretrained(str(tokenizer_dir))
-
-
 def lowercase_flag(tokenizer_dir: str | os.PathLike[str]) -> bool:
     cfg = Path(tokenizer_dir) / "tokenizer_config.json"
     if not cfg.exists():

@@ -71,9 +71,40 @@ def _read_side(directory: Path, side: str, n: int, vocab: int) -> Side:
     return s
 
 
+def _from_data_stage(directory: Path) -> PairShards | None:
+    """Memory-map through the data stage's ``load_shards`` (None when that module is absent)."""
+    try:
+        from ems.data.shards import load_shards
+    except ImportError:
+        return None
+    sh = load_shards(directory)
+    sides = [Side(getattr(sh, f"{s}_ids"), getattr(sh, f"{s}_offsets"), getattr(sh, f"{s}_lang")) for s in ("src", "tgt")]
+    return PairShards(sides[0], sides[1], dict(sh.meta), Path(directory))
+
+
+def _check(shards: PairShards) -> PairShards:
+    meta_path = shards.path / "meta.json"
+    missing = [k for k in META_KEYS if k not in shards.meta]
+    if missing:
+        raise DataError(f"{meta_path}: missing key(s) {', '.join(missing)}")
+    n = len(shards)
+    for name, side in (("src", shards.src), ("tgt", shards.tgt)):
+        where = f"{shards.path}/{name}.*.npy"
+        if side.offsets.shape[0] != n + 1 or side.lang.shape[0] != n:
+            raise DataError(f"{where}: sizes do not match n_pairs={n}")
+        if side.offsets[0] != 0 or side.offsets[-1] != side.ids.shape[0] or (np.diff(side.offsets) <= 0).any():
+            raise DataError(f"{where}: offsets must start at 0, end at len(ids), and have no empty sentence")
+        if side.ids.dtype != np.int32 or side.offsets.dtype != np.int64 or side.lang.dtype != np.int16:
+            raise DataError(f"{where}: dtypes must be int32 ids, int64 offsets, int16 lang")
+    return shards
+
+
 def load_pair_shards(directory: str | Path) -> PairShards:
     """Load a ``shards/<split>/`` folder; DataError names the file when anything is off."""
     directory = Path(directory)
+    via_data_stage = _from_data_stage(directory)
+    if via_data_stage is not None:
+        return _check(via_data_stage)
     meta_path = directory / "meta.json"
     if not meta_path.exists():
         raise DataError(f"{meta_path} not found (is {directory} a shard folder?)")
