@@ -64,7 +64,12 @@ def save_model(
     """Write the model folder atomically (an existing one is replaced)."""
     hidden = int(encoder.config.hidden_size)
     with atomic_dir(out) as tmp:
-        encoder.save_pretrained(tmp, safe_serialization=True)
+        # A stock BertModel has a CLS pooler; EMS does not use it. Saving a placeholder
+        # (identity, zero bias) lets AutoModel / SentenceTransformer load with no missing keys.
+        state = {k: v.detach().contiguous() for k, v in encoder.state_dict().items()}
+        state.setdefault("pooler.dense.weight", torch.eye(hidden))
+        state.setdefault("pooler.dense.bias", torch.zeros(hidden))
+        encoder.save_pretrained(tmp, state_dict=state, safe_serialization=True)
         standalone_tokenizer(tokenizer_dir, max_length).save_pretrained(tmp)
         (tmp / "modules.json").write_text(
             json.dumps(
@@ -106,7 +111,7 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu")
     path = Path(path)
     if not (path / "config.json").exists():
         raise DataError(f"{path}: not a saved EMS model folder (no config.json)")
-    model = BertModel.from_pretrained(str(path), add_pooling_layer=False).to(device).eval()
+    model = BertModel.from_pretrained(str(path)).to(device).eval()  # pooler loaded, never used
     tok = AutoTokenizer.from_pretrained(str(path))
     info_path = path / INFO_FILE
     info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
