@@ -183,7 +183,7 @@ def main() -> None:
     torch.manual_seed(0)
     if args.shards:
         data = load_pair_shards(args.shards)
-        vocab = int(data.meta["vocab_size"])
+        vocab = max(int(data.meta["vocab_size"]), args.vocab)  # the model size asked for; ids stay valid
     else:
         data = synthetic_shards(20000, args.vocab, args.max_length)
         vocab = args.vocab

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ems.losses.contrastive import info_nce
-from ems.losses.xtr import bag_of_tokens, bag_of_tokens_reference, xtr_kl, xtr_loss
+from ems.losses.xtr import bag_of_tokens, bag_of_tokens_reference, xtr_kl, xtr_kl_from_ids, xtr_loss
 
 torch.set_num_threads(1)
 
@@ -111,3 +111,16 @@ def test_info_nce_asymmetric_case_is_mean_of_directions() -> None:
     b2a = -(math.log(math.exp(cos[0][0]) / (math.exp(cos[0][0]) + math.exp(cos[1][0])))
             + math.log(math.exp(cos[1][1]) / (math.exp(cos[0][1]) + math.exp(cos[1][1])))) / 2
     assert info_nce(a, b, tau).item() == pytest.approx((a2b + b2a) / 2, rel=1e-6)
+
+
+@pytest.mark.parametrize("variant", ["normalised", "official"])
+def test_sparse_training_path_equals_dense_kl_with_gradients(variant: str) -> None:
+    ids, mask = _padded(SENTS)
+    g = torch.Generator().manual_seed(2)
+    logits = torch.randn(4, 12, generator=g, dtype=torch.float64, requires_grad=True)
+    dense = xtr_kl(logits, bag_of_tokens(ids, mask, 12, variant).double())
+    (grad_dense,) = torch.autograd.grad(dense, logits)
+    sparse = xtr_kl_from_ids(logits, ids, mask, variant)
+    (grad_sparse,) = torch.autograd.grad(sparse, logits)
+    assert sparse.item() == pytest.approx(dense.item(), rel=1e-6)
+    assert torch.allclose(grad_sparse.double(), grad_dense, atol=1e-6)

@@ -45,7 +45,7 @@ def test_gradients_reach_exactly_the_heads_that_are_on(xtr: float, cl: float) ->
     assert set(terms) == {"total"} | ({"xtr"} if xtr else set()) | ({"contrastive"} if cl else set())
     terms["total"].backward()
     for name, p in model.named_parameters():
-        if name.startswith("encoder.embeddings.token_type") or name.startswith("encoder.embeddings.word"):
+        if name.startswith(("encoder.embeddings.token_type", "encoder.embeddings.word")):
             continue  # only rows of used tokens get gradient
         assert p.grad is not None and p.grad.abs().sum() > 0, name
     heads = {n.split(".")[0] for n, _ in model.named_parameters() if not n.startswith("encoder.")}

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from _train_toy import make_tokenizer
+
 from ems.encoders.ems_encoder import EmsEncoder
 from ems.model.encoder import build_encoder
 from ems.model.io import load_model, save_model

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from _train_toy import TINY_SETTINGS, make_toy_data
+
 from ems.train.callbacks import StopTraining
 from ems.train.checkpoint import load_checkpoint
 from ems.train.optim import Schedule
@@ -77,7 +77,7 @@ def test_resume_after_interruption_equals_uninterrupted(toy: dict[str, Path], tm
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
     assert a["run"]["history"] == [{**h, "seconds": h["seconds"]} for h in a["run"]["history"]]
-    strip = lambda hist: [{k: v for k, v in h.items() if k not in ("seconds", "pairs_per_s")} for h in hist]  # noqa: E731
+    strip = lambda hist: [{k: v for k, v in h.items() if k not in ("seconds", "pairs_per_s")} for h in hist]
     assert strip(a["run"]["history"]) == strip(b["run"]["history"])
 
 
@@ -155,3 +155,26 @@ def test_schedule_warmup_cosine_and_time_budget() -> None:
     timed = Schedule(opt, TrainSettings(lr=1.0, warmup_steps=0, max_steps=10**6, max_seconds=10.0))
     timed.advance(5.0)
     assert timed.lr() == pytest.approx(0.5, abs=1e-6)  # half the time budget spent
+
+
+def test_checkpoint_of_other_settings_is_not_resumed(toy: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "stale"
+    _run(toy, out, _settings(max_steps=4, eval_every=2, checkpoint_every=2), keep_checkpoints=True)
+    changed = _settings(max_steps=4, eval_every=2, checkpoint_every=2, lr=1e-2)
+    summary = _run(toy, out, changed, keep_checkpoints=True)  # must train 4 fresh steps, not resume at 4
+    fresh = tmp_path / "fresh"
+    _run(toy, fresh, changed, keep_checkpoints=True)
+    a = load_checkpoint(out / "checkpoints" / "last.pt")["model"]
+    b = load_checkpoint(fresh / "checkpoints" / "last.pt")["model"]
+    assert summary["steps"] == 4 and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_schedule_follows_the_epoch_budget_after_warmup() -> None:
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sch = Schedule(opt, TrainSettings(lr=1.0, warmup_steps=10, max_steps=10**7, max_epochs=2.0))
+    lrs = []
+    for step in range(110):
+        lrs.append(sch.apply())
+        sch.advance(0.0, epochs=(step + 1) / 50)  # 50 steps per epoch: 100 steps in all
+    assert lrs[10] == pytest.approx(1.0)  # no jump at the end of warm-up
+    assert lrs[55] == pytest.approx(0.5, abs=0.02) and lrs[99] < 0.01

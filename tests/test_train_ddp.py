@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from _train_toy import TINY_SETTINGS, make_toy_data
+
 from ems.train.checkpoint import load_checkpoint
 from ems.train.trainer import train
 

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 PARENT_TAG = "mlflow.parentRunId"
 
 
-def _client(uri: str):  # noqa: ANN202
+def _client(uri: str):
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from mlflow.tracking import MlflowClient
 

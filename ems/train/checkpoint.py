@@ -27,7 +27,7 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None
 def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
     try:
         return torch.load(Path(path), map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - a truncated or foreign file
+    except Exception as exc:
         raise DataError(f"cannot read checkpoint {path}: {exc}") from exc
 
 

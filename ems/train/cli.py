@@ -13,7 +13,7 @@ from ems.config import parse_settings
 logger = logging.getLogger(__name__)
 
 
-def _tracker_for(args: argparse.Namespace, settings: dict, checkpoint_dir: Path, model_id: str, is_main: bool):  # noqa: ANN202
+def _tracker_for(args: argparse.Namespace, settings: dict, checkpoint_dir: Path, model_id: str, is_main: bool):
     """A resumed run (checkpoint_dir/tracking.json), a child of --parent-run, a fresh run, or none."""
     from ems.io import read_json, write_json
     from ems.tracking.base import NullTracker
@@ -21,11 +21,15 @@ def _tracker_for(args: argparse.Namespace, settings: dict, checkpoint_dir: Path,
     if args.no_tracking or not is_main:
         return NullTracker()
     from ems.tracking.mlflow_tracker import MlflowTracker
+    from ems.train.settings import identity_hash, resolve_settings
 
+    chash = identity_hash(resolve_settings(settings))  # the trainer checks its checkpoint the same way
     marker = checkpoint_dir / "tracking.json"
-    if marker.exists():
+    if marker.exists() and (checkpoint_dir / "last.pt").exists():
         saved = read_json(marker)
-        return MlflowTracker.resume(saved["tracking_uri"], saved["run_id"])
+        if saved.get("config_hash") == chash:
+            return MlflowTracker.resume(saved["tracking_uri"], saved["run_id"])
+        logger.info("settings changed since %s: a new MLflow run", marker)
     if args.parent_run:
         tracker = MlflowTracker.attach(args.parent_run, model_id)
     else:
@@ -34,7 +38,7 @@ def _tracker_for(args: argparse.Namespace, settings: dict, checkpoint_dir: Path,
         parent = checkpoint_dir / "parent.json"
         tracking_setup(settings, parent)
         tracker = MlflowTracker.attach(parent, model_id)
-    write_json(marker, {"tracking_uri": tracker.tracking_uri, "run_id": tracker.run_id})
+    write_json(marker, {"tracking_uri": tracker.tracking_uri, "run_id": tracker.run_id, "config_hash": chash})
     return tracker
 
 

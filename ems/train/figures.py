@@ -22,7 +22,7 @@ def plot_history(history: Sequence[dict[str, Any]], path: str | os.PathLike[str]
 
     df = pd.DataFrame(list(history))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
-    for col in [c for c in df.columns if c.startswith("loss/") or c.startswith("dev/loss_")]:
+    for col in [c for c in df.columns if c.startswith(("loss/", "dev/loss_"))]:
         d = df[["step", col]].dropna()
         if len(d):
             ax1.plot(d["step"], d[col], label=col, marker="o" if col.startswith("dev/") else None, ms=3)

@@ -93,8 +93,10 @@ class BatchSampler:
             self._batches = None
 
     def epochs_done(self) -> float:
-        n = len(self._batches) if self._batches else len(self.batches_of_epoch(self.epoch))
-        return self.epoch + self.position / max(n, 1)
+        """Epochs completed, fractional (position within the current epoch)."""
+        if self._batches is None:
+            return float(self.epoch) + (0.0 if self.position == 0 else self.position / max(len(self.batches_of_epoch(self.epoch)), 1))
+        return self.epoch + self.position / max(len(self._batches), 1)
 
     def state_dict(self) -> dict[str, int]:
         return {"epoch": self.epoch, "position": self.position, "seed": self.seed}

@@ -126,3 +126,15 @@ def resolve_settings(settings: Mapping[str, Any]) -> Settings:
         train=_build(TrainSettings, cfg["train"], "train"),
         raw=cfg,
     )
+
+
+def identity_hash(s: Settings) -> str:
+    """Hash of what determines a run's trajectory (threads and tracking excluded): a checkpoint
+    or MLflow run is resumed only under the same identity."""
+    from ems.config import config_hash
+
+    raw = s.to_dict()
+    raw.get("train", {}).pop("num_threads", None)
+    for key in ("tracking", "name", "results_dir"):
+        raw.pop(key, None)
+    return config_hash(raw)

@@ -35,11 +35,18 @@ from ems.tracking.base import NullTracker, Tracker, git_commit
 from ems.train.callbacks import Callback, StopTraining
 from ems.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from ems.train.data import PairShards, collate, load_pair_shards
-from ems.train.distributed import DistInfo, barrier, broadcast_int, gather_objects, init_distributed, shutdown
+from ems.train.distributed import (
+    DistInfo,
+    barrier,
+    broadcast_int,
+    gather_objects,
+    init_distributed,
+    shutdown,
+)
 from ems.train.evaluate import dev_evaluate
 from ems.train.optim import Schedule, build_optimizer
 from ems.train.sampler import BatchSampler, rank_slice
-from ems.train.settings import Settings, TrainSettings, resolve_settings
+from ems.train.settings import Settings, TrainSettings, identity_hash, resolve_settings
 from ems.train.step import compute_losses
 
 logger = logging.getLogger(__name__)
@@ -187,8 +194,18 @@ def _train(
     run = _Run()
 
     last = ckpt_dir / LAST
-    if last.exists():
-        st = load_checkpoint(last, map_location=device)
+    identity = {"settings": identity_hash(s), "data_hash": str(train_data.meta["content_sha256"]),
+                "valid_hash": str(valid_data.meta["content_sha256"])}
+    st = load_checkpoint(last, map_location=device) if last.exists() else None
+    if st is not None and st.get("identity") != identity:
+        logger.warning("%s was made with other settings or data (%s != %s): starting afresh", last,
+                       st.get("identity"), identity)
+        st = None
+        if info.is_main:
+            for stale in (last, ckpt_dir / BEST):
+                stale.unlink(missing_ok=True)
+        barrier(info)
+    if st is not None:
         model.load_state_dict(st["model"])
         optimizer.load_state_dict(st["optimizer"])
         schedule.load_state_dict(st["schedule"])
@@ -238,6 +255,7 @@ def _train(
             "scaler": scaler.state_dict(),
             "run": run.state_dict(),
             "rng": rngs,
+            "identity": identity,
         }
 
     def save_last() -> None:
@@ -305,9 +323,7 @@ def _train(
             return False
         if t.max_seconds and schedule.seconds >= t.max_seconds:
             return False
-        if t.max_epochs and sampler.epochs_done() >= t.max_epochs:
-            return False
-        return True
+        return not (t.max_epochs and sampler.epochs_done() >= t.max_epochs)
 
     go_on = broadcast_int(int(budget_left()), info)
     while go_on:
@@ -334,7 +350,7 @@ def _train(
         scaler.update()
         now = time.perf_counter()
         elapsed, tick = now - tick, now
-        schedule.advance(elapsed)
+        schedule.advance(elapsed, sampler.epochs_done() if t.max_epochs else None)
         run.step += 1
         window_pairs += step_pairs
         window_time += elapsed
