@@ -1,0 +1,63 @@
+"""Validation split and temperature sampling, on toy corpora whose answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ems.data.split import split_and_sample, temperature_targets
+from ems.errors import DataError
+
+BASE = {"min_pairs_per_language": 10, "valid_pairs_per_language": 20, "sampling_temperature": 5.0,
+        "max_pairs_per_language": None, "max_train_pairs": None, "seed": 3}
+
+
+def toy(sizes: dict[str, int]) -> pd.DataFrame:
+    rows = [(lang, f"{lang} s{i}", f"en {lang} {i}") for lang, n in sizes.items() for i in range(n)]
+    return pd.DataFrame(rows, columns=["lang", "src", "tgt"]).assign(origin="t/x")
+
+
+def test_temperature_targets():
+    counts = {"a": 10000, "b": 100}
+    assert temperature_targets(counts, 1.0, None, None) == counts  # T=1: natural distribution
+    t5 = temperature_targets(counts, 5.0, 10100, None)
+    ratio = (10000 / 100) ** (1 / 5)
+    assert sum(t5.values()) == 10100 and t5["a"] / t5["b"] == pytest.approx(ratio, rel=1e-3)
+    uniform = temperature_targets(counts, 1e6, 1000, None)
+    assert uniform == {"a": 500, "b": 500}
+    assert temperature_targets(counts, 5.0, 10100, 3000)["a"] == 3000
+
+
+def test_split_and_sample_known_sizes():
+    frame = toy({"big": 2000, "small": 60, "tiny": 5})
+    train, valid, table = split_and_sample(frame, {**BASE, "max_train_pairs": 1000})
+    assert "tiny" not in set(train["lang"]) | set(valid["lang"])  # < min_pairs_per_language
+    assert valid["lang"].value_counts().to_dict() == {"big": 20, "small": 12}  # at most 20% of a language
+    assert len(train) == 1000
+    assert not set(valid["src"]) & set(train["src"]) and not set(valid["tgt"]) & set(train["tgt"])
+    counts = train["lang"].value_counts()
+    p_small = 48 ** 0.2 / (48 ** 0.2 + 1980 ** 0.2)
+    assert counts["small"] == round(1000 * p_small)
+    # small is upsampled by repetition: every pair repeated the same number of times (+- 1)
+    reps = train[train["lang"] == "small"]["src"].value_counts()
+    assert reps.max() - reps.min() <= 1 and reps.index.nunique() == 48
+    assert train["lang"].iloc[:200].nunique() == 2  # shuffled, not grouped
+    again, valid2, _ = split_and_sample(frame, {**BASE, "max_train_pairs": 1000})
+    assert again.equals(train) and valid2.equals(valid)  # seeded
+    other, _, _ = split_and_sample(frame, {**BASE, "max_train_pairs": 1000, "seed": 4})
+    assert not other.equals(train)
+    assert table.set_index("lang").loc["small", "repeats"] > 1
+
+
+def test_shared_sides_leave_training():
+    frame = toy({"a": 200, "b": 200})
+    frame.loc[frame["lang"] == "b", "tgt"] = frame.loc[frame["lang"] == "a", "tgt"].to_numpy()  # multi-way
+    train, valid, _ = split_and_sample(frame, {**BASE, "valid_pairs_per_language": 30})
+    assert not set(valid["tgt"]) & set(train["tgt"])
+    assert len(train.drop_duplicates()) <= 400 - 60 - 30  # b's partners of a's valid English left too
+
+
+def test_nothing_left_is_an_error():
+    with pytest.raises(DataError, match="min_pairs_per_language"):
+        split_and_sample(toy({"a": 5}), BASE)
