@@ -54,10 +54,16 @@ def select_languages(frame: pd.DataFrame, languages: str | list[str]) -> pd.Data
     """Keep the configured non-English languages (``"all"`` keeps every one)."""
     if languages == "all":
         return frame
+    if isinstance(languages, str):
+        raise ConfigError(f'corpus.languages: {languages!r} is not allowed here; use "all" or a list of codes')
+    from ems.errors import UnknownLanguageError
     from ems.languages import canonical
 
-    wanted = {canonical(code) for code in languages}
-    if {canonical(c) for c in languages} != set(languages):
+    try:
+        wanted = {canonical(code) for code in languages}
+    except UnknownLanguageError as exc:
+        raise ConfigError(f"corpus.languages: {exc}") from exc
+    if wanted != set(languages):
         raise ConfigError(f"corpus.languages must hold canonical codes; got {sorted(set(languages) - wanted)}")
     missing = sorted(wanted - set(frame["lang"].unique()))
     if missing:

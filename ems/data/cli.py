@@ -33,7 +33,7 @@ def _fetch(args: argparse.Namespace) -> None:
     src = parse_settings(args.settings)
     cfg = validate_config({"name": "cli", "corpus": {}, "sources": {r: src for r in ("laser", "opus_mt_testsets", "sib200", "umsab")}},
                           source="--settings")["sources"]["laser"]
-    mirror = args.mirror if args.mirror is not None else os.environ.get("EMS_DATA_MIRROR") or None
+    mirror = args.mirror or os.environ.get("EMS_DATA_MIRROR") or None
     out = Path(args.out)
     if out.name == ".verified.json":
         out = out.parent
@@ -98,7 +98,7 @@ def _stats(args: argparse.Namespace) -> None:
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("fetch", help="copy/download one source archive, extract its paths, verify checksums")
     p.add_argument("--settings", required=True, help='JSON of one source: {"repo", "commit", "paths"}')
-    p.add_argument("--mirror", default=None, help="folder of <owner>+<repo>@<commit>.tar.gz (default: $EMS_DATA_MIRROR; empty: download)")
+    p.add_argument("--mirror", default=None, help="folder of <owner>+<repo>@<commit>.tar.gz (default or empty: $EMS_DATA_MIRROR; neither: download from GitHub)")
     p.add_argument("--out", required=True, help="results/sources/<owner>+<repo>@<commit> (or its .verified.json)")
     p.set_defaults(func=_fetch)
 

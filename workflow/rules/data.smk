@@ -17,7 +17,9 @@ rule fetch:
         marker=SOURCES / "{source}" / ".verified.json",
     params:
         settings=lambda w: json.dumps(SOURCE_BY_NAME[w.source], sort_keys=True),
-        mirror=mirror_dir(),
+        # Only the config key: $EMS_DATA_MIRROR is read by the job itself, so switching between
+        # mirror and download (same verified files) does not rerun the whole DAG.
+        mirror=config["mirror"] or "",
         out=lambda w: SOURCES / w.source,
     wildcard_constraints:
         source="|".join(re.escape(name) for name in SOURCE_BY_NAME),
