@@ -28,7 +28,7 @@ rule fetch:
     benchmark:
         BENCH / "fetch" / "{source}.tsv"
     shell:
-        "{EMS} fetch --settings {params.settings:q} --mirror {params.mirror:q} --out {params.out:q} > {log} 2>&1"
+        "{EMS} fetch --settings {params.settings:q} --mirror={params.mirror:q} --out {params.out:q} > {log} 2>&1"
 
 
 rule parse:
