@@ -5,10 +5,8 @@ import re
 #: "<owner>+<repo>@<commit>" -> source settings, for the fetch rule's wildcard.
 SOURCE_BY_NAME = {source_dir(role).name: config["sources"][role] for role in config["sources"]}
 CORPUS = RESULTS / "corpus"
-
-
-def source_marker(role):
-    return source_dir(role) / ".verified.json"
+#: role -> the fetch rule's output marker of that source.
+SOURCE_MARKER = {role: source_dir(role) / ".verified.json" for role in config["sources"]}
 
 
 rule fetch:
@@ -16,6 +14,7 @@ rule fetch:
     output:
         marker=SOURCES / "{source}" / ".verified.json",
     params:
+        ems=EMS,
         settings=lambda w: json.dumps(SOURCE_BY_NAME[w.source], sort_keys=True),
         # Only the config key: $EMS_DATA_MIRROR is read by the job itself, so switching between
         # mirror and download (same verified files) does not rerun the whole DAG.
@@ -28,23 +27,24 @@ rule fetch:
     benchmark:
         BENCH / "fetch" / "{source}.tsv"
     shell:
-        "{EMS} fetch --settings {params.settings:q} --mirror={params.mirror:q} --out {params.out:q} > {log} 2>&1"
+        "{params.ems} fetch --settings {params.settings:q} --mirror={params.mirror:q} --out {params.out:q} > {log} 2>&1"
 
 
 rule parse:
     """All X-English pairs of OPUS-MT-testsets (FLORES excluded) with canonical codes."""
     input:
-        opus=source_marker("opus_mt_testsets"),
+        opus=SOURCE_MARKER["opus_mt_testsets"],
     output:
         parsed=CORPUS / "parsed.tsv.gz",
     params:
+        ems=EMS,
         source=source_dir("opus_mt_testsets"),
     log:
         LOGS / "data" / "parse.log",
     benchmark:
         BENCH / "data" / "parse.tsv"
     shell:
-        "{EMS} parse --source {params.source:q} --out {output.parsed:q} > {log} 2>&1"
+        "{params.ems} parse --source {params.source:q} --out {output.parsed:q} > {log} 2>&1"
 
 
 rule clean:
@@ -55,13 +55,14 @@ rule clean:
         clean=CORPUS / "clean.tsv.gz",
         report=CORPUS / "clean.removed.csv",
     params:
+        ems=EMS,
         settings=lambda w: settings("corpus"),
     log:
         LOGS / "data" / "clean.log",
     benchmark:
         BENCH / "data" / "clean.tsv"
     shell:
-        "{EMS} clean --input {input.parsed:q} --out {output.clean:q} --report {output.report:q}"
+        "{params.ems} clean --input {input.parsed:q} --out {output.clean:q} --report {output.report:q}"
         " --settings {params.settings:q} > {log} 2>&1"
 
 
@@ -69,10 +70,10 @@ rule decontaminate:
     """Drop pairs with a side in Tatoeba, FLORES, SIB-200, UMSAB or the reserved newstest sets."""
     input:
         clean=rules.clean.output.clean,
-        laser=source_marker("laser"),
-        opus=source_marker("opus_mt_testsets"),
-        sib200=source_marker("sib200"),
-        umsab=source_marker("umsab"),
+        laser=SOURCE_MARKER["laser"],
+        opus=SOURCE_MARKER["opus_mt_testsets"],
+        sib200=SOURCE_MARKER["sib200"],
+        umsab=SOURCE_MARKER["umsab"],
     output:
         pairs=CORPUS / "decontaminated.tsv.gz",
         report=report(
@@ -81,6 +82,7 @@ rule decontaminate:
             category="Data",
         ),
     params:
+        ems=EMS,
         settings=lambda w: settings("decontamination", "mining"),
         laser=source_dir("laser"),
         opus=source_dir("opus_mt_testsets"),
@@ -91,7 +93,7 @@ rule decontaminate:
     benchmark:
         BENCH / "data" / "decontaminate.tsv"
     shell:
-        "{EMS} decontaminate --input {input.clean:q} --out {output.pairs:q} --report {output.report:q}"
+        "{params.ems} decontaminate --input {input.clean:q} --out {output.pairs:q} --report {output.report:q}"
         " --settings {params.settings:q} --laser {params.laser:q} --opus {params.opus:q}"
         " --sib200 {params.sib200:q} --umsab {params.umsab:q} > {log} 2>&1"
 
@@ -105,13 +107,14 @@ rule split_sample:
         valid=CORPUS / "valid.tsv.gz",
         table=CORPUS / "sampling.csv",
     params:
+        ems=EMS,
         settings=lambda w: settings("corpus"),
     log:
         LOGS / "data" / "split_sample.log",
     benchmark:
         BENCH / "data" / "split_sample.tsv"
     shell:
-        "{EMS} split-sample --input {input.pairs:q} --train {output.train:q} --valid {output.valid:q}"
+        "{params.ems} split-sample --input {input.pairs:q} --train {output.train:q} --valid {output.valid:q}"
         " --table {output.table:q} --settings {params.settings:q} > {log} 2>&1"
 
 
@@ -122,6 +125,7 @@ rule tokenizer:
     output:
         tokenizer=directory(RESULTS / "tokenizer"),
     params:
+        ems=EMS,
         settings=lambda w: settings("tokenizer"),
         seed=config["corpus"]["seed"],
     threads: 2
@@ -130,7 +134,7 @@ rule tokenizer:
     benchmark:
         BENCH / "data" / "tokenizer.tsv"
     shell:
-        "RAYON_NUM_THREADS={threads} {EMS} tokenizer --input {input.train:q} --out {output.tokenizer:q}"
+        "RAYON_NUM_THREADS={threads} {params.ems} tokenizer --input {input.train:q} --out {output.tokenizer:q}"
         " --settings {params.settings:q} --seed {params.seed} > {log} 2>&1"
 
 
@@ -144,12 +148,14 @@ rule binarise:
     wildcard_constraints:
         split="train|valid",
     threads: 2
+    params:
+        ems=EMS,
     log:
         LOGS / "data" / "binarise_{split}.log",
     benchmark:
         BENCH / "data" / "binarise_{split}.tsv"
     shell:
-        "RAYON_NUM_THREADS={threads} {EMS} binarise --input {input.pairs:q} --tokenizer {input.tokenizer:q}"
+        "RAYON_NUM_THREADS={threads} {params.ems} binarise --input {input.pairs:q} --tokenizer {input.tokenizer:q}"
         " --out {output.shards:q} > {log} 2>&1"
 
 
@@ -165,10 +171,12 @@ rule data_stats:
         csv=report(RESULTS / "stats" / "pairs_per_language.csv", caption="../report/data_stats.rst", category="Data"),
         pdf=RESULTS / "stats" / "pairs_per_language.pdf",
         png=report(RESULTS / "stats" / "pairs_per_language.png", caption="../report/data_stats.rst", category="Data"),
+    params:
+        ems=EMS,
     log:
         LOGS / "data" / "stats.log",
     shell:
-        "{EMS} data-stats --parsed {input.parsed:q} --clean {input.clean:q}"
+        "{params.ems} data-stats --parsed {input.parsed:q} --clean {input.clean:q}"
         " --decontaminated {input.decontaminated:q} --train {input.train:q} --valid {input.valid:q}"
         " --csv {output.csv:q} --pdf {output.pdf:q} --png {output.png:q} > {log} 2>&1"
 
