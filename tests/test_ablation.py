@@ -269,3 +269,21 @@ def test_subset_shards_is_stratified_nested_and_exact(tmp_path: Path) -> None:
     assert half["content_sha256"] == subset.content_sha256(tmp_path / "shards" / "train-frac0.5")
     with pytest.raises(DataError, match="fraction"):
         subset.select_pairs(lang_src, 0.0, 1)
+
+
+def test_benchmark_files_are_named_by_their_rules_pattern(tmp_path: Path) -> None:
+    from ems.ablation import sources
+
+    root = tmp_path / "benchmarks" / "x"
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    for rel, s in (("data/parse.tsv", 3.0), ("data/binarise_train.tsv", 4.0), ("fetch/a+b@c.tsv", 1.0),
+                   ("train/objective~both_langemb~True_temp~0.1_frac~1.0/seed1.tsv", 50.0)):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(header + f"{s}\t0:00:01\t100\t1\t1\t1\t0\t0\t1\t1\n")
+    patterns = {"parse": f"{root}/data/parse.tsv", "binarise": f"{root}/data/binarise_{{split}}.tsv",
+                "train": f"{root}/train/{{variant}}/seed{{seed}}.tsv"}
+    bench = sources.read_benchmarks(root, patterns).set_index("job")
+    assert bench.loc["data/parse", "rule"] == "parse" and bench.loc["data/binarise_train", "rule"] == "binarise"
+    assert bench.loc["fetch/a+b@c", "rule"] == "fetch"  # no pattern given: the first folder
+    assert bench.filter(like="train/", axis=0)["rule"].tolist() == ["train"]
+    assert bench["seconds"].sum() == 58.0

@@ -57,7 +57,9 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 def _inputs(args: argparse.Namespace):
     from ems.ablation import outputs
 
-    return outputs.Inputs(_settings(args.settings), args.aggregate, args.models, args.shards, args.stats, args.benchmarks)
+    patterns = parse_settings(args.bench_patterns) if args.bench_patterns else None
+    return outputs.Inputs(_settings(args.settings), args.aggregate, args.models, args.shards, args.stats,
+                          args.benchmarks, patterns)
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
@@ -117,6 +119,7 @@ def _common_outputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shards", help="results/<name>/shards/train (language sizes)")
     p.add_argument("--stats", help="results/<name>/stats (language sizes when shards are absent)")
     p.add_argument("--benchmarks", help="benchmarks/<name> (Snakemake benchmark TSVs)")
+    p.add_argument("--bench-patterns", help='JSON {rule: benchmark file pattern} naming the rule of each TSV')
     p.add_argument("--settings", required=True, help='JSON {"name", "ablation", "objective", ...}')
 
 

@@ -66,7 +66,8 @@ class Inputs:
 
     def __init__(self, config: Mapping[str, Any], aggregate_dir: str | os.PathLike[str],
                  models_root: str | os.PathLike[str] | None = None, shards_dir: str | os.PathLike[str] | None = None,
-                 stats_dir: str | os.PathLike[str] | None = None, bench_root: str | os.PathLike[str] | None = None):
+                 stats_dir: str | os.PathLike[str] | None = None, bench_root: str | os.PathLike[str] | None = None,
+                 bench_patterns: Mapping[str, str] | None = None):
         self.config = config
         self.summary = _read(aggregate_dir, "summary")
         self.diffs = _read(aggregate_dir, "differences")
@@ -80,7 +81,7 @@ class Inputs:
         ids = [m for m in grid.model_ids(config)]
         self.histories = sources.read_histories(models_root, ids) if models_root else pd.DataFrame(
             columns=["model_id", "variant", "step", "seconds", "value", "metric"])
-        self.bench = sources.read_benchmarks(bench_root) if bench_root else pd.DataFrame(
+        self.bench = sources.read_benchmarks(bench_root, bench_patterns) if bench_root else pd.DataFrame(
             columns=["rule", "job", "seconds", "max_rss_mb", "cpu_time"])
         self.sizes = sources.language_sizes(shards_dir, stats_dir)
         self.lang_metric = per_language_metric(self.per_lang) if not self.per_lang.empty else None

@@ -46,3 +46,8 @@ def table_outputs(config: Mapping[str, Any], folder: Path, report: Callable[...,
                            subcategory="Tables", labels={"table": stem})
         out[f"{stem}_tex"] = Path(folder) / f"{stem}.tex"
     return out
+
+
+def benchmark_patterns(workflow: Any) -> str:
+    """JSON ``{rule: benchmark file pattern}`` of every rule with a ``benchmark:`` (names the rule of each TSV)."""
+    return json.dumps({r.name: str(r.benchmark) for r in workflow.rules if r.benchmark}, sort_keys=True)

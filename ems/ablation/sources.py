@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -78,14 +79,30 @@ def _number(value: object) -> float:
         return float("nan")
 
 
-def read_benchmarks(bench_root: str | os.PathLike[str]) -> pd.DataFrame:
-    """One row per benchmarked job: rule (first folder under the root), job, seconds, max_rss_mb, cpu_time."""
+def _rule_matchers(patterns: Mapping[str, str] | None) -> list[tuple[str, re.Pattern[str]]]:
+    """(rule, regex) from ``{rule: benchmark file pattern}``; literal patterns first (most specific)."""
+    from snakemake.io import regex_from_filepattern
+
+    items = sorted((patterns or {}).items(), key=lambda kv: ("{" in kv[1], -len(kv[1])))
+    return [(rule, re.compile(regex_from_filepattern(str(pat)))) for rule, pat in items]
+
+
+def read_benchmarks(bench_root: str | os.PathLike[str], patterns: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """One row per benchmarked job: rule, job, seconds, max_rss_mb, cpu_time.
+
+    The rule of a file is the rule whose ``benchmark:`` pattern (``patterns``, from the
+    workflow) matches its path; without a match, the first folder under ``bench_root``.
+    """
     root = Path(bench_root)
+    matchers = _rule_matchers(patterns)
     rows = []
     for path in sorted(root.rglob("*.tsv")) if root.exists() else []:
         rel = path.relative_to(root)
-        rule = rel.parts[0] if len(rel.parts) > 1 else path.stem
-        job = "/".join(rel.parts[1:])[: -len(".tsv")] if len(rel.parts) > 1 else ""
+        forms = (path.as_posix(), Path(os.path.relpath(path)).as_posix())  # patterns are relative to the workdir
+        rule = next((r for r, rx in matchers if any(rx.match(f) for f in forms)), None)
+        if rule is None:
+            rule = rel.parts[0] if len(rel.parts) > 1 else path.stem
+        job = rel.as_posix()[: -len(".tsv")]
         try:
             df = pd.read_csv(path, sep="\t")
         except (OSError, ValueError, pd.errors.EmptyDataError) as exc:

@@ -95,12 +95,14 @@ rule ablation_figures:
         aggregate=ABLATION,
         models=RESULTS / "models",
         bench=BENCH,
+        bench_patterns=lambda w: ablation_rules.benchmark_patterns(workflow),
         out=FIGURES,
     log:
         LOGS / "ablation" / "figures.log",
     shell:
         "{EMS} figures --aggregate {params.aggregate} --models {params.models} --shards {input.shards}"
-        " --benchmarks {params.bench} --out {params.out} --settings {params.settings:q} > {log} 2>&1"
+        " --benchmarks {params.bench} --bench-patterns {params.bench_patterns:q} --out {params.out}"
+        " --settings {params.settings:q} > {log} 2>&1"
 
 
 rule ablation_tables:
@@ -118,12 +120,14 @@ rule ablation_tables:
         aggregate=ABLATION,
         models=RESULTS / "models",
         bench=BENCH,
+        bench_patterns=lambda w: ablation_rules.benchmark_patterns(workflow),
         out=TABLES,
     log:
         LOGS / "ablation" / "tables.log",
     shell:
         "{EMS} tables --aggregate {params.aggregate} --models {params.models} --shards {input.shards}"
-        " --benchmarks {params.bench} --out {params.out} --settings {params.settings:q} > {log} 2>&1"
+        " --benchmarks {params.bench} --bench-patterns {params.bench_patterns:q} --out {params.out}"
+        " --settings {params.settings:q} > {log} 2>&1"
 
 
 rule ablation_mlflow_summary:
