@@ -8,7 +8,12 @@ import pandas as pd
 import pytest
 
 from ems.data.clean import run_clean
-from ems.data.decontaminate import decontaminate_pairs, evaluation_keys, match_key, run_decontaminate
+from ems.data.decontaminate import (
+    decontaminate_pairs,
+    evaluation_keys,
+    match_key,
+    run_decontaminate,
+)
 from ems.data.parse import run_parse
 from ems.data.split import run_split_sample
 from ems.data.tsv import read_pairs, write_pairs

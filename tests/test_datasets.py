@@ -6,8 +6,15 @@ import shutil
 
 import pytest
 
-from ems.datasets import (decode_escapes, iter_pair_files, load_flores, load_newstest, load_sib200,
-                          load_tatoeba, load_umsab)
+from ems.datasets import (
+    decode_escapes,
+    iter_pair_files,
+    load_flores,
+    load_newstest,
+    load_sib200,
+    load_tatoeba,
+    load_umsab,
+)
 from ems.errors import DataError, UnknownLanguageError
 
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ems.errors import DataError
-from ems.io import atomic_dir, write_json
+from ems.io import atomic_dir, atomic_open, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +127,6 @@ def make_manifest(archive: Path, out: Path) -> int:
             raise DataError(f"{archive}: link {rel} -> {target} has no target in the archive")
         digests[rel] = digests[target]
     out.parent.mkdir(parents=True, exist_ok=True)
-    from ems.io import atomic_open
-
     with atomic_open(out) as fh:
         fh.write(f"# per-file sha256 of {archive.name} (top folder stripped)\n")
         for rel in sorted(digests):

@@ -34,7 +34,7 @@ MAX_VALID_FRACTION = 0.2
 def split_valid(frame: pd.DataFrame, per_language: int, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(train pool, valid)``: valid drawn per language; pool pairs sharing a side with valid removed."""
     valid_idx = []
-    for lang, idx in frame.groupby("lang", sort=True).indices.items():
+    for _, idx in sorted(frame.groupby("lang", sort=True).indices.items()):
         k = min(per_language, int(len(idx) * MAX_VALID_FRACTION))
         if k > 0:
             valid_idx.append(rng.choice(idx, size=k, replace=False))

@@ -7,6 +7,7 @@ need no quoting and stay readable with ``zcat | cut``.
 from __future__ import annotations
 
 import csv
+import logging
 import os
 
 import pandas as pd
@@ -14,7 +15,7 @@ import pandas as pd
 from ems.errors import DataError
 from ems.io import atomic_path
 
-logger = __import__("logging").getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 COLUMNS = ["lang", "src", "tgt", "origin"]
 

@@ -93,7 +93,7 @@ def iter_pair_files(source_dir: str | os.PathLike[str]) -> Iterator[PairFile]:
             raise UnknownLanguageError(f"{folder}: {exc}") from exc
         names = {p.name for p in folder.iterdir() if p.is_file()}
         for name in sorted(names):
-            if name.endswith(".labels") or name.endswith(f".{ENGLISH}"):
+            if name.endswith((".labels", f".{ENGLISH}")):
                 continue
             stem, _, _ = name.rpartition(".")
             if not stem:
