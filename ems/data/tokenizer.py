@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,33 @@ def balanced_sample(frame: pd.DataFrame, per_language: int, seed: int) -> dict[s
         k = min(per_language, len(pool))
         out[lang] = pool[np.sort(rng.choice(len(pool), size=k, replace=False))].tolist()
     return out
+
+
+def limit_alphabet(texts: Sequence[str], vocab_size: int, n_special: int, coverage: float) -> list[str]:
+    """Drop rare characters from the training sample, as SentencePiece's character coverage.
+
+    Scripts with thousands of characters (Han) would otherwise not fit a small vocabulary
+    (``tokenizers`` then fails with "vocabulary is not large enough to contain all chars").
+    Kept: the most frequent characters covering ``coverage`` of all character occurrences,
+    at most half of the non-special vocabulary; the others become ``<unk>`` when encoding.
+    """
+    counts = Counter(ch for text in texts for ch in text if not ch.isspace())
+    total = sum(counts.values())
+    max_chars = max(1, (vocab_size - n_special) // 2)
+    keep: set[str] = set()
+    covered = 0
+    for ch, count in counts.most_common():
+        if len(keep) >= max_chars or (total and covered / total >= coverage):
+            break
+        keep.add(ch)
+        covered += count
+    dropped = [ch for ch in counts if ch not in keep]
+    if not dropped:
+        return list(texts)
+    logger.info("character coverage: kept %d of %d characters (%.4f of occurrences); the rest map to <unk>",
+                len(keep), len(counts), covered / total)
+    table = str.maketrans({ch: None for ch in dropped})
+    return [t.translate(table) for t in texts]
 
 
 def build_tokenizer(texts: Sequence[str], languages: Sequence[str], settings: Mapping[str, Any]) -> Tokenizer:
@@ -112,6 +140,8 @@ def train_tokenizer(train_tsv: str | os.PathLike[str], out_dir: str | os.PathLik
         texts = [t.lower() for t in texts]
     logger.info("training a %s tokenizer (vocab %d) on %d sentences of %d languages", settings["model"],
                 settings["vocab_size"], len(texts), len(sample))
+    n_special = len(SPECIAL_TOKENS) + len(languages)
+    texts = limit_alphabet(texts, settings["vocab_size"], n_special, settings.get("character_coverage", 0.9995))
     tok = build_tokenizer(texts, languages, settings)
     save_tokenizer(tok, out_dir, languages, settings)
     logger.info("tokenizer saved to %s (%d tokens)", out_dir, tok.get_vocab_size())
