@@ -86,3 +86,13 @@ def test_binarise_unknown_language_leaves_nothing(tokenizer_dir, tmp_path):
     with pytest.raises(DataError, match=r"\['fra'\] have no tag"):
         binarise(tmp_path / "x.tsv.gz", tokenizer_dir, tmp_path / "shards")
     assert not (tmp_path / "shards").exists() and not list(tmp_path.glob(".shards*"))
+
+
+def test_bpe_training_is_deterministic(tmp_path):
+    """Same sample, same tokenizer.json: the shards' content hash is reproducible (BPE default)."""
+    rows = [(lang, s, ENGLISH[i]) for lang, ss in SENTENCES.items() for i, s in enumerate(ss)] * 20
+    write_pairs(tmp_path / "train.tsv.gz", pd.DataFrame(rows, columns=["lang", "src", "tgt"]).assign(origin="t/x"))
+    settings = {"model": "bpe", "vocab_size": 200, "lowercase": True, "sample_sentences_per_language": 50, "max_length": 6}
+    for name in ("a", "b"):
+        train_tokenizer(tmp_path / "train.tsv.gz", tmp_path / name, settings)
+    assert (tmp_path / "a/tokenizer.json").read_bytes() == (tmp_path / "b/tokenizer.json").read_bytes()
