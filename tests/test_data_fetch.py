@@ -20,7 +20,9 @@ def test_fetch_extracts_and_verifies(mirror, tmp_path):
     out = tmp_path / "laser"
     marker = fetch_source(REPO, COMMIT, FEW, out, mirror=mirror)
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert files == sorted(FEW + [MARKER])
+    assert files == sorted(FEW + [MARKER, "MANIFEST.sha256"])
+    expected = read_manifest(manifest_path(REPO, COMMIT))
+    assert read_manifest(out / "MANIFEST.sha256") == {rel: expected[rel] for rel in FEW}
     assert read_json(out / MARKER) == marker and marker["files"] == 2
     assert len((out / FEW[0]).read_text(encoding="utf-8").splitlines()) == 1000
 

@@ -196,6 +196,8 @@ def fetch_source(repo: str, commit: str, paths: list[str], out_dir: str | os.Pat
                 logger.warning("%s: %d file(s) not in the manifest were left out, e.g. %s",
                                archive.name, len(skipped), skipped[0])
             _verify(seen, expected, paths, archive, manifest)
+            with atomic_open(tmp / "MANIFEST.sha256") as fh:
+                fh.writelines(f"{seen[rel]}  {rel}\n" for rel in sorted(seen))
             marker = {
                 "repo": repo, "commit": commit, "paths": list(paths), "origin": origin,
                 "files": len(seen), "manifest": manifest.name,
