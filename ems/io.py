@@ -20,12 +20,24 @@ from typing import IO, Any
 import yaml
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def _tmp_sibling(path: Path, is_dir: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if is_dir:
-        return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        tmp_dir = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.chmod(tmp_dir, 0o777 & ~_UMASK)
+        return Path(tmp_dir)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(name, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual mode
     return Path(name)
 
 
