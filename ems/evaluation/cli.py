@@ -58,6 +58,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     result.metrics[f"{args.task}/seconds"] = round(seconds, 3)
     result.params["model"] = args.model
+    if hasattr(encoder, "hits"):
+        result.params["cache_hits"], result.params["cache_misses"] = encoder.hits, encoder.misses
+        logger.info("embedding cache: %d sentences reused, %d embedded", encoder.hits, encoder.misses)
     result.write(args.out_csv, args.out_json, model_id)
     logger.info("%s on %s: %s = %.4f (%.1f s)", args.task, model_id, result.primary_metric, result.primary, seconds)
     log_result(result, model_id, {"evaluation": ev, "mining": settings.get("mining", {})}, args.run_json,
