@@ -11,6 +11,8 @@ SOURCE_MARKER = {role: source_dir(role) / ".verified.json" for role in config["s
 
 rule fetch:
     """Copy (mirror) or download one source archive, extract its paths, verify every file."""
+    conda:
+        "../../envs/ems.yaml"
     output:
         marker=SOURCES / "{source}" / ".verified.json",
     params:
@@ -32,6 +34,8 @@ rule fetch:
 
 rule parse:
     """All X-English pairs of OPUS-MT-testsets (FLORES excluded) with canonical codes."""
+    conda:
+        "../../envs/ems.yaml"
     input:
         opus=SOURCE_MARKER["opus_mt_testsets"],
     output:
@@ -49,6 +53,8 @@ rule parse:
 
 rule clean:
     """Normalise, filter (length, ratio, copies) and exact-deduplicate; select corpus.languages."""
+    conda:
+        "../../envs/ems.yaml"
     input:
         parsed=rules.parse.output.parsed,
     output:
@@ -68,6 +74,8 @@ rule clean:
 
 rule decontaminate:
     """Drop pairs with a side in Tatoeba, FLORES, SIB-200, UMSAB or the reserved newstest sets."""
+    conda:
+        "../../envs/ems.yaml"
     input:
         clean=rules.clean.output.clean,
         laser=SOURCE_MARKER["laser"],
@@ -100,6 +108,8 @@ rule decontaminate:
 
 rule split_sample:
     """Per-language validation pairs, then the temperature-sampled training set."""
+    conda:
+        "../../envs/ems.yaml"
     input:
         pairs=rules.decontaminate.output.pairs,
     output:
@@ -120,6 +130,8 @@ rule split_sample:
 
 rule tokenizer:
     """Shared subword tokenizer trained on a language-balanced sample of the training set."""
+    conda:
+        "../../envs/ems.yaml"
     input:
         train=rules.split_sample.output.train,
     output:
@@ -140,6 +152,8 @@ rule tokenizer:
 
 rule binarise:
     """Token-id shards (memory-mappable) of the train or valid split."""
+    conda:
+        "../../envs/ems.yaml"
     input:
         pairs=CORPUS / "{split}.tsv.gz",
         tokenizer=rules.tokenizer.output.tokenizer,
@@ -161,6 +175,8 @@ rule binarise:
 
 rule data_stats:
     """Pairs per language after each step: CSV + seaborn bar figure."""
+    conda:
+        "../../envs/ems.yaml"
     input:
         parsed=rules.parse.output.parsed,
         clean=rules.clean.output.clean,

@@ -11,6 +11,8 @@ EVAL_EMS_IDS = list(ems_model_ids()) if "ems_model_ids" in globals() else []
 
 rule evaluate:
     """Evaluate one model (EMS or peer) on one task."""
+    conda:
+        "../../envs/ems.yaml"
     input:
         unpack(
             lambda w: eval_rules.inputs(
@@ -21,6 +23,7 @@ rule evaluate:
         csv=EVAL / "{model_id}" / "{task}.csv",
         json=EVAL / "{model_id}" / "{task}.json",
     params:
+        ems=EMS,
         settings=lambda w: settings("evaluation", "mining"),
         args=lambda w, input: eval_rules.args(config, RESULTS, w.model_id, w.task, list(input.keys())),
         cache=lambda w: EVAL / w.model_id / "cache",
@@ -35,7 +38,7 @@ rule evaluate:
     benchmark:
         BENCH / "evaluate" / "{model_id}" / "{task}.tsv"
     shell:
-        "{EMS} evaluate --task {wildcards.task} --model-id {wildcards.model_id} {params.args}"
+        "{params.ems} evaluate --task {wildcards.task} --model-id {wildcards.model_id} {params.args}"
         " --out-csv {output.csv} --out-json {output.json} --cache-dir {params.cache}"
         " --threads {threads} --settings {params.settings:q} > {log} 2>&1"
 

@@ -7,6 +7,8 @@ include: "train_common.smk"
 
 rule tracking_setup:
     """Create the MLflow store, experiment and this configuration's parent run, once."""
+    conda:
+        "../../envs/ems.yaml"
     output:
         parent=RESULTS / "tracking" / "parent.json",
     params:
@@ -20,6 +22,8 @@ rule tracking_setup:
 
 rule train:
     """Train one EMS model (resumes from its checkpoints after a crash or kill)."""
+    conda:
+        "../../envs/ems.yaml"
     input:
         unpack(_train_inputs),
     output:
