@@ -181,7 +181,7 @@ def differences(long: pd.DataFrame, reference: str, confidence: float = CONFIDEN
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     with atomic_open(path) as fh:
-        frame.to_csv(fh, index=False, float_format="%.6g")
+        frame.to_csv(fh, index=False)  # full precision: the numbers are checked against MLflow
 
 
 def find_eval_files(eval_root: str | os.PathLike[str], suffix: str = ".json") -> list[Path]:
