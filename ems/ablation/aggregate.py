@@ -30,8 +30,8 @@ HEADLINE: dict[str, str] = {
     "tatoeba/acc_mean": "Tatoeba acc.",
     "flores/acc_mean": "FLORES acc.",
     "mining/f1": "Mining F1",
-    "sib200/acc_mean": "SIB-200 topic acc.",
-    "umsab/acc_mean": "UMSAB sentiment acc.",
+    "sib200/acc_mean": "SIB-200 topic",
+    "umsab/acc_mean": "UMSAB sentiment",
 }
 FACTOR_NAMES = list(grid.FACTOR_COLUMNS)
 ID_COLUMNS = ["model_id", "variant", *FACTOR_NAMES, "seed", "is_peer"]
