@@ -1,7 +1,6 @@
 # report stage: data-fraction subsets of the ablation grid, aggregation over seeds, paper
 # figures and tables, their MLflow summary, and the `snakemake --report` entries.
 # Grid: ems.ablation.grid (Paramspace over ablation.factors); docs/ablations.md.
-from ems.ablation import grid as ablation_grid
 from ems.ablation import rules as ablation_rules
 
 ABLATION = RESULTS / "ablation"
@@ -12,50 +11,34 @@ TABLES = RESULTS / "tables"
 report: "../report/workflow.rst"
 
 
-# The grid's hooks in the train stage (train_common.smk lets the ablation stage replace
-# them). Both are looked up when jobs are built, so rebinding them here reaches the train
-# rule; variants outside the grid (e.g. "default") keep the train stage's own definitions.
-if "train_overrides" in globals():
-    _train_stage_overrides = train_overrides
-    _train_stage_shards = train_shards
-    train_overrides = lambda variant: (
-        ablation_grid.variant_overrides(config, variant)
-        if ablation_grid.is_variant(variant)
-        else _train_stage_overrides(variant)
-    )
-    train_shards = lambda wildcards: (
-        ablation_grid.train_shards_dir(RESULTS, wildcards.variant)
-        if ablation_grid.is_variant(wildcards.variant)
-        else _train_stage_shards(wildcards)
-    )
-
-# Evaluation summaries of every grid model and peer (the evaluate stage's task list when present).
-ABLATION_EVALS = (
-    eval_rules.targets(config, RESULTS, ablation_grid.model_ids(config))
-    if "eval_rules" in globals()
-    else ablation_grid.eval_jsons(config, str(RESULTS))
-)
+# Evaluation summaries of every grid model and peer.
+ABLATION_EVALS = eval_rules.targets(config, RESULTS, ems_model_ids())
 
 
 rule ablation_subset_shards:
     """A fixed, per-language stratified fraction of the training shards (data_fraction factor)."""
+    conda:
+        "../../envs/ems.yaml"
     input:
         shards=RESULTS / "shards" / "train",
     output:
         shards=directory(RESULTS / "shards" / "train-frac{fraction}"),
     params:
+        ems=EMS,
         seed=config["corpus"]["seed"],
     log:
         LOGS / "ablation" / "subset_frac{fraction}.log",
     wildcard_constraints:
         fraction=r"0\.[0-9]+",
     shell:
-        "{EMS} subset-shards --src {input.shards} --dst {output.shards}"
+        "{params.ems} subset-shards --src {input.shards} --dst {output.shards}"
         " --fraction {wildcards.fraction} --seed {params.seed} > {log} 2>&1"
 
 
 rule ablation_aggregate:
     """Long table of every evaluation metric; mean, std, 95% CI over seeds; differences to the reference cell."""
+    conda:
+        "../../envs/ems.yaml"
     input:
         evals=ABLATION_EVALS,
     output:
@@ -70,18 +53,21 @@ rule ablation_aggregate:
         per_language=ABLATION / "per_language.csv",
         per_language_long=ABLATION / "per_language_long.csv",
     params:
+        ems=EMS,
         settings=lambda w: ablation_rules.ablation_settings(config),
         eval_root=RESULTS / "eval",
         out=ABLATION,
     log:
         LOGS / "ablation" / "aggregate.log",
     shell:
-        "{EMS} aggregate --eval-root {params.eval_root} --evals {input.evals} --out {params.out}"
+        "{params.ems} aggregate --eval-root {params.eval_root} --evals {input.evals} --out {params.out}"
         " --settings {params.settings:q} > {log} 2>&1"
 
 
 rule ablation_figures:
     """Ablation bars, per-language heatmap, learning, scaling and cost figures (PDF + PNG)."""
+    conda:
+        "../../envs/ems.yaml"
     input:
         summary=rules.ablation_aggregate.output.summary,
         differences=rules.ablation_aggregate.output.differences,
@@ -91,6 +77,7 @@ rule ablation_figures:
     output:
         **ablation_rules.figure_outputs(config, FIGURES, report),
     params:
+        ems=EMS,
         settings=lambda w: ablation_rules.ablation_settings(config),
         aggregate=ABLATION,
         models=RESULTS / "models",
@@ -100,13 +87,15 @@ rule ablation_figures:
     log:
         LOGS / "ablation" / "figures.log",
     shell:
-        "{EMS} figures --aggregate {params.aggregate} --models {params.models} --shards {input.shards}"
+        "{params.ems} figures --aggregate {params.aggregate} --models {params.models} --shards {input.shards}"
         " --benchmarks {params.bench} --bench-patterns {params.bench_patterns:q} --out {params.out}"
         " --settings {params.settings:q} > {log} 2>&1"
 
 
 rule ablation_tables:
     """CSV + LaTeX (booktabs, mean ± 95% CI, best bold) of each figure's numbers."""
+    conda:
+        "../../envs/ems.yaml"
     input:
         summary=rules.ablation_aggregate.output.summary,
         differences=rules.ablation_aggregate.output.differences,
@@ -116,6 +105,7 @@ rule ablation_tables:
     output:
         **ablation_rules.table_outputs(config, TABLES, report),
     params:
+        ems=EMS,
         settings=lambda w: ablation_rules.ablation_settings(config),
         aggregate=ABLATION,
         models=RESULTS / "models",
@@ -125,13 +115,15 @@ rule ablation_tables:
     log:
         LOGS / "ablation" / "tables.log",
     shell:
-        "{EMS} tables --aggregate {params.aggregate} --models {params.models} --shards {input.shards}"
+        "{params.ems} tables --aggregate {params.aggregate} --models {params.models} --shards {input.shards}"
         " --benchmarks {params.bench} --bench-patterns {params.bench_patterns:q} --out {params.out}"
         " --settings {params.settings:q} > {log} 2>&1"
 
 
 rule ablation_mlflow_summary:
     """Figures and tables as artifacts of the parent run; fails if a table differs from MLflow."""
+    conda:
+        "../../envs/ems.yaml"
     input:
         parent=RESULTS / "tracking" / "parent.json",
         long=rules.ablation_aggregate.output.long,
@@ -143,13 +135,14 @@ rule ablation_mlflow_summary:
     output:
         receipt=RESULTS / "tracking" / "ablation_summary.json",
     params:
+        ems=EMS,
         settings=lambda w: ablation_rules.ablation_settings(config),
         aggregate=ABLATION,
         models=RESULTS / "models",
     log:
         LOGS / "ablation" / "mlflow_summary.log",
     shell:
-        "{EMS} mlflow-summary --parent {input.parent} --aggregate {params.aggregate} --models {params.models}"
+        "{params.ems} mlflow-summary --parent {input.parent} --aggregate {params.aggregate} --models {params.models}"
         " --table {input.table} --files {input.figures} {input.tables} {input.summary}"
         " --out {output.receipt} --settings {params.settings:q} > {log} 2>&1"
 

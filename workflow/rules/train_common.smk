@@ -2,30 +2,28 @@
 # model ids, input and settings functions of the train rule.
 import json as _train_json
 
+from ems.ablation import grid as ablation_grid
 from ems.config import deep_merge as _train_deep_merge
 
 TRAIN_CHECKPOINTS = RESULTS / "checkpoints"
 
-#: variant -> config overrides (sections, deep-merged over the config). The ablation stage
-#: may add entries here or replace train_overrides() / train_shards() / ems_model_ids().
-TRAIN_VARIANTS = {"default": {}}
+# Variants and model ids come from the ablation grid (ems.ablation.grid, Paramspace over
+# ablation.factors x ablation.seeds): every trained model is a cell of the grid.
 
 
 def train_overrides(variant):
-    """Config overrides of a variant (the ablation grid may replace this function)."""
-    if variant not in TRAIN_VARIANTS:
-        raise ValueError(f"unknown training variant {variant!r}; known: {sorted(TRAIN_VARIANTS)}")
-    return TRAIN_VARIANTS[variant]
+    """Config overrides of a grid variant (objective weights, language embedding, temperature)."""
+    return ablation_grid.variant_overrides(config, variant)
 
 
 def train_shards(wildcards):
-    """Training shards of a variant (all variants share the prepared shards by default)."""
-    return RESULTS / "shards" / "train"
+    """Training shards of a variant: the prepared shards, or a data-fraction subset of them."""
+    return ablation_grid.train_shards_dir(RESULTS, wildcards.variant)
 
 
 def ems_model_ids():
-    """EMS model ids the workflow trains and evaluates: default/seed<train.seed> for now."""
-    return [f"default/seed{config['train']['seed']}"]
+    """EMS model ids the workflow trains and evaluates: <variant>/seed<seed> of every grid cell."""
+    return ablation_grid.model_ids(config)
 
 
 def _train_inputs(wildcards):
