@@ -94,6 +94,7 @@ def stub_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(ROOT / "Snakefile", work / "Snakefile")
     shutil.copy(ROOT / "config.yaml", work / "config.yaml")
     shutil.copytree(ROOT / "workflow", work / "workflow")
+    shutil.copytree(ROOT / "envs", work / "envs")
     for stage in ("data", "train", "evaluate", "tune"):
         (work / "workflow" / "rules" / f"{stage}.smk").write_text(f"# {stage}: replaced by stubs.smk in this test\n")
     (work / "workflow" / "rules" / "train.smk").write_text(STUBS.replace("@TESTS@", str(TESTS)))

@@ -69,7 +69,7 @@ rule stub_prepared:
 def _workdir(tmp: Path) -> Path:
     for name in ("Snakefile", "config.yaml"):
         shutil.copy(ROOT / name, tmp / name)
-    for name in ("config", "workflow"):
+    for name in ("config", "workflow", "envs"):
         shutil.copytree(ROOT / name, tmp / name)
     data = tmp / "workflow" / "rules" / "data.smk"
     if not re.search(r"^rule \w+", data.read_text(), re.MULTILINE):

@@ -20,7 +20,7 @@ def _workdir(tmp: Path) -> Path:
     """A copy of the workflow files (not the package) so outputs land in a temp folder."""
     for name in ("Snakefile", "config.yaml"):
         shutil.copy(ROOT / name, tmp / name)
-    for name in ("config", "workflow"):
+    for name in ("config", "workflow", "envs"):
         shutil.copytree(ROOT / name, tmp / name)
     return tmp
 

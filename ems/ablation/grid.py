@@ -269,24 +269,3 @@ def model_settings_json(config: Mapping[str, Any], variant: str, seed: int | str
     import json
 
     return json.dumps(model_settings(config, variant, int(seed)), sort_keys=True)
-
-
-#: Evaluation tasks with a summary JSON per model, in report order.
-EVAL_TASKS: tuple[str, ...] = ("tatoeba", "flores", "mining", "sib200", "umsab")
-
-
-def eval_tasks(config: Mapping[str, Any]) -> list[str]:
-    """Enabled evaluation tasks of the config."""
-    ev = config.get("evaluation") or {}
-    return [t for t in EVAL_TASKS if (ev.get(t) or {}).get("enabled", True)]
-
-
-def all_model_ids(config: Mapping[str, Any]) -> list[str]:
-    """EMS model ids of the grid, then ``peer-<name>`` for each configured peer."""
-    peers = [f"peer-{p}" for p in (config.get("evaluation") or {}).get("peers") or []]
-    return model_ids(config) + peers
-
-
-def eval_jsons(config: Mapping[str, Any], results: str) -> list[str]:
-    """``<results>/eval/<model_id>/<task>.json`` of every model (grid and peers) and enabled task."""
-    return [f"{results}/eval/{mid}/{task}.json" for mid in all_model_ids(config) for task in eval_tasks(config)]

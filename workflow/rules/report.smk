@@ -1,7 +1,9 @@
 # report stage: data-fraction subsets of the ablation grid, aggregation over seeds, paper
 # figures and tables, their MLflow summary, and the `snakemake --report` entries.
 # Grid: ems.ablation.grid (Paramspace over ablation.factors); docs/ablations.md.
+from ems.ablation import grid as ablation_grid
 from ems.ablation import rules as ablation_rules
+from ems.evaluation import rules as eval_rules
 
 ABLATION = RESULTS / "ablation"
 FIGURES = RESULTS / "figures"
@@ -12,7 +14,7 @@ report: "../report/workflow.rst"
 
 
 # Evaluation summaries of every grid model and peer.
-ABLATION_EVALS = eval_rules.targets(config, RESULTS, ems_model_ids())
+ABLATION_EVALS = eval_rules.targets(config, RESULTS, ablation_grid.model_ids(config))
 
 
 rule ablation_subset_shards:
