@@ -82,7 +82,8 @@ def ablation_bars(summary: pd.DataFrame, labels: Mapping[str, str], out_dir: str
     if horizontal:
         figsize = (1.5 + 2.6 * len(metrics), 1.0 + 0.28 * len(variants))
     else:
-        figsize = (2.2 + 0.45 * len(variants) * len(metrics), 3.4)
+        # at least ~2.3 in per panel so that titles of neighbouring panels never overlap
+        figsize = (max(2.2 + 0.45 * len(variants) * len(metrics), 2.3 * len(metrics)), 3.4)
     fig, axes = plt.subplots(1, len(metrics), figsize=figsize, squeeze=False, sharey=horizontal)
     for ax, metric in zip(axes[0], metrics):
         sub = ems_rows[ems_rows["metric"] == metric].set_index("variant").reindex(variants)
