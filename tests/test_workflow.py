@@ -26,7 +26,8 @@ def _workdir(tmp: Path) -> Path:
 
 
 def _snakemake(args: list[str], cwd: Path, timeout: int = 1800) -> subprocess.CompletedProcess:
-    env = dict(os.environ, EMS_DATA_MIRROR=str(MIRROR))
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_RUN_ID")}
+    env["EMS_DATA_MIRROR"] = str(MIRROR)  # the workflow's own embedded MLflow store is used
     return subprocess.run(
         SNAKEMAKE + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
@@ -72,3 +73,32 @@ def test_smoke_dag_produces_every_stage(smoke_run: Path) -> None:
     meta = json.loads((res / "shards" / "train" / "meta.json").read_text())
     assert meta["n_pairs"] > 0
     assert (res / "tokenizer" / "tokenizer.json").exists()
+    for stem in ("ablation_bars", "per_language_heatmap", "learning_curves", "cost_per_job"):
+        for ext in ("png", "pdf"):
+            assert (res / "figures" / f"{stem}.{ext}").stat().st_size > 0
+    assert (res / "tables" / "ablation.tex").read_text().count("\\textbf") >= 1
+    # the ablation_mlflow_summary job compares every table value with MLflow and fails on a mismatch
+    receipt = json.loads((res / "tracking" / "ablation_summary.json").read_text())
+    assert not receipt["mismatches"] and receipt["checked"]["ok"] > 0
+
+
+@pytest.mark.slow
+def test_smoke_training_is_tracked_and_uses_tuned_values(smoke_run: Path) -> None:
+    import mlflow
+    import yaml
+
+    res = smoke_run / "results" / "smoke"
+    best = yaml.safe_load((res / "tune" / "best_params.yaml").read_text())
+    model_dirs = sorted(p.parent for p in (res / "models").rglob("run.json"))
+    assert len(model_dirs) == 4  # 2 variants x 2 seeds
+    for model_dir in model_dirs:
+        resolved = json.loads((model_dir / "settings.resolved.json").read_text())
+        assert resolved["train"]["lr"] == pytest.approx(best["train"]["lr"])
+        run_info = json.loads((model_dir / "run.json").read_text())
+        assert run_info["tracking_uri"].startswith("sqlite:///")
+        assert str(res / "mlflow") in run_info["tracking_uri"]  # embedded store under results/
+        run = mlflow.MlflowClient(run_info["tracking_uri"]).get_run(run_info["run_id"])
+        assert run.info.status == "FINISHED"
+        assert {"config_hash", "data_hash", "git_commit"} <= set(run.data.tags)
+        assert "loss/total" in run.data.metrics and "tatoeba/acc_mean" in run.data.metrics
+        assert "train.lr" in run.data.params or any(k.endswith("lr") for k in run.data.params)

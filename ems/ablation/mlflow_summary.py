@@ -68,12 +68,19 @@ def search_runs(tracking_uri: str, experiment_id: str) -> pd.DataFrame:
     """All runs of the experiment (``mlflow.search_runs``), with their metrics and tags as columns."""
     import mlflow
 
+    # set_tracking_uri also exports MLFLOW_TRACKING_URI; restore the environment exactly so
+    # that later runs and subprocesses of this process do not inherit this store.
+    previous_env = os.environ.get("MLFLOW_TRACKING_URI")
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(tracking_uri)
     try:
         return mlflow.search_runs(experiment_ids=[str(experiment_id)], output_format="pandas", max_results=100000)
     finally:
         mlflow.set_tracking_uri(previous)
+        if previous_env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous_env
 
 
 def _run_index(runs: pd.DataFrame, run_ids: Mapping[str, str]) -> dict[str, pd.DataFrame]:
