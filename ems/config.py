@@ -51,9 +51,9 @@ def _extend_with_defaults(validator_class: type) -> type:
 def _fill_section_defaults(cfg: dict[str, Any], schema: Mapping[str, Any]) -> None:
     """Create absent object sections so that their own defaults get filled too."""
     for key, sub in schema.get("properties", {}).items():
-        if key not in cfg and isinstance(sub, dict) and sub.get("type") == "object" and "default" not in sub:
-            if key not in schema.get("required", []):
-                cfg[key] = {}
+        is_section = isinstance(sub, dict) and sub.get("type") == "object" and "default" not in sub
+        if key not in cfg and is_section and key not in schema.get("required", []):
+            cfg[key] = {}
         if isinstance(cfg.get(key), dict) and isinstance(sub, dict) and sub.get("type") == "object":
             _fill_section_defaults(cfg[key], sub)
 

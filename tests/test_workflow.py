@@ -29,7 +29,7 @@ def _snakemake(args: list[str], cwd: Path, timeout: int = 1800) -> subprocess.Co
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_RUN_ID")}
     env["EMS_DATA_MIRROR"] = str(MIRROR)  # the workflow's own embedded MLflow store is used
     return subprocess.run(
-        SNAKEMAKE + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        SNAKEMAKE + args, check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
 
 

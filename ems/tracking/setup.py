@@ -39,6 +39,26 @@ def experiment_name(settings: Mapping[str, Any]) -> str:
     return (settings.get("tracking") or {}).get("experiment") or f"ems-{settings['name']}"
 
 
+def get_or_create_experiment(client: Any, uri: str, name: str) -> str:
+    """The experiment's id, creating it when absent; with a SQLite store its artifacts live
+    beside the database (not in the current directory). Tolerates a concurrent creator."""
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    artifacts = None
+    if uri.startswith("sqlite:///"):
+        artifacts = (Path(uri[len("sqlite:///") :]).parent / "artifacts").as_uri()
+    try:
+        exp_id = client.create_experiment(name, artifact_location=artifacts)
+    except Exception:
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id
+    logger.info("created MLflow experiment %s (%s) at %s", name, exp_id, uri)
+    return exp_id
+
+
 def tracking_setup(settings: Mapping[str, Any], out: str | os.PathLike[str]) -> dict[str, str]:
     """Create (or find) the experiment and this configuration's parent run; write ``out``."""
     from ems.tracking.mlflow_tracker import _client
@@ -48,15 +68,7 @@ def tracking_setup(settings: Mapping[str, Any], out: str | os.PathLike[str]) -> 
         Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     client = _client(uri)
     name = experiment_name(settings)
-    exp = client.get_experiment_by_name(name)
-    if exp is None:
-        artifacts = None
-        if uri.startswith("sqlite:///"):
-            artifacts = (Path(uri[len("sqlite:///") :]).parent / "artifacts").as_uri()
-        exp_id = client.create_experiment(name, artifact_location=artifacts)
-        logger.info("created MLflow experiment %s (%s) at %s", name, exp_id, uri)
-    else:
-        exp_id = exp.experiment_id
+    exp_id = get_or_create_experiment(client, uri, name)
     cfg_name = str(settings["name"])
     found = client.search_runs(
         [exp_id], filter_string=f"tags.`ems.role` = 'parent' AND tags.`ems.config` = '{cfg_name}'", max_results=1

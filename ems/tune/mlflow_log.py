@@ -66,7 +66,11 @@ class StudyTracker:
     def from_settings(cls, settings: Mapping[str, Any]) -> StudyTracker:
         """Find or create the experiment named by ``tracking`` (outside Snakemake's setup rule)."""
         from ems.tracking.mlflow_tracker import _client
-        from ems.tracking.setup import experiment_name, resolve_tracking_uri
+        from ems.tracking.setup import (
+            experiment_name,
+            get_or_create_experiment,
+            resolve_tracking_uri,
+        )
 
         uri = resolve_tracking_uri(settings)
         if uri.startswith("sqlite:///"):
@@ -75,16 +79,7 @@ class StudyTracker:
         name = experiment_name(settings)
 
         def get_or_create() -> str:
-            exp = client.get_experiment_by_name(name)
-            if exp is not None:
-                return exp.experiment_id
-            try:
-                return client.create_experiment(name)
-            except Exception:
-                exp = client.get_experiment_by_name(name)
-                if exp is None:
-                    raise
-                return exp.experiment_id
+            return get_or_create_experiment(client, uri, name)
 
         return cls(uri, retry(get_or_create, "experiment"))
 
