@@ -82,6 +82,34 @@ def validate_config(config: Mapping[str, Any], source: str = "config") -> dict[s
     return cfg
 
 
+def validate_sections(
+    settings: Mapping[str, Any], sections: tuple[str, ...], what: str, extra_keys: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Validate only ``sections`` (and top-level ``extra_keys``) of a config against the schema.
+
+    Stage CLIs receive just the sections they need (``--settings``); this gives them the same
+    defaults and key-naming errors as :func:`validate_config` without the rest of the config.
+    """
+    schema = load_schema()
+    present = [s for s in sections if s in schema["properties"]]
+    sub = {
+        "type": "object",
+        "$schema": schema.get("$schema", "https://json-schema.org/draft/2020-12/schema"),
+        "$defs": schema.get("$defs", {}),
+        "properties": {s: schema["properties"][s] for s in (*present, *extra_keys) if s in schema["properties"]},
+    }
+    cfg = copy.deepcopy(dict(settings))
+    for s in present:
+        cfg.setdefault(s, {})
+    _fill_section_defaults(cfg, sub)
+    validator = _extend_with_defaults(jsonschema.validators.validator_for(sub))(sub)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"  {key_path(e)}: {e.message}" for e in errors[:10]]
+        raise ConfigError(f"invalid {what} settings:\n" + "\n".join(lines))
+    return cfg
+
+
 def load_config(path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Read a YAML config, deep-merge ``overrides``, validate and fill defaults."""
     try:

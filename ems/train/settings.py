@@ -13,9 +13,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import jsonschema
-
-from ems.config import _extend_with_defaults, key_path, load_schema
+from ems.config import validate_sections
 from ems.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -86,27 +84,7 @@ class Settings:
 
 
 def _validate_sections(settings: Mapping[str, Any]) -> dict[str, Any]:
-    schema = load_schema()
-    present = [s for s in SECTIONS if s in schema["properties"]]
-    sub = {
-        "type": "object",
-        "$schema": schema.get("$schema", "https://json-schema.org/draft/2020-12/schema"),
-        "$defs": schema.get("$defs", {}),
-        "definitions": schema.get("definitions", {}),
-        "properties": {s: schema["properties"][s] for s in present},
-    }
-    for extra in ("name", "results_dir"):
-        if extra in schema["properties"]:
-            sub["properties"][extra] = schema["properties"][extra]
-    cfg = copy.deepcopy(dict(settings))
-    for s in present:
-        cfg.setdefault(s, {})
-    validator = _extend_with_defaults(jsonschema.validators.validator_for(sub))(sub)
-    errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = [f"  {key_path(e)}: {e.message}" for e in errors[:10]]
-        raise ConfigError("invalid training settings:\n" + "\n".join(lines))
-    return cfg
+    return validate_sections(settings, SECTIONS, "training", extra_keys=("name", "results_dir"))
 
 
 def _build(cls: type, section: Mapping[str, Any], name: str) -> Any:
