@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from ems.model.encoder import mean_pool  # noqa: F401  (re-exported for the peers)
+
 logger = logging.getLogger(__name__)
 
 
@@ -25,12 +27,6 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int, max_tokens: i
         size = batch_size if max_tokens is None else max(1, min(batch_size, max_tokens // longest))
         yield order[start:start + size]
         start += size
-
-
-def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Average of the hidden states of real (mask = 1) tokens."""
-    m = mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)
 
 
 def encode_ids(

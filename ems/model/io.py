@@ -127,27 +127,14 @@ def embed_ids(
     device: str | torch.device = "cpu",
 ) -> np.ndarray:
     """Mean-pooled vectors (n, H) float32 of tokenised sentences: sorted by length, batched."""
-    n = len(sentences_ids)
-    hidden = int(model.config.hidden_size)
-    out = np.zeros((n, hidden), dtype=np.float32)
-    if n == 0:
-        return out
-    lengths = np.array([len(s) for s in sentences_ids])
-    order = np.argsort(-lengths, kind="stable")
-    with torch.inference_mode():
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            width = max(int(lengths[idx].max()), 1)
-            ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
-            for row, i in enumerate(idx):
-                sent = sentences_ids[i]
-                ids[row, : len(sent)] = torch.as_tensor(sent, dtype=torch.long)
-                mask[row, : len(sent)] = 1
-            ids, mask = ids.to(device), mask.to(device)
-            hidden_states = model(input_ids=ids, attention_mask=mask).last_hidden_state
-            out[idx] = mean_pool(hidden_states, mask).float().cpu().numpy()
-    return out
+    if len(sentences_ids) == 0:
+        return np.zeros((0, int(model.config.hidden_size)), dtype=np.float32)
+    from ems.encoders.batching import encode_ids  # lazy: ems.encoders imports this module
+
+    def forward(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return mean_pool(model(input_ids=ids, attention_mask=mask).last_hidden_state, mask)
+
+    return encode_ids(forward, sentences_ids, pad_id, batch_size=batch_size, device=device)
 
 
 def embed_texts(
