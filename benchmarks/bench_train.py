@@ -193,6 +193,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    load_start = os.getloadavg()
     if args.shards:
         data = load_pair_shards(args.shards)
         vocab = max(int(data.meta["vocab_size"]), args.vocab)  # the model size asked for; ids stay valid
@@ -245,7 +246,7 @@ def main() -> None:
     results["flop_counter_check"] = ratio
     results["machine"] = {
         "cpu": _cpu_name(), "cores": os.cpu_count(), "threads": args.threads, "torch": torch.__version__,
-        "python": platform.python_version(), "load_average_before_after": None,
+        "python": platform.python_version(), "load_average_start": load_start,
     }
     results["config"] = {"model": MODEL.__dict__, "vocab": vocab, "batch_size": args.batch_size,
                          "max_length": max_length, "data": args.shards or "synthetic", "steps": args.steps * args.rounds}
@@ -278,7 +279,12 @@ def _print_table(r: dict[str, Any]) -> None:
               f"{100 * x['useful_fraction_of_peak_cpu']:.0f}% | {100 * x['padded_fraction_of_peak_cpu']:.0f}% | "
               f"{100 * x['useful_fraction_of_peak']:.0f}% | {100 * x['padding_fraction']:.0f}% |")
     print(f"speed-up: {r['speedup_pairs_per_s']:.2f}x pairs/s (wall), {r['speedup_pairs_per_cpu_s']:.2f}x pairs/CPU-s; "
-          f"FLOP-count check {r['flop_counter_check']:.3f}; load average at end {r['machine']['load_average_end']}")
+          f"FLOP-count check {r['flop_counter_check']:.3f}; load average (1/5/15 min) at start "
+          f"{_load(r['machine']['load_average_start'])}, at end {_load(r['machine']['load_average_end'])}")
+
+
+def _load(values: tuple[float, float, float]) -> str:
+    return "/".join(f"{v:.2f}" for v in values)
 
 
 if __name__ == "__main__":
