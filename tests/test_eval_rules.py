@@ -29,3 +29,31 @@ def test_default_config_tasks_inputs_and_args():
     assert "results/default/eval/v/seed1/mining.json" in targets and "results/default/eval/peer-tfidf/umsab.json" in targets
     off = dict(cfg, evaluation=dict(cfg["evaluation"], mining=dict(cfg["evaluation"]["mining"], enabled=False)))
     assert "mining" not in rules.tasks(off)
+
+
+def test_job_settings_hold_only_what_the_task_reads():
+    """Each evaluate job's --settings (its rerun trigger) is the task's part of the config,
+    and it still resolves into a working evaluator configuration."""
+    import json
+
+    from ems.evaluation.settings import resolve_settings
+
+    extra = {"name": "toy", "type": "classification", "format": "tsv", "path": "toy/{lang}_{split}.tsv",
+             "languages": ["deu"]}
+    cfg = load_config(REPO / "config.yaml")
+    cfg = dict(cfg, evaluation=dict(cfg["evaluation"], extra_datasets=[extra, dict(extra, name="other")]))
+    tatoeba = json.loads(rules.settings_json(cfg, "tatoeba"))
+    assert set(tatoeba) == {"evaluation"}
+    assert set(tatoeba["evaluation"]) == {"batch_size", "seed", "cache", "on_missing_language", "tatoeba"}
+    assert tatoeba["evaluation"]["tatoeba"] == cfg["evaluation"]["tatoeba"]
+    mining = json.loads(rules.settings_json(cfg, "mining"))
+    assert mining["mining"] == cfg["mining"] and "flores" not in mining["evaluation"]
+    assert mining["evaluation"]["mining"]["margin_k"] == cfg["evaluation"]["mining"]["margin_k"]
+    toy = json.loads(rules.settings_json(cfg, "toy"))
+    assert toy["evaluation"]["extra_datasets"] == [extra] and "tatoeba" not in toy["evaluation"]
+    resolved = resolve_settings(mining)
+    assert resolved["mining"]["languages"] == cfg["mining"]["languages"]
+    assert resolve_settings(toy)["evaluation"]["extra_datasets"][0]["path"] == extra["path"]
+    tatoeba_k8 = dict(cfg, evaluation=dict(cfg["evaluation"], tatoeba=dict(cfg["evaluation"]["tatoeba"], k=8)))
+    assert rules.settings_json(tatoeba_k8, "flores") == rules.settings_json(cfg, "flores")
+    assert rules.settings_json(tatoeba_k8, "tatoeba") != rules.settings_json(cfg, "tatoeba")

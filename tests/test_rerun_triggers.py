@@ -3,9 +3,11 @@
 Snakemake reruns a job when its ``params`` differ from the recorded ones
 (``--rerun-triggers params``). The train rule's params hold only the model, objective,
 train and tracking sections of its grid cell (``ems.ablation.grid.model_settings_json``),
-so an evaluation option must not reach it. The test fakes a finished run of the smoke
-configuration (every output present, provenance recorded with ``--touch``), changes
-``evaluation.tatoeba.k`` and lists the jobs a dry run would execute.
+so an evaluation option must not reach it; the evaluate rule's params hold only what its
+task reads (``ems.evaluation.registry.task_settings``), so a Tatoeba option must not rerun
+the other tasks either. The test fakes a finished run of the smoke configuration (every
+output present, provenance recorded with ``--touch``), changes ``evaluation.tatoeba.k``
+and lists the jobs a dry run would execute.
 """
 
 from __future__ import annotations
@@ -105,6 +107,20 @@ def _planned(output: str) -> dict[str, list[str]]:
     return jobs
 
 
+def _evaluate_tasks(output: str) -> list[str]:
+    """The ``task`` wildcard of every evaluate job in a dry run's listing."""
+    tasks: list[str] = []
+    rule = None
+    for line in output.splitlines():
+        m = re.match(r"^(?:local)?rule (\w+):", line)
+        if m:
+            rule = m.group(1)
+        elif rule and rule.startswith("evaluate") and line.strip().startswith("wildcards:"):
+            found = re.search(r"task=([\w-]+)", line)
+            tasks.append(found.group(1) if found else "?")
+    return tasks
+
+
 def _missing(output: str) -> list[str]:
     files: list[str] = []
     for m in re.finditer(r"Missing output files: ([^;\n]+)", output):
@@ -143,9 +159,12 @@ def test_evaluation_option_reruns_only_evaluation_and_aggregation(tmp_path: Path
     unchanged = _planned(_smk(work, "-n", "--configfile", "a.yaml"))
     assert set(unchanged) <= {"all"}, f"a finished run should be complete, but plans {sorted(unchanged)}"
 
-    planned = _planned(_smk(work, "-n", "--configfile", "b.yaml"))
+    listing = _smk(work, "-n", "--configfile", "b.yaml")
+    planned = _planned(listing)
     assert "train" not in planned, f"training reruns after an evaluation change: {planned.get('train')}"
     assert any(r.startswith("evaluate") for r in planned), f"no evaluation job reruns: {sorted(planned)}"
     assert "ablation_aggregate" in planned
     unexpected = sorted(r for r in planned if not ALLOWED.match(r))
     assert not unexpected, f"jobs outside evaluation/aggregation rerun: {unexpected}"
+    tasks = _evaluate_tasks(listing)
+    assert tasks and set(tasks) == {"tatoeba"}, f"a Tatoeba option reruns evaluations of other tasks: {sorted(tasks)}"

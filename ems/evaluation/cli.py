@@ -40,7 +40,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     from ems.encoders import load_encoder, model_id_for
     from ems.evaluation.cache import maybe_cached
-    from ems.evaluation.registry import build_evaluator
+    from ems.evaluation.registry import build_evaluator, task_settings
     from ems.evaluation.settings import resolve_settings
     from ems.evaluation.tracking import log_result
 
@@ -63,8 +63,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         logger.info("embedding cache: %d sentences reused, %d embedded", encoder.hits, encoder.misses)
     result.write(args.out_csv, args.out_json, model_id)
     logger.info("%s on %s: %s = %.4f (%.1f s)", args.task, model_id, result.primary_metric, result.primary, seconds)
-    log_result(result, model_id, {"evaluation": ev, "mining": settings.get("mining", {})}, args.run_json,
-               args.parent_json)
+    log_result(result, model_id, task_settings(settings, args.task), args.run_json, args.parent_json)
     return 0
 
 
@@ -75,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model-id", help="id in tables (default: peer-<name> or the folder name)")
     p.add_argument("--out-csv", required=True, type=Path, help="per-language metrics CSV")
     p.add_argument("--out-json", required=True, type=Path, help="summary JSON")
-    p.add_argument("--settings", required=True, help='JSON with the "evaluation" and "mining" config sections')
+    p.add_argument("--settings", required=True, help='JSON with the "evaluation" and "mining" config sections (or the part of them the task reads)')
     p.add_argument("--source", action="append", default=[], metavar="ROLE=DIR",
                    help="extracted source archive per role (laser, opus_mt_testsets, sib200, umsab)")
     p.add_argument("--train-meta", help="shards/train/meta.json: the training languages (for 'train' and _seen means)")

@@ -60,6 +60,29 @@ def enabled_tasks(evaluation: Mapping[str, Any], mining: Mapping[str, Any] | Non
     return tasks
 
 
+#: ``evaluation`` keys every task reads (encoding, classifier seed, cache, missing languages).
+COMMON_KEYS = ("batch_size", "seed", "cache", "on_missing_language")
+
+
+def task_settings(settings: Mapping[str, Any], task: str) -> dict[str, Any]:
+    """The part of the ``evaluation``/``mining`` sections that ``task`` reads.
+
+    The evaluate rule's params and the logged MLflow params hold only this, so changing
+    one task's options (say ``evaluation.mining.margin_k``) reruns that task's jobs only.
+    """
+    ev = settings.get("evaluation", {})
+    out: dict[str, Any] = {k: ev[k] for k in COMMON_KEYS if k in ev}
+    if task in SECTION:
+        if SECTION[task] in ev:
+            out[SECTION[task]] = ev[SECTION[task]]
+    else:
+        out["extra_datasets"] = [e for e in ev.get("extra_datasets") or [] if e.get("name") == task]
+    picked: dict[str, Any] = {"evaluation": out}
+    if task == "mining" and "mining" in settings:
+        picked["mining"] = settings["mining"]
+    return picked
+
+
 def source_roles(task: str) -> list[str]:
     role = SOURCE_ROLE.get(task)
     return [role] if role else []

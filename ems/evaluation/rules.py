@@ -6,13 +6,14 @@ logic is importable and testable.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ems.evaluation.registry import enabled_tasks, source_roles
+from ems.evaluation.registry import enabled_tasks, source_roles, task_settings
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,11 @@ def args(config: Mapping[str, Any], results: Path, model_id: str, task: str, inp
         out.append(f"--model ems:{results / 'models' / model_id}")
         out.append(f"--run-json {results / 'models' / model_id / 'run.json'}")
     return " ".join(out)
+
+
+def settings_json(config: Mapping[str, Any], task: str) -> str:
+    """``--settings`` of one job: only what ``task`` reads, so other tasks' options never rerun it."""
+    return json.dumps(task_settings(config, task), sort_keys=True)
 
 
 def targets(config: Mapping[str, Any], results: Path, ems_ids: Sequence[str]) -> list[str]:

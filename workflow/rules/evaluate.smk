@@ -24,7 +24,7 @@ rule evaluate:
         json=EVAL / "{model_id}" / "{task}.json",
     params:
         ems=EMS,
-        settings=lambda w: settings("evaluation", "mining"),
+        settings=lambda w: eval_rules.settings_json(config, w.task),
         args=lambda w, input: eval_rules.args(config, RESULTS, w.model_id, w.task, list(input.keys())),
         cache=lambda w: EVAL / w.model_id / "cache",
     wildcard_constraints:
