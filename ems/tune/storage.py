@@ -54,13 +54,21 @@ def make_storage(spec: str, on_stale: Any = None) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(
-                spec,
-                heartbeat_interval=HEARTBEAT_INTERVAL,
-                grace_period=HEARTBEAT_GRACE,
-                failed_trial_callback=on_stale,
+                spec, heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=HEARTBEAT_GRACE, **_stale_callback(on_stale)
             )
     except Exception as exc:
         raise ConfigError(f"tune.storage: cannot open {spec!r}: {exc}") from exc
+
+
+def _stale_callback(on_stale: Any) -> dict[str, Any]:
+    """The stale-trial callback under its name in the installed optuna (renamed in 4.9)."""
+    import inspect
+
+    import optuna
+
+    params = inspect.signature(optuna.storages.RDBStorage.__init__).parameters
+    name = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in params else "failed_trial_callback"
+    return {name: on_stale}
 
 
 @contextlib.contextmanager
