@@ -35,6 +35,23 @@ def resolve_tracking_uri(settings: Mapping[str, Any]) -> str:
     return f"sqlite:///{store_dir(settings) / 'mlflow.db'}"
 
 
+def sqlite_folder(uri: str) -> Path | None:
+    """Folder of a ``sqlite:///`` store's database file; None for any other store."""
+    prefix = "sqlite:///"
+    return Path(uri[len(prefix) :]).parent if uri.startswith(prefix) else None
+
+
+def open_store(settings: Mapping[str, Any]) -> tuple[str, Any]:
+    """The tracking URI of ``settings`` and an MLflow client on it (a SQLite folder is made first)."""
+    from ems.tracking.mlflow_tracker import _client
+
+    uri = resolve_tracking_uri(settings)
+    folder = sqlite_folder(uri)
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    return uri, _client(uri)
+
+
 def experiment_name(settings: Mapping[str, Any]) -> str:
     return (settings.get("tracking") or {}).get("experiment") or f"ems-{settings['name']}"
 
@@ -45,9 +62,8 @@ def get_or_create_experiment(client: Any, uri: str, name: str) -> str:
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
-    artifacts = None
-    if uri.startswith("sqlite:///"):
-        artifacts = (Path(uri[len("sqlite:///") :]).parent / "artifacts").as_uri()
+    folder = sqlite_folder(uri)
+    artifacts = (folder / "artifacts").as_uri() if folder is not None else None
     try:
         exp_id = client.create_experiment(name, artifact_location=artifacts)
     except Exception:
@@ -61,12 +77,7 @@ def get_or_create_experiment(client: Any, uri: str, name: str) -> str:
 
 def tracking_setup(settings: Mapping[str, Any], out: str | os.PathLike[str]) -> dict[str, str]:
     """Create (or find) the experiment and this configuration's parent run; write ``out``."""
-    from ems.tracking.mlflow_tracker import _client
-
-    uri = resolve_tracking_uri(settings)
-    if uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-    client = _client(uri)
+    uri, client = open_store(settings)
     name = experiment_name(settings)
     exp_id = get_or_create_experiment(client, uri, name)
     cfg_name = str(settings["name"])

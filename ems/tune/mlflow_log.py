@@ -11,6 +11,7 @@ handed to the trainer, which logs its losses there.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -65,23 +66,11 @@ class StudyTracker:
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> StudyTracker:
         """Find or create the experiment named by ``tracking`` (outside Snakemake's setup rule)."""
-        from ems.tracking.mlflow_tracker import _client
-        from ems.tracking.setup import (
-            experiment_name,
-            get_or_create_experiment,
-            resolve_tracking_uri,
-        )
+        from ems.tracking.setup import experiment_name, get_or_create_experiment, open_store
 
-        uri = resolve_tracking_uri(settings)
-        if uri.startswith("sqlite:///"):
-            Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        client = _client(uri)
+        uri, client = open_store(settings)
         name = experiment_name(settings)
-
-        def get_or_create() -> str:
-            return get_or_create_experiment(client, uri, name)
-
-        return cls(uri, retry(get_or_create, "experiment"))
+        return cls(uri, retry(functools.partial(get_or_create_experiment, client, uri, name), "experiment"))
 
     def ensure_parent(self, study: Any, tags: Mapping[str, str] | None = None) -> str:
         """Return the study's parent run, creating it once (call under the study's gate)."""
