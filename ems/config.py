@@ -8,11 +8,12 @@ that name the offending key (``train.lr``) rather than a schema path.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
 import yaml
@@ -82,6 +83,21 @@ def validate_config(config: Mapping[str, Any], source: str = "config") -> dict[s
     return cfg
 
 
+def schema_validator(schema: Mapping[str, Any]) -> jsonschema.protocols.Validator:
+    """A validator for ``schema`` that also fills ``default`` values (as Snakemake does)."""
+    return _extend_with_defaults(jsonschema.validators.validator_for(schema))(schema)
+
+
+def _sub_schema(schema: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The top-level schema restricted to ``keys`` (unknown names are ignored)."""
+    return {
+        "type": "object",
+        "$schema": schema.get("$schema", "https://json-schema.org/draft/2020-12/schema"),
+        "$defs": schema.get("$defs", {}),
+        "properties": {k: schema["properties"][k] for k in keys if k in schema["properties"]},
+    }
+
+
 def validate_sections(
     settings: Mapping[str, Any], sections: tuple[str, ...], what: str, extra_keys: tuple[str, ...] = ()
 ) -> dict[str, Any]:
@@ -91,23 +107,46 @@ def validate_sections(
     defaults and key-naming errors as :func:`validate_config` without the rest of the config.
     """
     schema = load_schema()
-    present = [s for s in sections if s in schema["properties"]]
-    sub = {
-        "type": "object",
-        "$schema": schema.get("$schema", "https://json-schema.org/draft/2020-12/schema"),
-        "$defs": schema.get("$defs", {}),
-        "properties": {s: schema["properties"][s] for s in (*present, *extra_keys) if s in schema["properties"]},
-    }
+    present = tuple(s for s in sections if s in schema["properties"])
+    sub = _sub_schema(schema, (*present, *extra_keys))
     cfg = copy.deepcopy(dict(settings))
     for s in present:
         cfg.setdefault(s, {})
     _fill_section_defaults(cfg, sub)
-    validator = _extend_with_defaults(jsonschema.validators.validator_for(sub))(sub)
-    errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.absolute_path))
+    errors = sorted(schema_validator(sub).iter_errors(cfg), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [f"  {key_path(e)}: {e.message}" for e in errors[:10]]
         raise ConfigError(f"invalid {what} settings:\n" + "\n".join(lines))
     return cfg
+
+
+T = TypeVar("T")
+
+
+def section(settings: Mapping[str, Any], name: str, into: type[T] | None = None) -> Any:
+    """The config section ``name`` of ``settings``, validated, with the schema's defaults filled.
+
+    The one configuration API of the package: every CLI and the workflow read a section
+    through it, so the schema stays the only place where defaults live. With ``into`` (a
+    dataclass whose fields are the section's keys) a typed object is returned, else a dict.
+    Errors raise :class:`ConfigError` naming the key (``train.lr: ...``).
+    """
+    cfg = validate_sections({name: settings.get(name, {})}, (name,), f"{name!r} section")[name]
+    if into is None:
+        return cfg
+    return typed(into, cfg, name)
+
+
+def typed(into: type[T], values: Mapping[str, Any], name: str) -> T:
+    """``into(**values)`` for a dataclass, naming the section when a key has no field."""
+    fields = {f.name for f in dataclasses.fields(into)}  # type: ignore[arg-type]
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise ConfigError(f"unknown key(s) in {name}: {', '.join(unknown)}")
+    missing = sorted(fields - set(values))
+    if missing:  # a schema without a default for a field: a defect of the schema, not of the user
+        raise ConfigError(f"{name}: no value and no schema default for {', '.join(missing)}")
+    return into(**dict(values))
 
 
 def load_config(path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
