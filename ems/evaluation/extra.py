@@ -156,6 +156,6 @@ def build_extra(entry: Mapping[str, Any], on_missing: str = "skip", seed: int = 
                 continue
             data[lang] = (src, tgt)
         subsets = {"seen": list(train_languages)} if train_languages is not None else {}
-        return RetrievalEvaluator(name, data, bool(entry.get("margin", False)), int(entry.get("k", 4)), subsets,
+        return RetrievalEvaluator(name, data, entry.get("margin", False), int(entry.get("k", 4)), subsets,
                                   skips.items, {"path": entry["path"], "format": entry["format"]})
     raise ConfigError(f"evaluation.extra_datasets[{name}].type must be classification or retrieval")

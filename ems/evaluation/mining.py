@@ -2,10 +2,11 @@
 
 No BUCC data is redistributable here, so each language gets two BUCC-style corpora: the gold
 pairs of one newstest set hidden among *unaligned* sentences of other held-out sets on each
-side, shuffled with a seed. Candidates are mined with ratio-margin scoring (k neighbours,
-both directions, their intersection or the union scored by margin: "max", Artetxe & Schwenk
-2019); the F1-maximising threshold is chosen on the ``train`` corpus and precision, recall
-and F1 at that threshold are reported on the ``test`` corpus. Real BUCC 2018 files are read
+side, shuffled with a seed. Candidates are mined as LASER's ``mine_bitexts.py`` (Artetxe &
+Schwenk 2019): ratio margin over the k cosine-nearest candidates, both directions, kept by
+their intersection or greedily one-to-one by score ("max"); the F1-maximising threshold is
+chosen on the ``train`` corpus and precision, recall and F1 at that threshold are reported on
+the ``test`` corpus. Real BUCC 2018 files are read
 by :mod:`ems.evaluation.bucc` into the same :class:`MiningSplit`.
 """
 
@@ -46,20 +47,42 @@ class MiningSplit:
             raise DataError(f"{where}: gold pair(s) out of range, e.g. {bad[0]}")
 
 
-def mine(x: np.ndarray, y: np.ndarray, k: int = 4, mode: str = "intersection") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Candidate pairs ``(i, j, margin)``: forward and backward best matches by ratio margin,
-    kept when both agree (``intersection``) or all of them (``max``, each pair once)."""
-    if mode not in ("intersection", "max"):
-        raise ConfigError(f"evaluation.mining.mode must be intersection or max, not {mode!r}")
+MODES = ("intersection", "max", "union")
+
+
+def mine(x: np.ndarray, y: np.ndarray, k: int = 4, mode: str = "intersection",
+         candidates: str = "knn") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate pairs ``(i, j, margin)`` from forward and backward best matches by ratio margin.
+
+    As LASER's ``mine_bitexts.py`` (``candidates="knn"``: the best of the k cosine-nearest):
+    ``intersection`` keeps the pairs both directions agree on; ``max`` sorts the forward and
+    backward matches together by score and keeps a pair only while neither its source nor its
+    target sentence has been kept (greedy one-to-one). ``union`` (not LASER) keeps every
+    forward and backward pair once. The threshold is applied later, on the returned scores.
+    """
+    if mode not in MODES:
+        raise ConfigError(f"evaluation.mining.mode must be one of {', '.join(MODES)}, not {mode!r}")
     x, y = normalise(x), normalise(y)
     x_knn, y_knn = knn_mean(x, y, k), knn_mean(y, x, k)
-    fwd, fwd_s = nearest(x, y, True, k, x_knn, y_knn)
-    bwd, bwd_s = nearest(y, x, True, k, y_knn, x_knn)
+    fwd, fwd_s = nearest(x, y, True, k, x_knn, y_knn, candidates=candidates)
+    bwd, bwd_s = nearest(y, x, True, k, y_knn, x_knn, candidates=candidates)
     pairs: dict[tuple[int, int], float] = {}
     if mode == "intersection":
         for i, j in enumerate(fwd):
             if bwd[j] == i:
                 pairs[(i, int(j))] = float(fwd_s[i])
+    elif mode == "max":
+        src = np.concatenate([np.arange(len(x)), bwd])
+        tgt = np.concatenate([fwd, np.arange(len(y))])
+        scores = np.concatenate([fwd_s, bwd_s]).astype(np.float64)
+        seen_src: set[int] = set()
+        seen_tgt: set[int] = set()
+        for n in np.argsort(-scores, kind="stable"):
+            i, j = int(src[n]), int(tgt[n])
+            if i not in seen_src and j not in seen_tgt:
+                seen_src.add(i)
+                seen_tgt.add(j)
+                pairs[(i, j)] = float(scores[n])
     else:
         for i, j in enumerate(fwd):
             pairs[(i, int(j))] = float(fwd_s[i])
@@ -174,7 +197,7 @@ class MiningEvaluator:
 
     def __init__(self, task: str, data: Mapping[str, Mapping[str, MiningSplit]], k: int = 4,
                  mode: str = "intersection", skipped: list[dict[str, str]] | None = None,
-                 params: Mapping[str, object] | None = None) -> None:
+                 params: Mapping[str, object] | None = None, candidates: str = "knn") -> None:
         if not data:
             raise DataError(f"{task}: no languages to evaluate")
         for lang, splits in data.items():
@@ -182,12 +205,15 @@ class MiningEvaluator:
                 if split not in splits:
                     raise DataError(f"{task}: language {lang} has no {split} corpus")
                 splits[split].check(f"{task} {lang} {split}")
-        self.task, self.data, self.k, self.mode = task, data, k, mode
+        if mode not in MODES:
+            raise ConfigError(f"evaluation.mining.mode must be one of {', '.join(MODES)}, not {mode!r}")
+        self.task, self.data, self.k, self.mode, self.candidates = task, data, k, mode, candidates
         self.skipped = list(skipped or [])
         self.params = dict(params or {})
 
     def _candidates(self, encoder: Encoder, lang: str, split: MiningSplit) -> tuple[np.ndarray, np.ndarray]:
-        i, j, s = mine(encoder.encode(split.xx, lang), encoder.encode(split.en, "eng"), self.k, self.mode)
+        i, j, s = mine(encoder.encode(split.xx, lang), encoder.encode(split.en, "eng"), self.k, self.mode,
+                       self.candidates)
         correct = np.array([(a, b) in split.gold for a, b in zip(i.tolist(), j.tolist())], dtype=bool)
         return s, correct
 
@@ -215,7 +241,8 @@ class MiningEvaluator:
                 if np.isfinite(r[m]):
                     metrics[f"{p}/{r['lang']}/{m}"] = r[m]
         finite(metrics, p)
-        params = {"scoring": "ratio_margin", "k": self.k, "mode": self.mode, "directions": "xx2en,en2xx",
+        scoring = "ratio_margin" if self.candidates == "knn" else "ratio_margin_exhaustive"
+        params = {"scoring": scoring, "k": self.k, "mode": self.mode, "directions": "xx2en,en2xx",
                   "threshold_from": "train", **self.params}
         return EvalResult(p, f"{p}/f1", metrics, rows, params, self.skipped)
 

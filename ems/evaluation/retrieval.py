@@ -2,6 +2,10 @@
 
 Artetxe & Schwenk (2019), "Margin-based parallel corpus mining with multilingual sentence
 embeddings": margin(x, y) = cos(x, y) / (Σ_{z∈NN_k(x)} cos(x, z)/2k + Σ_{z∈NN_k(y)} cos(y, z)/2k).
+As LASER (``source/xsim.py``, ``source/mine_bitexts.py``), only the ``k`` cosine-nearest
+candidates of each query are scored by margin and the best of them is retrieved
+(``candidates="knn"``, the default). ``candidates="all"`` (config ``margin: exhaustive``)
+takes the margin argmax over every target instead: not LASER, kept under its own name.
 Accuracy is the share of source sentences whose nearest target is the gold target at the same
 index (strict index match, as LASER's xsim without textual matching), in both directions.
 """
@@ -15,12 +19,13 @@ from typing import Any
 import numpy as np
 
 from ems.encoders.base import Encoder
-from ems.errors import DataError
+from ems.errors import ConfigError, DataError
 from ems.evaluation.result import EvalResult, finite, mean
 
 logger = logging.getLogger(__name__)
 
 BLOCK = 2048
+CANDIDATES = ("knn", "all")
 
 
 def normalise(x: np.ndarray) -> np.ndarray:
@@ -30,31 +35,62 @@ def normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(norms, 1e-12)
 
 
-def knn_mean(x: np.ndarray, y: np.ndarray, k: int, block: int = BLOCK) -> np.ndarray:
-    """For each row of ``x``, the mean cosine to its ``k`` nearest rows of ``y`` (k capped at len(y))."""
+def knn(x: np.ndarray, y: np.ndarray, k: int, block: int = BLOCK) -> tuple[np.ndarray, np.ndarray]:
+    """Cosines ``(n, k)`` and indices ``(n, k)`` of each row's ``k`` nearest rows of ``y``, best first
+    (k capped at len(y); ties broken by the lower index, as an exact inner-product search)."""
     k = min(k, len(y))
-    out = np.empty(len(x), dtype=np.float32)
+    sims_out = np.empty((len(x), k), dtype=np.float32)
+    idx_out = np.empty((len(x), k), dtype=np.int64)
     for s in range(0, len(x), block):
         sims = x[s:s + block] @ y.T
-        top = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:]
-        out[s:s + block] = top.mean(axis=1)
-    return out
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else np.tile(np.arange(k), (len(sims), 1))
+        top_s = np.take_along_axis(sims, top, axis=1)
+        order = np.lexsort((top, -top_s), axis=1)  # by cosine descending, then index
+        idx_out[s:s + block] = np.take_along_axis(top, order, axis=1)
+        sims_out[s:s + block] = np.take_along_axis(top_s, order, axis=1)
+    return sims_out, idx_out
+
+
+def knn_mean(x: np.ndarray, y: np.ndarray, k: int, block: int = BLOCK) -> np.ndarray:
+    """For each row of ``x``, the mean cosine to its ``k`` nearest rows of ``y`` (k capped at len(y))."""
+    return knn(x, y, k, block)[0].mean(axis=1)
+
+
+def margin_mode(margin: bool | str) -> tuple[bool, str]:
+    """``(use margin, candidates)`` of a config value: false, true (LASER: k candidates) or "exhaustive"."""
+    if margin is True or margin is False:
+        return bool(margin), "knn"
+    if margin == "exhaustive":
+        return True, "all"
+    raise ConfigError(f"margin must be true, false or 'exhaustive', not {margin!r}")
 
 
 def nearest(x: np.ndarray, y: np.ndarray, margin: bool = False, k: int = 4,
             x_knn: np.ndarray | None = None, y_knn: np.ndarray | None = None,
-            block: int = BLOCK) -> tuple[np.ndarray, np.ndarray]:
+            block: int = BLOCK, candidates: str = "knn") -> tuple[np.ndarray, np.ndarray]:
     """Index and score of the best ``y`` for each ``x`` (unit-norm rows), by cosine or ratio margin.
 
-    ``x_knn``/``y_knn`` (k-NN mean similarities of x→y and y→x) may be passed to reuse them.
+    With ``margin``, ``candidates="knn"`` scores the ``k`` cosine-nearest ``y`` of each ``x`` (LASER)
+    and ``"all"`` every ``y``. ``x_knn``/``y_knn`` (k-NN mean similarities of x→y and y→x) may be
+    passed to reuse them.
     """
     if len(x) == 0 or len(y) == 0:
         raise DataError("retrieval over an empty set")
+    if candidates not in CANDIDATES:
+        raise ConfigError(f"margin candidates must be one of {CANDIDATES}, not {candidates!r}")
+    idx = np.empty(len(x), dtype=np.int64)
+    score = np.empty(len(x), dtype=np.float32)
+    if margin and candidates == "knn":
+        cos, cand = knn(x, y, k, block)
+        x_knn = cos.mean(axis=1) if x_knn is None else x_knn
+        y_knn = knn_mean(y, x, k, block) if y_knn is None else y_knn
+        scores = cos / np.maximum((x_knn[:, None] + y_knn[cand]) / 2, 1e-12)
+        best = scores.argmax(axis=1)
+        rows = np.arange(len(x))
+        return cand[rows, best], scores[rows, best].astype(np.float32)
     if margin:
         x_knn = knn_mean(x, y, k, block) if x_knn is None else x_knn
         y_knn = knn_mean(y, x, k, block) if y_knn is None else y_knn
-    idx = np.empty(len(x), dtype=np.int64)
-    score = np.empty(len(x), dtype=np.float32)
     for s in range(0, len(x), block):
         sims = x[s:s + block] @ y.T
         if margin:
@@ -65,7 +101,8 @@ def nearest(x: np.ndarray, y: np.ndarray, margin: bool = False, k: int = 4,
     return idx, score
 
 
-def retrieval_accuracy(xx: np.ndarray, en: np.ndarray, margin: bool = False, k: int = 4) -> tuple[float, float]:
+def retrieval_accuracy(xx: np.ndarray, en: np.ndarray, margin: bool = False, k: int = 4,
+                       candidates: str = "knn") -> tuple[float, float]:
     """Accuracy xx→en and en→xx of line-aligned embeddings (gold = same index)."""
     if len(xx) != len(en):
         raise DataError(f"retrieval: {len(xx)} source rows but {len(en)} target rows")
@@ -73,8 +110,8 @@ def retrieval_accuracy(xx: np.ndarray, en: np.ndarray, margin: bool = False, k: 
     gold = np.arange(len(x))
     x_knn = knn_mean(x, y, k) if margin else None
     y_knn = knn_mean(y, x, k) if margin else None
-    fwd, _ = nearest(x, y, margin, k, x_knn, y_knn)
-    bwd, _ = nearest(y, x, margin, k, y_knn, x_knn)
+    fwd, _ = nearest(x, y, margin, k, x_knn, y_knn, candidates=candidates)
+    bwd, _ = nearest(y, x, margin, k, y_knn, x_knn, candidates=candidates)
     return float((fwd == gold).mean()), float((bwd == gold).mean())
 
 
@@ -86,7 +123,7 @@ class RetrievalEvaluator:
     reported beside it (``n_languages_<subset>``).
     """
 
-    def __init__(self, task: str, data: Mapping[str, tuple[Sequence[str], Sequence[str]]], margin: bool = False,
+    def __init__(self, task: str, data: Mapping[str, tuple[Sequence[str], Sequence[str]]], margin: bool | str = False,
                  k: int = 4, subsets: Mapping[str, Sequence[str]] | None = None,
                  skipped: list[dict[str, str]] | None = None, params: Mapping[str, Any] | None = None) -> None:
         if not data:
@@ -96,7 +133,8 @@ class RetrievalEvaluator:
                 raise DataError(f"{task}: language {lang}: {len(xx)} sentences but {len(en)} English sentences")
             if not xx:
                 raise DataError(f"{task}: language {lang}: no sentences")
-        self.task, self.data, self.margin, self.k = task, dict(data), margin, k
+        self.margin, self.candidates = margin_mode(margin)
+        self.task, self.data, self.k = task, dict(data), k
         self.subsets = {name: [lang for lang in langs if lang in self.data] for name, langs in (subsets or {}).items()}
         self.skipped = list(skipped or [])
         self.params = dict(params or {})
@@ -111,7 +149,7 @@ class RetrievalEvaluator:
             if key not in english:
                 english[key] = encoder.encode(list(en), "eng")
             x_emb = encoder.encode(list(xx), lang)
-            a_xe, a_ex = retrieval_accuracy(x_emb, english[key], self.margin, self.k)
+            a_xe, a_ex = retrieval_accuracy(x_emb, english[key], self.margin, self.k, self.candidates)
             rows.append({"lang": lang, "n": len(xx), "acc_xx2en": a_xe, "acc_en2xx": a_ex,
                          "acc_mean": (a_xe + a_ex) / 2})
             logger.info("%s %s: xx→en %.4f en→xx %.4f (n=%d)", p, lang, a_xe, a_ex, len(xx))
@@ -131,6 +169,7 @@ class RetrievalEvaluator:
             for m in ("acc_xx2en", "acc_en2xx", "acc_mean"):
                 metrics[f"{p}/{r['lang']}/{m}"] = r[m]
         finite(metrics, p)
-        params = {"scoring": "ratio_margin" if self.margin else "cosine", "k": self.k if self.margin else None,
+        scoring = "cosine" if not self.margin else "ratio_margin" if self.candidates == "knn" else "ratio_margin_exhaustive"
+        params = {"scoring": scoring, "k": self.k if self.margin else None,
                   "directions": "xx2en,en2xx", "match": "index", **self.params}
         return EvalResult(p, f"{p}/acc_mean", metrics, rows, params, self.skipped)
