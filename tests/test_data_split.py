@@ -60,3 +60,20 @@ def test_shared_sides_leave_training():
 def test_nothing_left_is_an_error():
     with pytest.raises(DataError, match="min_pairs_per_language"):
         split_and_sample(toy({"a": 5}), BASE)
+
+
+def test_valid_follows_the_domain_mix_of_its_language_not_the_file_order():
+    # corpus in file order: news first, then Tatoeba, then Europarl (as the mirror's files)
+    origins = ["news/newstest"] * 800 + ["tatoeba/x"] * 600 + ["europarl/x"] * 600
+    frame = pd.DataFrame({"lang": "deu", "src": [f"d{i}" for i in range(2000)],
+                          "tgt": [f"e{i}" for i in range(2000)], "origin": origins})
+    frame = pd.concat([frame, toy({"fra": 500})], ignore_index=True)
+    _, valid, _ = split_and_sample(frame, {**BASE, "valid_pairs_per_language": 200})
+    deu = valid[valid["lang"] == "deu"]
+    assert len(deu) == 200
+    pool_share = {"news/newstest": 0.4, "tatoeba/x": 0.3, "europarl/x": 0.3}
+    for rows, tol in ((deu, 0.08), (deu.iloc[:50], 0.15)):  # the whole split and a dev-sized prefix
+        share = rows["origin"].value_counts(normalize=True).to_dict()
+        for origin, expected in pool_share.items():
+            assert abs(share.get(origin, 0.0) - expected) <= tol, (len(rows), share)
+    assert list(valid["lang"]) == sorted(valid["lang"])  # grouped by language

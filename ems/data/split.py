@@ -1,7 +1,8 @@
 """Hold out a per-language validation set, then temperature-sample the training set.
 
-Validation pairs are drawn first (seeded, at most ``valid_pairs_per_language`` and at most
-a fifth of a language's pairs), and every remaining pair that shares a side with a
+Validation pairs are drawn first (a seeded uniform sample per language, at most
+``valid_pairs_per_language`` and at most a fifth of a language's pairs, so their mix of
+source files follows the language's pool; written in the order drawn), and every remaining pair that shares a side with a
 validation pair is removed from the training pool, so validation never overlaps training.
 Languages with fewer than ``min_pairs_per_language`` pairs are dropped (logged).
 
@@ -32,16 +33,21 @@ MAX_VALID_FRACTION = 0.2
 
 
 def split_valid(frame: pd.DataFrame, per_language: int, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(train pool, valid)``: valid drawn per language; pool pairs sharing a side with valid removed."""
+    """``(train pool, valid)``: valid drawn per language; pool pairs sharing a side with valid removed.
+
+    ``valid`` is grouped by language and, within a language, kept in the random order of the
+    draw (not file order), so any prefix of a language's validation pairs (as
+    ``train.dev_pairs_per_language`` reads) is itself a uniform sample of its pool.
+    """
     valid_idx = []
     for _, idx in sorted(frame.groupby("lang", sort=True).indices.items()):
         k = min(per_language, int(len(idx) * MAX_VALID_FRACTION))
         if k > 0:
             valid_idx.append(rng.choice(idx, size=k, replace=False))
-    chosen = np.sort(np.concatenate(valid_idx)) if valid_idx else np.array([], dtype=int)
+    chosen = np.concatenate(valid_idx) if valid_idx else np.array([], dtype=int)
     is_valid = np.zeros(len(frame), dtype=bool)
     is_valid[chosen] = True
-    valid = frame[is_valid]
+    valid = frame.iloc[chosen]
     src_seen, tgt_seen = set(valid["src"]), set(valid["tgt"])
     shared = frame["src"].isin(src_seen).to_numpy() | frame["tgt"].isin(tgt_seen).to_numpy()
     pool = frame[~is_valid & ~shared]
