@@ -21,18 +21,13 @@ from pathlib import Path
 
 from ems.errors import DataError
 from ems.io import atomic_dir, atomic_open, write_json
+from ems.paths import source_name
 
 logger = logging.getLogger(__name__)
 
 MANIFEST_DIR = Path(__file__).resolve().parents[1] / "resources" / "manifests"
 GITHUB_ARCHIVE = "https://github.com/{repo}/archive/{commit}.tar.gz"
 MARKER = ".verified.json"
-
-
-def source_name(repo: str, commit: str) -> str:
-    """``<owner>+<repo>@<commit>``: the folder (and, + ``.tar.gz``, the mirror file) name."""
-    owner, name = repo.split("/")
-    return f"{owner}+{name}@{commit}"
 
 
 def manifest_path(repo: str, commit: str) -> Path:
