@@ -13,12 +13,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ems import paths
 from ems.evaluation.registry import enabled_tasks, source_roles, task_settings
 
 logger = logging.getLogger(__name__)
 
-PEER_PREFIX = "peer-"
-MODEL_ID_REGEX = r"peer-[a-z0-9-]+|[^/]+/seed[0-9]+"
+MODEL_ID_REGEX = paths.MODEL_ID_REGEX
 
 
 def tasks(config: Mapping[str, Any]) -> list[str]:
@@ -30,39 +30,32 @@ def task_regex(config: Mapping[str, Any]) -> str:
 
 
 def peer_ids(config: Mapping[str, Any]) -> list[str]:
-    return [f"{PEER_PREFIX}{p}" for p in config["evaluation"]["peers"]]
-
-
-def source_dir(config: Mapping[str, Any], role: str) -> Path:
-    """``<results_dir>/sources/<owner>+<repo>@<commit>`` (as common.smk's ``source_dir``)."""
-    src = config["sources"][role]
-    owner, repo = src["repo"].split("/")
-    return Path(config["results_dir"]) / "sources" / f"{owner}+{repo}@{src['commit']}"
+    return [paths.peer_id(p) for p in config["evaluation"]["peers"]]
 
 
 def inputs(config: Mapping[str, Any], results: Path, model_id: str, task: str, tracking: bool) -> dict[str, Path]:
     """Source markers of the task, the training shards, and the model's run.json or the parent run."""
-    out = {f"source_{role}": source_dir(config, role) / ".verified.json" for role in source_roles(task)}
-    out["shards"] = results / "shards" / "train"
-    if model_id.startswith(PEER_PREFIX):
+    out = {f"source_{role}": paths.source_dir(config, role) / ".verified.json" for role in source_roles(task)}
+    out["shards"] = paths.shards_dir(results)
+    if paths.is_peer(model_id):
         if tracking:
-            out["parent"] = results / "tracking" / "parent.json"
+            out["parent"] = paths.parent_json(results)
     else:
-        out["run"] = results / "models" / model_id / "run.json"
+        out["run"] = paths.run_json(results, model_id)
     return out
 
 
 def args(config: Mapping[str, Any], results: Path, model_id: str, task: str, input_keys: Sequence[str]) -> str:
     """``--source``, ``--train-meta``, ``--model`` and the tracking argument of one job."""
-    out = [f"--source {role}={source_dir(config, role)}" for role in source_roles(task)]
-    out.append(f"--train-meta {results / 'shards' / 'train' / 'meta.json'}")
-    if model_id.startswith(PEER_PREFIX):
-        out.append(f"--model {model_id[len(PEER_PREFIX):]}")
+    out = [f"--source {role}={paths.source_dir(config, role)}" for role in source_roles(task)]
+    out.append(f"--train-meta {paths.shards_dir(results) / 'meta.json'}")
+    if paths.is_peer(model_id):
+        out.append(f"--model {paths.peer_name(model_id)}")
         if "parent" in input_keys:
-            out.append(f"--parent-json {results / 'tracking' / 'parent.json'}")
+            out.append(f"--parent-json {paths.parent_json(results)}")
     else:
-        out.append(f"--model ems:{results / 'models' / model_id}")
-        out.append(f"--run-json {results / 'models' / model_id / 'run.json'}")
+        out.append(f"--model ems:{paths.model_dir(results, model_id)}")
+        out.append(f"--run-json {paths.run_json(results, model_id)}")
     return " ".join(out)
 
 
@@ -72,4 +65,4 @@ def settings_json(config: Mapping[str, Any], task: str) -> str:
 
 
 def targets(config: Mapping[str, Any], results: Path, ems_ids: Sequence[str]) -> list[str]:
-    return [str(results / "eval" / m / f"{t}.json") for m in list(ems_ids) + peer_ids(config) for t in tasks(config)]
+    return [str(paths.eval_json(results, m, t)) for m in list(ems_ids) + peer_ids(config) for t in tasks(config)]

@@ -6,14 +6,15 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+from ems import paths as ems_paths
 from ems.config import validate_config
 
 # Snakemake's own validation fills the defaults; ours re-checks and names keys in errors.
 validate(config, "../schemas/config.schema.yaml", set_default=True)
 config.update(validate_config(config, source="the Snakemake config"))
 
-RESULTS = Path(config["results_dir"]) / config["name"]
-SOURCES = Path(config["results_dir"]) / "sources"
+RESULTS = ems_paths.results_root(config)
+SOURCES = ems_paths.sources_root(config)
 LOGS = Path("logs") / config["name"]
 BENCH = Path("benchmarks") / config["name"]
 
@@ -30,9 +31,7 @@ def settings(*sections):
 
 def source_dir(role):
     """Extracted, verified archive folder of a source role (laser, opus_mt_testsets, ...)."""
-    src = config["sources"][role]
-    owner, repo = src["repo"].split("/")
-    return SOURCES / f"{owner}+{repo}@{src['commit']}"
+    return ems_paths.source_dir(config, role)
 
 
 def mirror_dir():
