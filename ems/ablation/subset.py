@@ -1,10 +1,18 @@
 """Deterministic training-data subsets for the ``data_fraction`` ablation factor.
 
 Writes a shard folder (same format as ``shards/train``, see docs/interfaces.md) holding a
-fixed, per-language stratified fraction of the pairs, so the trainer needs no knowledge
-of the factor: a variant with fraction < 1 simply reads ``shards/train-frac<f>/``. The
-subset depends only on the source shards, the fraction and the seed (not on the training
-seed), and smaller fractions are nested in larger ones (same random order, prefix cut).
+fixed fraction of the *unique* pairs of every language, so the trainer needs no knowledge of
+the factor: a variant with fraction < 1 simply reads ``shards/train-frac<f>/``.
+
+The training shards are already temperature-sampled: an upsampled language holds each of its
+pairs several times. Cutting rows would keep nearly every unique pair of such a language
+(1 - (1 - f)^repeats of them); instead, for each language a fraction ``f`` of its distinct
+pairs (identical token sequences on both sides) is kept **with all their repetitions**. This is
+the subset taken before sampling: temperature probabilities p_l ∝ (f n_l)^(1/T) equal those of
+the full pool, so re-sampling f of each pool to f of the training size gives, per language, f
+of the unique pairs at the same repetition rate. The subset depends only on the source shards,
+the fraction and the seed (not on the training seed), and smaller fractions are nested in
+larger ones (same random order of unique pairs, prefix cut).
 """
 
 from __future__ import annotations
@@ -32,19 +40,52 @@ def _load(path: Path, name: str) -> np.ndarray:
     return np.load(f, mmap_mode="r")
 
 
-def select_pairs(langs: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Sorted indices of a stratified ``fraction`` of pairs (at least one per language)."""
+def _row_hashes(ids: np.ndarray, offsets: np.ndarray, salt: int) -> np.ndarray:
+    """A 64-bit hash of each row's token sequence (position-weighted sum, wrapping arithmetic)."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    lengths = np.diff(offsets)
+    max_len = int(lengths.max()) if len(lengths) else 0
+    weights = np.random.default_rng(salt).integers(1, 2**63, size=max_len + 1, dtype=np.uint64) | np.uint64(1)
+    pos = np.arange(int(offsets[-1]), dtype=np.int64) - np.repeat(offsets[:-1], lengths)
+    with np.errstate(over="ignore"):
+        mix = (np.asarray(ids, dtype=np.uint64) + np.uint64(1)) * weights[pos]
+        cum = np.concatenate([np.zeros(1, np.uint64), np.cumsum(mix, dtype=np.uint64)])
+        return cum[offsets[1:]] - cum[offsets[:-1]] + lengths.astype(np.uint64) * weights[-1]
+
+
+def pair_keys(sides: dict[str, tuple[np.ndarray, np.ndarray]], langs: np.ndarray) -> np.ndarray:
+    """Id (0..u-1, in order of first row) of each row's distinct pair: rows of one language with
+    equal token ids on both sides share one (two 64-bit hashes per side: a collision is out of reach)."""
+    cols = [_row_hashes(ids, off, salt) for ids, off in sides.values() for salt in (11, 12)]
+    cols.append(np.asarray(langs).astype(np.uint64))
+    _, first, inverse = np.unique(np.stack(cols, axis=1), axis=0, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[inverse.reshape(-1)]  # numbered by first row: all-distinct rows get keys 0..n-1
+
+
+def select_pairs(langs: np.ndarray, fraction: float, seed: int, keys: np.ndarray | None = None) -> np.ndarray:
+    """Sorted row indices keeping ``fraction`` of each language's distinct pairs (at least one).
+
+    ``keys`` (one id per row, equal for repeated rows) names the distinct pairs; without it
+    every row is its own pair. All rows of a kept pair are kept.
+    """
     if not 0 < fraction <= 1:
         raise DataError(f"data fraction must be in (0, 1], got {fraction}")
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(langs))
-    keep: list[np.ndarray] = []
-    ordered_langs = np.asarray(langs)[order]
+    langs = np.asarray(langs)
+    keys = np.arange(len(langs)) if keys is None else np.asarray(keys)
+    if len(keys) != len(langs):
+        raise DataError(f"{len(keys)} pair keys for {len(langs)} rows")
+    n_keys = int(keys.max()) + 1 if len(keys) else 0
+    key_lang = np.full(n_keys, -1, dtype=np.int64)
+    key_lang[keys] = langs
+    order = np.random.default_rng(seed).permutation(n_keys)  # distinct pairs in random order
+    ordered_langs = key_lang[order]
+    keep_key = np.zeros(n_keys, dtype=bool)
     for lang in np.unique(ordered_langs):
-        members = order[ordered_langs == lang]  # this language's pairs in random order
-        k = max(1, round(fraction * len(members)))
-        keep.append(members[:k])
-    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=np.int64)
+        members = order[ordered_langs == lang]
+        keep_key[members[:max(1, round(fraction * len(members)))]] = True
+    return np.flatnonzero(keep_key[keys]) if len(keys) else np.zeros(0, dtype=np.int64)
 
 
 def _gather(ids: np.ndarray, offsets: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -79,13 +120,16 @@ def subset_shards(src: str | os.PathLike[str], dst: str | os.PathLike[str], frac
     n = int(meta.get("n_pairs", len(langs)))
     if n != len(langs):
         raise DataError(f"{meta_file}: n_pairs={n} but src.lang.npy has {len(langs)} rows")
-    index = select_pairs(langs, fraction, seed)
+    sides = {side: (_load(src_p, f"{side}.ids.npy"), np.asarray(_load(src_p, f"{side}.offsets.npy"))) for side in SIDES}
+    for side, (_, offsets) in sides.items():
+        if len(offsets) != n + 1:
+            raise DataError(f"{src_p / (side + '.offsets.npy')}: expected {n + 1} offsets, found {len(offsets)}")
+    keys = pair_keys(sides, langs)
+    index = select_pairs(langs, fraction, seed, keys)
+    n_unique, kept_unique = int(keys.max()) + 1 if n else 0, len(np.unique(keys[index]))
     with atomic_dir(dst_p) as tmp:
         for side in SIDES:
-            ids = _load(src_p, f"{side}.ids.npy")
-            offsets = np.asarray(_load(src_p, f"{side}.offsets.npy"))
-            if len(offsets) != n + 1:
-                raise DataError(f"{src_p / (side + '.offsets.npy')}: expected {n + 1} offsets, found {len(offsets)}")
+            ids, offsets = sides[side]
             new_ids, new_offsets = _gather(ids, offsets, index)
             np.save(tmp / f"{side}.ids.npy", new_ids)
             np.save(tmp / f"{side}.offsets.npy", new_offsets)
@@ -97,9 +141,12 @@ def subset_shards(src: str | os.PathLike[str], dst: str | os.PathLike[str], frac
         if tok and not os.path.isabs(tok):  # keep the relative path valid from the new folder
             new_meta["tokenizer"] = os.path.relpath((src_p / tok).resolve(), dst_p.resolve())
         new_meta["subset"] = {"fraction": fraction, "seed": seed, "source": str(src_p),
-                              "source_sha256": meta.get("content_sha256"), "source_pairs": n}
+                              "source_sha256": meta.get("content_sha256"), "source_pairs": n,
+                              "source_unique_pairs": n_unique, "unique_pairs": kept_unique,
+                              "unit": "distinct pairs per language, with their repetitions"}
         with open(tmp / "meta.json", "w", encoding="utf-8") as fh:
             json.dump(new_meta, fh, indent=2, sort_keys=True)
             fh.write("\n")
-    logger.info("subset %s -> %s: %d of %d pairs (fraction %g, seed %d)", src_p, dst_p, len(index), n, fraction, seed)
+    logger.info("subset %s -> %s: %d of %d rows, %d of %d distinct pairs (fraction %g, seed %d)",
+                src_p, dst_p, len(index), n, kept_unique, n_unique, fraction, seed)
     return new_meta
