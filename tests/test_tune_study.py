@@ -14,7 +14,8 @@ import pytest
 from optuna.trial import TrialState
 
 from ems.tune.run import make_spec, tune_worker
-from ems.tune.study import open_study, trials_used
+from ems.tune.study import Interrupts, open_study
+from ems.tune.trials import OUTCOME, RETRY_OF, is_surplus, trials_used
 
 sys.path.insert(0, str(Path(__file__).parent))
 from tune_fixtures import make_objective, quality, settings, start_together
@@ -78,7 +79,7 @@ def test_resume_continues_to_the_total_without_repeats(tmp_path: Path) -> None:
 
 
 def test_killed_worker_is_made_up_on_rerun(tmp_path: Path) -> None:
-    """SIGKILL mid-trial leaves a RUNNING trial; the rerun records it as interrupted and runs one more."""
+    """SIGKILL mid-trial leaves a RUNNING trial; the rerun records it as interrupted and retries its values."""
     cfg = settings(n_trials=4, pruner="none")
     marker = tmp_path / "marks"
     cmd = [sys.executable, str(FIXTURES), json.dumps(cfg), str(tmp_path), "0", "--sleep", "0.2", "--marker", str(marker)]
@@ -96,10 +97,12 @@ def test_killed_worker_is_made_up_on_rerun(tmp_path: Path) -> None:
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2 + [TrialState.RUNNING]
     result = tune_worker(cfg, tmp_path, make_objective())
     trials = _study(cfg, tmp_path).trials
-    assert trials[2].state == TrialState.FAIL and trials[2].user_attrs["ems_outcome"] == "interrupted"
+    assert trials[2].state == TrialState.FAIL and "ems_outcome" not in trials[2].user_attrs  # failed by the reaper
     assert result.trials == [3, 4]  # two more, so four trials count
+    assert trials[3].params == trials[2].params and trials[3].user_attrs[RETRY_OF] == 2  # the retry
+    assert trials[3].state == TrialState.COMPLETE
     assert len(_counted(_study(cfg, tmp_path))) == 4
-    assert len({json.dumps(t.params, sort_keys=True) for t in trials}) == 5
+    assert len({json.dumps(t.params, sort_keys=True) for t in trials}) == 4
 
 
 def test_two_worker_processes_share_one_journal(tmp_path: Path) -> None:
@@ -147,30 +150,29 @@ def test_sigterm_closes_the_running_trial_as_interrupted(tmp_path: Path) -> None
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) != 0
     trials = _study(cfg, tmp_path).trials
-    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL]
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.WAITING]
     assert trials[1].user_attrs["ems_outcome"] == "interrupted"
+    assert trials[2].user_attrs[RETRY_OF] == 1  # the worker enqueued its retry before it stopped
     assert tune_worker(cfg, tmp_path, make_objective()).trials == [2, 3]
+    trials = _study(cfg, tmp_path).trials
+    assert trials[2].params == {"lr": 1e-3, "dropout": 0.2} and trials[2].state == TrialState.COMPLETE
     assert len(_counted(_study(cfg, tmp_path))) == 3
 
 
 def test_enqueued_points_run_first_and_once(tmp_path: Path) -> None:
     cfg = settings(n_trials=4, pruner="none", enqueue=[{"lr": 1e-3, "dropout": 0.0}, {"lr": 2e-3}])
-    tune_worker(cfg, tmp_path, make_objective(), worker_id=1, max_trials=1)  # only worker 0 enqueues
+    tune_worker(cfg, tmp_path, make_objective(), worker_id=1, max_trials=1)  # any worker may be first
     tune_worker(cfg, tmp_path, make_objective(), worker_id=0, max_trials=1)
-    assert _study(cfg, tmp_path).trials[0].params != {"lr": 1e-3, "dropout": 0.0}
-    fresh = tmp_path / "fresh"
-    tune_worker(cfg, fresh, make_objective(), max_trials=2)
-    tune_worker(cfg, fresh, make_objective())  # a rerun does not enqueue again
-    trials = _study(cfg, fresh).trials
+    tune_worker(cfg, tmp_path, make_objective())  # a rerun does not enqueue again
+    trials = _study(cfg, tmp_path).trials
     assert trials[0].params == {"lr": 1e-3, "dropout": 0.0}
     assert trials[1].params["lr"] == 2e-3 and 0.0 <= trials[1].params["dropout"] <= 0.5
     assert [t.params for t in trials].count({"lr": 1e-3, "dropout": 0.0}) == 1 and len(trials) == 4
+    assert [t.params["lr"] for t in trials].count(2e-3) == 1
 
 
 def test_surplus_check_by_trial_number(tmp_path: Path) -> None:
     """The lock-free guard of RDB storages: trial k is surplus iff n_trials counting trials precede it."""
-    from ems.tune.study import OUTCOME, is_surplus
-
     cfg = settings(n_trials=2)
     study = _study(cfg, tmp_path)
     asked = [study.ask() for _ in range(3)]  # three workers asked at once
@@ -180,19 +182,35 @@ def test_surplus_check_by_trial_number(tmp_path: Path) -> None:
     assert is_surplus(study, asked[2].number, 2) is False
 
 
-def test_signal_waits_for_the_storage_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ems.tune import study as study_mod
+def test_sigterm_outside_the_objective_waits_for_the_next_check(tmp_path: Path) -> None:
+    """A signal during a storage write does not cut it: the interrupt is raised at the loop's next check."""
+    study = _study(settings(n_trials=2), tmp_path)
+    trial = study.ask()
+    interrupts = Interrupts().install()
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives while the worker writes to the storage
+        trial.set_user_attr("written", 1)
+        assert interrupts.reason == f"signal {signal.SIGTERM}"
+        with pytest.raises(KeyboardInterrupt, match="signal 15"):
+            interrupts.check()
+        with pytest.raises(KeyboardInterrupt, match="signal 15"), interrupts.armed():
+            pytest.fail("a pending interrupt must stop the worker before the next objective")
+        armed = Interrupts().install()
+        with pytest.raises(KeyboardInterrupt, match="signal 15"), armed.armed():
+            os.kill(os.getpid(), signal.SIGTERM)  # inside the objective: raised at once
+            time.sleep(5)
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    assert _study(settings(n_trials=2), tmp_path).trials[0].user_attrs["written"] == 1
 
-    with pytest.raises(KeyboardInterrupt, match="signal 15"), study_mod.critical():
-        assert study_mod.defer_signal("signal 15") is True
-        done = True  # the write in the section completes before the interrupt
-    assert done and study_mod.defer_signal("outside") is False
-    # a trial orphaned between ask() and its owner tag is reaped once it is old enough
+
+def test_a_trial_orphaned_before_its_owner_tag_is_reaped_at_once(tmp_path: Path) -> None:
+    """Workers ask and tag under the gate, so an untagged RUNNING trial lost its worker in between."""
     cfg = settings(n_trials=2, pruner="none")
     orphan = _study(cfg, tmp_path).ask()
-    monkeypatch.setattr(study_mod, "ORPHAN_AFTER_S", 0)
     assert tune_worker(cfg, tmp_path, make_objective()).trials == [1, 2]
-    assert _study(cfg, tmp_path).trials[orphan.number].user_attrs["ems_outcome"] == "interrupted"
+    trials = _study(cfg, tmp_path).trials
+    assert trials[orphan.number].state == TrialState.FAIL and trials_used(_study(cfg, tmp_path)) == 2
 
 
 @pytest.mark.parametrize("pruner", ["hyperband", "none"])
@@ -208,18 +226,21 @@ def test_rdb_storage_and_other_pruners(tmp_path: Path, pruner: str) -> None:
     assert trials_used(study) == 4 and all(t.state != TrialState.RUNNING for t in study.trials)
 
 
-def test_rdb_trial_without_heartbeat_is_made_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rdb_trial_without_heartbeat_is_made_up(tmp_path: Path) -> None:
     """A worker on another machine died: its trial's heartbeat stops, so it is failed and does not count."""
-    from ems.tune import storage as storage_mod
+    from ems.tune.optuna_adapter import heartbeat
+    from ems.tune.storage import make_storage
 
-    monkeypatch.setattr(storage_mod, "HEARTBEAT_INTERVAL", 1)
-    monkeypatch.setattr(storage_mod, "HEARTBEAT_GRACE", 1)
-    cfg = settings(n_trials=2, pruner="none", storage=f"sqlite:///{tmp_path / 'study.db'}")
-    study = _study(cfg, tmp_path)
+    cfg = settings(n_trials=2, pruner="none", storage=f"sqlite:///{tmp_path / 'study.db'}", heartbeat_interval=1,
+                   heartbeat_grace=2)
+    spec = make_spec(cfg, tmp_path)
+    storage = make_storage(spec.storage, 1, 2)
+    study = open_study(spec, storage=storage)
     lost = study.ask()
-    lost.set_user_attr("ems_worker", "elsewhere:1:1")  # a host we cannot inspect
-    study._storage.record_heartbeat(lost._trial_id)
-    time.sleep(2.2)
+    lost.set_user_attr("ems_worker", "elsewhere-1")  # a worker on another machine
+    with heartbeat(storage, spec.name, lost.number):
+        pass  # one beat, then the worker "dies"
+    time.sleep(3.2)
     assert tune_worker(cfg, tmp_path, make_objective()).trials == [1, 2]
     trials = _study(cfg, tmp_path).trials
     assert trials[0].state == TrialState.FAIL and trials_used(_study(cfg, tmp_path)) == 2

@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--start-gate", help="folder: touch ready-<id> there, then wait for 'go' (workers start together)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    interrupt_on_sigterm()
+    interrupts = interrupt_on_sigterm()
     cfg = json.loads(args.settings)
     tracker = make_tracker(cfg, None) if args.mlflow else None
     objective = make_objective(args.sleep, Path(args.marker) if args.marker else None)
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         while not (gate / "go").exists() and time.time() < deadline:
             time.sleep(0.02)
     tune_worker(cfg, args.out_dir, objective, args.worker_id, tracker,
-                done=Path(args.out_dir) / f"worker-{args.worker_id}.json")
+                done=Path(args.out_dir) / f"worker-{args.worker_id}.json", interrupts=interrupts)
     return 0
 
 

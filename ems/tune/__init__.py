@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from ems.tune.space import SearchParam, build_space, to_overrides
-from ems.tune.study import ObjectiveFn, StudySpec, TrialDiverged, open_study, run_worker
+from ems.tune.study import (
+    ObjectiveFn,
+    StudySpec,
+    StudyTracker,
+    TrialDiverged,
+    open_study,
+    run_worker,
+)
 
 __all__ = [
     "ObjectiveFn",
     "SearchParam",
     "StudySpec",
+    "StudyTracker",
     "TrialDiverged",
     "build_space",
     "open_study",

@@ -27,8 +27,8 @@ def _run_tune(args: argparse.Namespace) -> int:
             tracker = make_tracker(settings, args.tracking_parent)
     objective = training_objective(settings, spec.space, args.shards, args.valid, args.tokenizer,
                                    args.trials_dir or f"{args.out_dir}/trials", keep_models=args.keep_models)
-    interrupt_on_sigterm()
-    tune_worker(settings, args.out_dir, objective, args.worker_id, tracker, args.max_trials, args.done)
+    interrupts = interrupt_on_sigterm()
+    tune_worker(settings, args.out_dir, objective, args.worker_id, tracker, args.max_trials, args.done, interrupts)
     return 0
 
 

@@ -47,8 +47,8 @@ def retry(fn: Callable[[], T], what: str, tries: int = 8) -> T:
     raise AssertionError("unreachable")
 
 
-class StudyTracker:
-    """Creates the study's parent run once and one nested ``MlflowTracker`` per trial."""
+class MlflowStudyTracker:
+    """The MLflow :class:`~ems.tune.study.StudyTracker`: the study's run once, one nested run per trial."""
 
     def __init__(self, uri: str, experiment_id: str, config_parent_run_id: str | None = None) -> None:
         self.uri = uri
@@ -58,13 +58,13 @@ class StudyTracker:
         self._trials: dict[str, MlflowTracker] = {}
 
     @classmethod
-    def from_parent_json(cls, path: str | os.PathLike[str]) -> StudyTracker:
+    def from_parent_json(cls, path: str | os.PathLike[str]) -> MlflowStudyTracker:
         """Attach to the experiment and configuration parent run written by ``ems tracking-setup``."""
         info = read_json(path)
         return cls(info["tracking_uri"], info["experiment_id"], info.get("run_id"))
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> StudyTracker:
+    def from_settings(cls, settings: Mapping[str, Any]) -> MlflowStudyTracker:
         """Find or create the experiment named by ``tracking`` (outside Snakemake's setup rule)."""
         from ems.tracking.setup import experiment_name, get_or_create_experiment, open_store
 
@@ -117,9 +117,10 @@ class StudyTracker:
         if reason:
             tags["optuna.fail_reason"] = reason[:4000]
         retry(lambda: tracker.set_tags(tags), "set state")
-        tracker._closed = False  # the trainer may have closed it (e.g. KILLED on pruning): set the final status
-        retry(lambda: tracker.close(RUN_STATUS.get(state, "FAILED")), "terminate")
         self._trials.pop(run_id, None)
+        # a fresh handle: the final status is the study loop's to set, even if the trainer ended the run
+        final = MlflowTracker(self.uri, run_id, self.experiment_id)
+        retry(lambda: final.close(RUN_STATUS.get(state, "FAILED")), "terminate")
 
     def finish_study(self, best_value: float | None, best_params: Mapping[str, Any], counts: Mapping[str, int],
                      artifacts: list[Path]) -> None:

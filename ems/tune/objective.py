@@ -19,8 +19,9 @@ from typing import Any
 
 from ems.config import deep_merge
 from ems.errors import EmsError
+from ems.tune.settings import TuneSettings, tune_section
 from ems.tune.space import SearchParam, to_overrides
-from ems.tune.study import ObjectiveFn, TrialDiverged, trial_eval_every
+from ems.tune.study import ObjectiveFn, TrialDiverged
 
 logger = logging.getLogger(__name__)
 
@@ -66,18 +67,17 @@ def check_finite(metrics: Mapping[str, float], step: int | None) -> None:
             raise TrialDiverged(f"{key} is {value} at step {step}")
 
 
-def trial_settings(settings: Mapping[str, Any], overrides: Mapping[str, Any], tune: Mapping[str, Any]) -> dict[str, Any]:
+def trial_settings(settings: Mapping[str, Any], overrides: Mapping[str, Any], tune: TuneSettings) -> dict[str, Any]:
     """Training settings of one trial: base sections + sampled values + the trial budget."""
     base = {s: copy.deepcopy(dict(settings.get(s) or {})) for s in TRAINER_SECTIONS}
     for extra in ("name", "results_dir"):
         if extra in settings:
             base[extra] = settings[extra]
     out = deep_merge(base, overrides)
-    budget = int(tune.get("budget_steps", 300))
-    every = trial_eval_every(tune)
+    budget, every = tune.budget_steps, tune.trial_eval_every
     out["train"].update(
         max_steps=budget,
-        max_seconds=tune.get("budget_seconds"),
+        max_seconds=tune.budget_seconds,
         max_epochs=None,
         eval_every=every,
         checkpoint_every=max(budget, every),
@@ -101,8 +101,8 @@ def training_objective(
     keep_models: bool = False,
 ) -> ObjectiveFn:
     """``objective_fn(params, report)`` that trains a short EMS model per trial."""
-    tune = settings.get("tune") or {}
-    metric = tune.get("metric")
+    tune = tune_section(settings)
+    metric = tune.metric
     trials_dir = Path(trials_dir)
 
     def objective(params: dict[str, Any], report: Any) -> float:

@@ -21,7 +21,7 @@ import yaml
 from ems.errors import EmsError
 from ems.io import atomic_open, atomic_path
 from ems.tune.space import SearchParam, to_overrides
-from ems.tune.study import OUTCOME, OWNER, REASON, RUN_ID
+from ems.tune.trials import OWNER, REASON, RETRY_OF, RUN_ID, outcome
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def trials_table(study: Any) -> Any:
         row: dict[str, Any] = {
             "number": t.number,
             "state": t.state.name,
-            "outcome": t.user_attrs.get(OUTCOME, ""),
+            "outcome": outcome(t),
             "value": t.value,
             "last_step": t.last_step,
             "n_reports": len(t.intermediate_values),
@@ -47,6 +47,7 @@ def trials_table(study: Any) -> Any:
             "worker": t.user_attrs.get(OWNER, ""),
             "mlflow_run_id": t.user_attrs.get(RUN_ID, ""),
             "fail_reason": t.user_attrs.get(REASON, ""),
+            "retry_of": t.user_attrs.get(RETRY_OF),
         }
         row.update({f"params_{k}": v for k, v in t.params.items()})
         rows.append(row)
@@ -149,8 +150,7 @@ def state_counts(study: Any) -> dict[str, int]:
     """Trials per outcome (complete, pruned, failed count toward n_trials; interrupted, error, surplus do not)."""
     counts: dict[str, int] = {}
     for t in study.get_trials(deepcopy=False):
-        key = t.user_attrs.get(OUTCOME) or ("interrupted" if t.state.name == "FAIL" else t.state.name.lower())
-        counts[key] = counts.get(key, 0) + 1
+        counts[outcome(t)] = counts.get(outcome(t), 0) + 1
     return counts
 
 

@@ -54,6 +54,19 @@ class SearchParam:
                                      step=int(self.step or 1))
         return trial.suggest_categorical(self.name, list(self.choices))
 
+    def contains(self, value: Any) -> bool:
+        """Whether ``value`` is a point of this dimension (bounds, integrality, step, choices)."""
+        if self.type == "categorical":
+            return any(value == c and type(value) is type(c) for c in self.choices)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return False
+        if (self.type == "int" and float(value) != int(value)) or not self.low <= value <= self.high:
+            return False
+        if self.step:
+            k = (value - self.low) / self.step
+            return abs(k - round(k)) < 1e-8
+        return True
+
     def distribution(self) -> Any:
         """The matching ``optuna.distributions`` object (to check stored trials against)."""
         from optuna import distributions as d

@@ -11,7 +11,8 @@ import contextlib
 import fcntl
 import logging
 import os
-import warnings
+import socket
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,6 @@ from ems.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 JOURNAL_NAME = "study.journal"
-#: Seconds between heartbeats of an RDB storage, and after which a silent trial is stale.
-HEARTBEAT_INTERVAL = 60
-HEARTBEAT_GRACE = 300
 
 
 def storage_spec(storage: str | None, tune_dir: str | os.PathLike[str]) -> str:
@@ -41,34 +39,58 @@ def is_journal(spec: str) -> bool:
     return "://" not in spec
 
 
-def make_storage(spec: str, on_stale: Any = None) -> Any:
+def make_storage(spec: str, heartbeat_interval: int = 60, heartbeat_grace: int = 300, on_stale: Any = None) -> Any:
     """Open (creating if needed) the optuna storage named by :func:`storage_spec`."""
-    import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+    from ems.tune.optuna_adapter import rdb_storage
 
     if is_journal(spec):
         Path(spec).parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(spec, lock_obj=JournalFileOpenLock(spec)))
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                spec, heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=HEARTBEAT_GRACE, **_stale_callback(on_stale)
-            )
+        return rdb_storage(spec, heartbeat_interval, heartbeat_grace, on_stale)
     except Exception as exc:
         raise ConfigError(f"tune.storage: cannot open {spec!r}: {exc}") from exc
 
 
-def _stale_callback(on_stale: Any) -> dict[str, Any]:
-    """The stale-trial callback under its name in the installed optuna (renamed in 4.9)."""
-    import inspect
+class WorkerLease:
+    """A worker's proof of life on a journal storage: an ``flock`` it holds until it exits.
 
-    import optuna
+    The kernel drops the lock when the process dies (SIGKILL included), so another worker
+    that can take it knows the trials tagged with this token lost their worker; no pid,
+    host or ``/proc`` lookup, and the lock file sits beside the journal (NFS too).
+    """
 
-    params = inspect.signature(optuna.storages.RDBStorage.__init__).parameters
-    name = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in params else "failed_trial_callback"
-    return {name: on_stale}
+    def __init__(self, journal: str) -> None:
+        self.folder = Path(journal).with_suffix(".workers")
+        self.token = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._fh: Any = None
+
+    def __enter__(self) -> WorkerLease:  # noqa: PYI034
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.folder / f"{self.token}.lock", "a+")  # held for the lease's life
+        fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        (self.folder / f"{self.token}.lock").unlink(missing_ok=True)
+        self._fh.close()
+
+
+def owner_alive(journal: str, token: str) -> bool:
+    """Whether the worker holding ``token``'s lease still runs (False when its lock is free)."""
+    path = Path(journal).with_suffix(".workers") / f"{token}.lock"
+    if not path.exists():
+        return False
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        path.unlink(missing_ok=True)  # its owner is gone; the lock is released when fh closes
+    return False
 
 
 @contextlib.contextmanager

@@ -1,120 +1,104 @@
-"""Run one worker of an Optuna study: ask, train, report, tell, until the study is full.
+"""One worker of an Optuna study: ask, train, report, tell, until the study holds ``n_trials``.
 
-Several workers (processes, Snakemake jobs) may run on one study. The total is exact:
-
-* the number of trials that count is ``COMPLETE + PRUNED + FAIL(genuine) + RUNNING``;
-  trials of killed workers (``interrupted``) do not count, so a rerun makes them up;
-* each worker counts and asks under a lock (journal storage), and every trial checks,
-  by trial number, that fewer than ``n_trials`` counting trials precede it (RDB storage,
-  where there is no shared lock), so concurrent workers never exceed ``n_trials``.
-
-``MaxTrialsCallback`` would count finished trials only after each trial, so two workers
-finishing together overshoot, and it cannot tell an interrupted trial from a failed one;
-the loop below keeps its semantics (stop when the total is reached) without the race.
+A thin loop on Optuna's public ``ask``/``tell`` API (see :mod:`ems.tune.optuna_adapter` for
+why not ``study.optimize``). Several workers (processes, Snakemake jobs) may run on one
+study and the total is exact: on a journal each worker reaps lost trials, counts and asks
+under a lock beside the journal; on an RDB storage (no shared lock) each new trial checks
+by its number that fewer than ``n_trials`` counting trials precede it. What counts, and
+how lost trials are retried, is in :mod:`ems.tune.trials`.
 """
 
 from __future__ import annotations
 
-import datetime
+import contextlib
+import dataclasses
 import logging
 import math
 import os
+import signal
 import socket
 import warnings
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ems.errors import ConfigError
 from ems.io import stable_hash
+from ems.tune.optuna_adapter import fail_stale_trials, heartbeat
+from ems.tune.settings import TuneSettings
 from ems.tune.space import SearchParam, build_space, suggest
+from ems.tune.storage import WorkerLease, gate, is_journal, make_storage
+from ems.tune.trials import (
+    OUTCOME,
+    OWNER,
+    REASON,
+    RUN_ID,
+    LostTrials,
+    enqueue_points,
+    is_surplus,
+    reap_lost,
+    trials_used,
+)
+
+if TYPE_CHECKING:
+    from ems.tracking import Tracker
 
 logger = logging.getLogger(__name__)
 
 #: ``objective_fn(params, report) -> score``; ``report(step, value)`` may raise TrialPruned
-#: (``report`` is a :class:`Reporter`; ``report.tracker`` is the trial's MLflow run or None).
+#: (``report`` is a :class:`Reporter`; ``report.tracker`` is the trial's tracking run or None).
 Report = Callable[[int, float], None]
 ObjectiveFn = Callable[[dict[str, Any], Report], float]
 
-#: complete | pruned | failed (counts) | interrupted, error, surplus (do not count)
-OUTCOME = "ems_outcome"
-OWNER = "ems_worker"  # host:pid:start-time of the process running the trial
-REASON = "fail_reason"
-RUN_ID = "mlflow_run_id"
-#: A RUNNING trial with no owner tag after this many seconds was orphaned by a killed worker.
-ORPHAN_AFTER_S = 600
-
-
-class _Critical:
-    """Storage writes that must not be cut in half by a signal (ask + owner tag, tell).
-
-    The SIGTERM handler of :func:`ems.tune.run.interrupt_on_sigterm` asks :func:`defer_signal`
-    first; inside a critical section the interrupt is raised when the section ends.
-    """
-
-    depth = 0
-    pending: str | None = None
-
-    def __enter__(self) -> None:
-        _Critical.depth += 1
-
-    def __exit__(self, *exc: object) -> None:
-        _Critical.depth -= 1
-        if _Critical.depth == 0 and _Critical.pending is not None:
-            reason, _Critical.pending = _Critical.pending, None
-            raise KeyboardInterrupt(reason)
-
-
-critical = _Critical
-
-
-def defer_signal(reason: str) -> bool:
-    """True (and the interrupt postponed) when a critical storage write is in progress."""
-    if _Critical.depth > 0:
-        _Critical.pending = reason
-        return True
-    return False
+#: outcome of a trial -> the state its tracking run records
+RUN_STATE = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL", "error": "FAIL",
+             "interrupted": "INTERRUPTED"}
 
 
 class TrialDiverged(FloatingPointError):
     """The objective produced a non-finite value (NaN loss or metric): the trial fails."""
 
 
-@dataclass(frozen=True)
+class StudyTracker(Protocol):
+    """Where a study and its trials are tracked (``ems.tune.mlflow_log.MlflowStudyTracker``)."""
+
+    def ensure_parent(self, study: Any, tags: Mapping[str, str] | None = None) -> str:
+        """The study's own run, created once; its id is kept in the study."""
+
+    def start_trial(self, study_name: str, number: int, params: Mapping[str, Any], worker: str) -> Tracker:
+        """Open a trial's run (nested under the study's); the trainer logs into it."""
+
+    def report(self, run_id: str, step: int, value: float) -> None:
+        """Record an intermediate value of a trial."""
+
+    def end_trial(self, run_id: str, state: str, value: float | None, reason: str | None = None) -> None:
+        """Record the final state and value and close the trial's run."""
+
+    def finish_study(self, best_value: float | None, best_params: Mapping[str, Any], counts: Mapping[str, int],
+                     artifacts: list[Path]) -> None:
+        """Record the study's outcome on its run and close it (``ems tune-summary``)."""
+
+
+@dataclasses.dataclass(frozen=True)
 class StudySpec:
     """What a worker needs to know about its study, resolved from the ``tune`` section."""
 
     name: str
     storage: str
-    n_trials: int
+    tune: TuneSettings
     space: list[SearchParam]
-    sampler_seed: int = 1
-    pruner: str = "median"
-    pruner_startup_trials: int = 2
-    pruner_warmup_steps: int = 0
-    eval_every: int = 1
-    budget_steps: int = 1
-    direction: str = "maximize"
-    tags: Mapping[str, str] = field(default_factory=dict)
     enqueue: tuple[dict[str, Any], ...] = ()
+    tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    direction: str = "maximize"
+
+    @property
+    def n_trials(self) -> int:
+        return self.tune.n_trials
 
     @classmethod
-    def from_settings(cls, tune: Mapping[str, Any], name: str, storage: str) -> StudySpec:
-        budget = int(tune.get("budget_steps", 300))
-        return cls(
-            name=name,
-            storage=storage,
-            n_trials=int(tune["n_trials"]),
-            space=build_space(tune.get("space") or {}),
-            sampler_seed=int(tune.get("sampler_seed", 1)),
-            pruner=tune.get("pruner", "median"),
-            pruner_startup_trials=int(tune.get("pruner_startup_trials", 2)),
-            pruner_warmup_steps=int(tune.get("pruner_warmup_steps", 0)),
-            eval_every=trial_eval_every(tune),
-            budget_steps=budget,
-            enqueue=check_points(tune.get("enqueue") or [], build_space(tune.get("space") or {})),
-        )
+    def from_settings(cls, tune: TuneSettings, name: str, storage: str) -> StudySpec:
+        space = build_space(tune.space)
+        return cls(name=name, storage=storage, tune=tune, space=space, enqueue=check_points(tune.enqueue, space))
 
 
 def check_points(points: list[Any], space: list[SearchParam]) -> tuple[dict[str, Any], ...]:
@@ -128,38 +112,23 @@ def check_points(points: list[Any], space: list[SearchParam]) -> tuple[dict[str,
         for name, value in point.items():
             if name not in by_name:
                 raise ConfigError(f"{where}.{name}: not a parameter of tune.space ({', '.join(by_name)})")
-            dist = by_name[name].distribution()
-            try:
-                inside = dist._contains(dist.to_internal_repr(value))
-            except (TypeError, ValueError):
-                inside = False
-            if not inside:
+            if not by_name[name].contains(value):
                 raise ConfigError(f"{where}.{name}: {value!r} lies outside tune.space.{name}")
         out.append(dict(point))
     return tuple(out)
 
 
-def trial_eval_every(tune: Mapping[str, Any]) -> int:
-    """Steps between dev evaluations in a trial: ``tune.eval_every`` or a fifth of the budget."""
-    budget = int(tune.get("budget_steps", 300))
-    every = tune.get("eval_every") or max(1, budget // 5)
-    return int(min(every, budget))
-
-
 def make_pruner(spec: StudySpec) -> Any:
     import optuna
 
-    if spec.pruner == "median":
-        return optuna.pruners.MedianPruner(
-            n_startup_trials=spec.pruner_startup_trials, n_warmup_steps=spec.pruner_warmup_steps
-        )
-    if spec.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(
-            min_resource=spec.eval_every, max_resource=max(spec.budget_steps, spec.eval_every), reduction_factor=3
-        )
-    if spec.pruner == "none":
-        return optuna.pruners.NopPruner()
-    raise ConfigError(f"tune.pruner: unknown pruner {spec.pruner!r} (median, hyperband, none)")
+    t = spec.tune
+    if t.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=t.pruner_startup_trials, n_warmup_steps=t.pruner_warmup_steps)
+    if t.pruner == "hyperband":
+        every = t.trial_eval_every
+        return optuna.pruners.HyperbandPruner(min_resource=every, max_resource=max(t.budget_steps, every),
+                                              reduction_factor=3)
+    return optuna.pruners.NopPruner()  # "none" (the schema allows no other name)
 
 
 def worker_seed(base: int, worker_id: int, n_existing: int) -> int:
@@ -174,149 +143,89 @@ def worker_seed(base: int, worker_id: int, n_existing: int) -> int:
     return int(stable_hash([base, worker_id, n_existing]), 16) % (2**31 - 1)
 
 
-def make_sampler(spec: StudySpec, seed: int) -> Any:
-    import optuna
-
-    startup = max(1, min(10, spec.n_trials // 2))
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, constant_liar=True)
-
-
-def _process_token(pid: int | None = None) -> str:
-    """``host:pid:start`` (start time from /proc, so a reused pid is not mistaken for us)."""
-    pid = os.getpid() if pid is None else pid
-    return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
-
-
-def _start_time(pid: int) -> str:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-        return text.rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return "?"
-
-
-def _owner_alive(token: str) -> bool | None:
-    """True/False for a process of this host; None when it runs elsewhere (cannot tell)."""
-    host, _, rest = token.partition(":")
-    pid_text, _, start = rest.partition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return None
-    pid = int(pid_text)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return start == "?" or _start_time(pid) == start
-
-
-def is_surplus(study: Any, number: int, n_trials: int) -> bool:
-    """Whether trial ``number`` would exceed ``n_trials``: that many counting trials precede it.
-
-    Exact without a lock: trial numbers are allocated by the storage in order, and a
-    preceding trial not yet known to be surplus is counted, which only matters when it is
-    surplus itself, and then ``number`` is too.
-    """
-    return trials_used(study, before=number) >= n_trials
-
-
-def counts_toward_total(trial: Any) -> bool:
-    from optuna.trial import TrialState
-
-    outcome = trial.user_attrs.get(OUTCOME)
-    if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
-        return True
-    if trial.state == TrialState.FAIL:
-        return outcome == "failed"  # None: failed by optuna's heartbeat check (worker gone)
-    if trial.state == TrialState.RUNNING:
-        return outcome != "surplus"
-    return False
-
-
-def trials_used(study: Any, before: int | None = None) -> int:
-    """Trials that count toward ``n_trials`` (optionally only those numbered below ``before``)."""
-    return sum(
-        1
-        for t in study.get_trials(deepcopy=False)
-        if (before is None or t.number < before) and counts_toward_total(t)
-    )
-
-
 def open_study(spec: StudySpec, worker_id: int = 0, storage: Any = None) -> Any:
-    """Create or load the study, with a sampler seeded for this worker session."""
+    """Create or load the study, with a TPE sampler seeded for this worker session."""
     import optuna
-
-    from ems.tune.storage import make_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = storage if storage is not None else make_storage(spec.storage)
-    study = optuna.create_study(
-        storage=storage,
-        study_name=spec.name,
-        direction=spec.direction,
-        pruner=make_pruner(spec),
-        load_if_exists=True,
-    )
+    study = optuna.create_study(storage=storage, study_name=spec.name, direction=spec.direction,
+                                pruner=make_pruner(spec), load_if_exists=True)
     if study.direction.name.lower() != spec.direction:
         raise ConfigError(f"study {spec.name!r} in {spec.storage} is {study.direction.name.lower()}, not {spec.direction}")
     n_existing = len(study.get_trials(deepcopy=False))
-    seed = worker_seed(spec.sampler_seed, worker_id, n_existing)
-    study.sampler = make_sampler(spec, seed)
+    seed = worker_seed(spec.tune.sampler_seed, worker_id, n_existing)
+    startup = max(1, min(10, spec.n_trials // 2))
+    study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, constant_liar=True)
     logger.info("study %s: %d trial(s) stored, worker %d sampler seed %d", spec.name, n_existing, worker_id, seed)
     return study
 
 
-def reap_interrupted(study: Any, tracker: Any = None) -> int:
-    """Fail RUNNING trials whose worker process is gone; they do not count.
+def prepare_study(spec: StudySpec, storage: Any = None, tracker: StudyTracker | None = None) -> Any:
+    """Create the study, enqueue ``tune.enqueue`` and open its tracking run, once before workers start.
 
-    On this host the owner's pid tells; on an RDB storage a missed heartbeat does (for
-    workers on other machines), and optuna fails those trials without an outcome tag,
-    which :func:`counts_toward_total` treats as interrupted too.
+    Idempotent: ``ems tune-setup`` calls it, and so does every journal worker under the gate.
     """
-    import optuna
-    from optuna.trial import TrialState
+    study = open_study(spec, 0, storage)
+    enqueue_points(study, spec.enqueue)
+    if tracker is not None:
+        tracker.ensure_parent(study, tags=dict(spec.tags))
+    return study
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)  # no-op without heartbeat (journal file)
-    reaped = 0
-    now = datetime.datetime.now()
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        token = t.user_attrs.get(OWNER)
-        if token is None:
-            # the owner is tagged right after ask(); without it for long, the asker died in between
-            started = t.datetime_start or now
-            if (now - started).total_seconds() < ORPHAN_AFTER_S:
-                continue
-            token = "unknown"
-        elif _owner_alive(token) is not False:
-            continue
-        logger.warning("trial %d: its worker (%s) is gone; recorded as interrupted", t.number, token)
-        study._storage.set_trial_user_attr(t._trial_id, OUTCOME, "interrupted")
-        study._storage.set_trial_user_attr(t._trial_id, REASON, f"worker {token} died")
-        study.tell(t.number, state=TrialState.FAIL)
-        if tracker is not None and t.user_attrs.get(RUN_ID):
-            tracker.end_trial(t.user_attrs[RUN_ID], "INTERRUPTED", None, f"worker {token} died")
-        reaped += 1
-    return reaped
+
+def _study_exists(storage: Any, name: str) -> bool:
+    import optuna
+
+    return name in optuna.get_all_study_names(storage=storage)
+
+
+class Interrupts:
+    """SIGTERM (Snakemake cancelling a job) as ``KeyboardInterrupt``, never inside a storage write.
+
+    While a trial's objective runs the interrupt is raised at once (the trial is closed as
+    interrupted and retried later); elsewhere it waits for the loop's next :meth:`check`.
+    """
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._armed = False
+
+    def install(self) -> Interrupts:
+        signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.reason = f"signal {signum}"
+        if self._armed:
+            raise KeyboardInterrupt(self.reason)
+
+    def check(self) -> None:
+        if self.reason is not None:
+            raise KeyboardInterrupt(self.reason)
+
+    @contextlib.contextmanager
+    def armed(self) -> Iterator[None]:
+        self.check()
+        self._armed = True
+        try:
+            yield
+        finally:
+            self._armed = False
 
 
 class Reporter:
     """``report(step, value)``: record an intermediate dev value; raise TrialPruned to stop.
 
-    ``tracker`` is the trial's own MLflow run (an ``ems.tracking.Tracker``, or None), for
-    the objective to hand to the trainer.
+    ``tracker`` is the trial's own tracking run (or None), for the objective to hand to the trainer.
     """
 
-    def __init__(self, trial: Any, study_tracker: Any = None, run_id: str | None = None, tracker: Any = None,
+    def __init__(self, trial: Any, study_tracker: StudyTracker | None = None, tracker: Tracker | None = None,
                  last_step: int | None = None) -> None:
         self.trial = trial
-        self.last_step = last_step
         self.number = trial.number
         self.tracker = tracker
+        self.last_step = last_step
         self._study_tracker = study_tracker
-        self._run_id = run_id
 
     def __call__(self, step: int, value: float) -> None:
         import optuna
@@ -325,124 +234,140 @@ class Reporter:
         if not math.isfinite(value):
             raise TrialDiverged(f"dev metric is {value} at step {step}")
         self.trial.report(value, int(step))
-        if self._study_tracker is not None and self._run_id is not None:
-            self._study_tracker.report(self._run_id, int(step), value)
+        if self._study_tracker is not None and self.tracker is not None and self.tracker.run_id:
+            self._study_tracker.report(self.tracker.run_id, int(step), value)
         final = self.last_step is not None and step >= self.last_step  # the budget is spent: nothing to save
         if not final and self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned at step {step} (dev value {value:.4f})")
 
 
-@dataclass
+@dataclasses.dataclass
 class WorkerResult:
     worker_id: int
-    trials: list[int] = field(default_factory=list)
-    states: dict[str, int] = field(default_factory=dict)
+    trials: list[int] = dataclasses.field(default_factory=list)
+    states: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
-def _finish(study: Any, trial: Any, tracker: Any, run_id: str | None, state: str, outcome: str,
-            value: float | None, reason: str | None = None) -> None:
-    from optuna.trial import TrialState
+@dataclasses.dataclass
+class Worker:
+    """One worker session on a study: its storage, tracker, lease token and error policy."""
 
-    with critical():
+    spec: StudySpec
+    study: Any
+    storage: Any
+    lost: LostTrials
+    token: str
+    worker_id: int = 0
+    tracker: StudyTracker | None = None
+    catch: tuple[type[BaseException], ...] = (ArithmeticError,)
+    interrupts: Interrupts | None = None
+
+    def admit(self) -> Any | None:
+        """The next trial (asked and tagged with this worker), or None when the study is full."""
+        spec = self.spec
+        with gate(spec.storage):
+            if self.interrupts is not None:
+                self.interrupts.check()
+            if is_journal(spec.storage):
+                reap_lost(self.study, spec.storage, self.lost)
+            else:
+                fail_stale_trials(self.study)
+            used = trials_used(self.study)
+            if used >= spec.n_trials:
+                logger.info("study %s holds %d/%d trials: worker %d stops", spec.name, used, spec.n_trials,
+                            self.worker_id)
+                return None
+            with warnings.catch_warnings():  # "heartbeat is supposed to be used with optimize": we run it
+                warnings.filterwarnings("ignore", message="Heartbeat of storage")
+                trial = self.study.ask()
+            trial.set_user_attr(OWNER, self.token)
+        if not is_journal(spec.storage) and is_surplus(self.study, trial.number, spec.n_trials):
+            self._finish(trial, "surplus", None, "study already full")  # another worker asked first
+            return None
+        return trial
+
+    def run_trial(self, trial: Any, objective_fn: ObjectiveFn) -> str:
+        """Run one asked trial to its end; return its outcome (complete, pruned or failed)."""
+        params = suggest(trial, self.spec.space)
+        run = None
+        if self.tracker is not None:  # the trial's tracking run: opened here, closed below, whatever happens
+            run = self.tracker.start_trial(self.study.study_name, trial.number, params, str(self.worker_id))
+            trial.set_user_attr(RUN_ID, run.run_id)
+        logger.info("trial %d: %s", trial.number, params)
+        report = Reporter(trial, self.tracker, run, last_step=self.spec.tune.budget_steps)
+        outcome, value, reason, error = self._call(trial, objective_fn, params, report)
+        frozen = self._finish(trial, outcome, value, reason)
+        if self.tracker is not None and run is not None:
+            self.tracker.end_trial(run.run_id, RUN_STATE[outcome], frozen.value, reason)
+        if outcome == "interrupted":
+            self.lost.retry(self.study, frozen)
+        if error is not None:
+            raise error
+        return outcome
+
+    def _call(self, trial: Any, objective_fn: ObjectiveFn, params: dict[str, Any],
+              report: Reporter) -> tuple[str, float | None, str | None, BaseException | None]:
+        """Run the objective: (outcome, value, reason, exception to re-raise after recording)."""
+        import optuna
+
+        armed = self.interrupts.armed() if self.interrupts is not None else contextlib.nullcontext()
+        try:
+            with heartbeat(self.storage, self.study.study_name, trial.number), armed:
+                value = float(objective_fn(params, report))
+            if not math.isfinite(value):
+                raise TrialDiverged(f"objective returned {value}")
+        except optuna.TrialPruned as exc:
+            logger.info("trial %d: %s", trial.number, exc)
+            return "pruned", None, str(exc), None
+        except self.catch as exc:
+            logger.warning("trial %d failed (%s: %s); the study goes on", trial.number, type(exc).__name__, exc)
+            return "failed", None, f"{type(exc).__name__}: {exc}", None
+        except (KeyboardInterrupt, SystemExit) as exc:
+            return "interrupted", None, f"{type(exc).__name__}: {exc}", exc
+        except BaseException as exc:  # noqa: BLE001 - not the sampled point's fault (a bug, bad input): the worker stops
+            return "error", None, f"{type(exc).__name__}: {exc}", exc
+        logger.info("trial %d: value %.4f", trial.number, value)
+        return "complete", value, None, None
+
+    def _finish(self, trial: Any, outcome: str, value: float | None, reason: str | None) -> Any:
+        from optuna.trial import TrialState
+
         trial.set_user_attr(OUTCOME, outcome)
         if reason:
             trial.set_user_attr(REASON, reason[:2000])
-        if state == "COMPLETE":
-            study.tell(trial, value)
-        else:
-            study.tell(trial, state=TrialState[state])
-    if tracker is not None and run_id is not None:
-        final = study._storage.get_trial(trial._trial_id).value
-        tracker.end_trial(run_id, "INTERRUPTED" if outcome == "interrupted" else state, final, reason)
+        if outcome == "complete":
+            return self.study.tell(trial, value)
+        return self.study.tell(trial, state=TrialState.PRUNED if outcome == "pruned" else TrialState.FAIL)
 
 
-def run_trial(study: Any, trial: Any, spec: StudySpec, objective_fn: ObjectiveFn, tracker: Any = None,
-              catch: tuple[type[BaseException], ...] = (ArithmeticError,), worker: str = "0") -> str:
-    """Run one asked trial to its end; return its state (COMPLETE, PRUNED or FAIL)."""
-    import optuna
-
-    params = suggest(trial, spec.space)
-    trial_tracker = None
-    if tracker is not None:
-        trial_tracker = tracker.start_trial(study.study_name, trial.number, params, worker)
-        trial.set_user_attr(RUN_ID, trial_tracker.run_id)
-    run_id = trial_tracker.run_id if trial_tracker is not None else None
-    logger.info("trial %d: %s", trial.number, params)
-    report = Reporter(trial, tracker, run_id, trial_tracker, last_step=spec.budget_steps)
-
-    from optuna.storages._heartbeat import get_heartbeat_thread
-
-    try:
-        with get_heartbeat_thread(trial._trial_id, study._storage):  # RDB: proves this worker alive
-            value = float(objective_fn(params, report))
-        if not math.isfinite(value):
-            raise TrialDiverged(f"objective returned {value}")
-    except optuna.TrialPruned as exc:
-        logger.info("trial %d: %s", trial.number, exc)
-        _finish(study, trial, tracker, run_id, "PRUNED", "pruned", None, str(exc))
-        return "PRUNED"
-    except catch as exc:
-        reason = f"{type(exc).__name__}: {exc}"
-        logger.warning("trial %d failed (%s); the study goes on", trial.number, reason)
-        _finish(study, trial, tracker, run_id, "FAIL", "failed", None, reason)
-        return "FAIL"
-    except (KeyboardInterrupt, SystemExit) as exc:
-        _finish(study, trial, tracker, run_id, "FAIL", "interrupted", None, f"{type(exc).__name__}")
-        raise
-    except BaseException as exc:
-        # not the sampled point's fault (a bug, bad input): recorded, not counted; the worker stops
-        _finish(study, trial, tracker, run_id, "FAIL", "error", None, f"{type(exc).__name__}: {exc}")
-        raise
-    logger.info("trial %d: value %.4f", trial.number, value)
-    _finish(study, trial, tracker, run_id, "COMPLETE", "complete", value)
-    return "COMPLETE"
-
-
-def run_worker(spec: StudySpec, objective_fn: ObjectiveFn, worker_id: int = 0, tracker: Any = None,
-               catch: tuple[type[BaseException], ...] = (ArithmeticError,), max_trials: int | None = None,
-               storage: Any = None) -> WorkerResult:
-    """Run trials until the study holds ``spec.n_trials`` counting trials (or ``max_trials`` here)."""
-    from ems.tune.storage import gate, is_journal, make_storage
-
-    def on_stale(study: Any, frozen: Any) -> None:  # RDB heartbeat: a worker elsewhere is gone
-        logger.warning("trial %d: no heartbeat from its worker; recorded as interrupted", frozen.number)
-        if tracker is not None and frozen.user_attrs.get(RUN_ID):
-            tracker.end_trial(frozen.user_attrs[RUN_ID], "INTERRUPTED", None, "worker heartbeat stopped")
-
-    storage = storage if storage is not None else make_storage(spec.storage, on_stale=on_stale)
+def attach(spec: StudySpec, storage: Any, worker_id: int, tracker: StudyTracker | None) -> Any:
+    """The worker's study: made by ``ems tune-setup``, or here under the gate (journal; a lone RDB worker)."""
     with gate(spec.storage):
+        if is_journal(spec.storage) or not _study_exists(storage, spec.name):
+            prepare_study(spec, storage, tracker)
         study = open_study(spec, worker_id, storage)
         if tracker is not None:
             tracker.ensure_parent(study, tags=dict(spec.tags))
-        if worker_id == 0 and spec.enqueue and not study.get_trials(deepcopy=False):
-            for point in spec.enqueue:  # once per study, by one worker
-                study.enqueue_trial(point)
-            logger.info("study %s: %d point(s) enqueued from tune.enqueue", spec.name, len(spec.enqueue))
+    return study
+
+
+def run_worker(spec: StudySpec, objective_fn: ObjectiveFn, worker_id: int = 0, tracker: StudyTracker | None = None,
+               catch: tuple[type[BaseException], ...] = (ArithmeticError,), max_trials: int | None = None,
+               interrupts: Interrupts | None = None) -> WorkerResult:
+    """Run trials until the study holds ``spec.n_trials`` counting trials (or ``max_trials`` here)."""
+    lost = LostTrials(spec.tune.retries, spec.enqueue, tracker)
+    storage = make_storage(spec.storage, spec.tune.heartbeat_interval, spec.tune.heartbeat_grace, on_stale=lost)
+    study = attach(spec, storage, worker_id, tracker)
     result = WorkerResult(worker_id)
-    token = _process_token()
-    while max_trials is None or len(result.trials) < max_trials:
-        trial = None
-        try:
-            with gate(spec.storage), critical():
-                reap_interrupted(study, tracker)
-                used = trials_used(study)
-                if used >= spec.n_trials:
-                    logger.info("study %s holds %d/%d trials: worker %d stops", spec.name, used, spec.n_trials,
-                                worker_id)
-                    break
-                with warnings.catch_warnings():  # "heartbeat is supposed to be used with optimize": we run it
-                    warnings.filterwarnings("ignore", message="Heartbeat of storage")
-                    trial = study.ask()
-                trial.set_user_attr(OWNER, token)
-        except KeyboardInterrupt:  # a signal deferred during the write: close the new trial cleanly
-            if trial is not None:
-                _finish(study, trial, None, None, "FAIL", "interrupted", None, "KeyboardInterrupt")
-            raise
-        if not is_journal(spec.storage) and is_surplus(study, trial.number, spec.n_trials):
-            # another worker asked first (no shared lock on an RDB): this one is surplus
-            _finish(study, trial, None, None, "FAIL", "surplus", None, "study already full")
-            break
-        state = run_trial(study, trial, spec, objective_fn, tracker, catch, worker=str(worker_id))
-        result.trials.append(trial.number)
-        result.states[state] = result.states.get(state, 0) + 1
+    lease = WorkerLease(spec.storage) if is_journal(spec.storage) else None
+    with lease if lease is not None else contextlib.nullcontext():
+        token = lease.token if lease is not None else f"{socket.gethostname()}-{os.getpid()}"
+        worker = Worker(spec, study, storage, lost, token, worker_id, tracker, catch, interrupts)
+        while max_trials is None or len(result.trials) < max_trials:
+            trial = worker.admit()
+            if trial is None:
+                break
+            outcome = worker.run_trial(trial, objective_fn)
+            result.trials.append(trial.number)
+            result.states[outcome] = result.states.get(outcome, 0) + 1
     return result
