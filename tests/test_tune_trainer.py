@@ -100,3 +100,36 @@ def test_study_on_the_trainer_end_to_end(toy: dict[str, Path], tmp_path: Path, m
     assert "loss/total" in trial_runs[0].data.metrics and "dev/retrieval_acc" in trial_runs[0].data.metrics
     assert math.isclose(trial_runs[0].data.metrics["value"], trials[0].value, rel_tol=1e-6)
     assert parent.info.status == "FINISHED" and parent.data.metrics["best_value"] == pytest.approx(winner.value)
+
+
+def test_pruning_and_divergence_are_trainer_callbacks() -> None:
+    """The plug-ins on their own: a NaN step loss aborts, each dev value is reported, the best one kept."""
+    import optuna
+
+    from ems.train.callbacks import TrainerCallback, TrainerState
+    from ems.tune.objective import DivergenceGuard, OptunaPruning
+    from ems.tune.study import TrialDiverged
+
+    state = TrainerState(step=7, max_steps=12)
+    guard = DivergenceGuard()
+    assert isinstance(guard, TrainerCallback)
+    guard.on_step_end(state, {"loss/total": 1.5, "loss/xtr": 0.5})  # finite: goes on
+    with pytest.raises(TrialDiverged, match="loss/xtr is nan at step 7"):
+        guard.on_step_end(state, {"loss/total": 1.5, "loss/xtr": float("nan")})
+
+    reported: list[tuple[int, float]] = []
+
+    def report(step: int, value: float) -> None:
+        reported.append((step, value))
+        if value < 0.2:
+            raise optuna.TrialPruned(f"pruned at step {step}")
+
+    pruning = OptunaPruning(report, "dev/retrieval_acc")
+    for step, acc in ((4, 0.5), (8, 0.7), (12, 0.6)):
+        state.step = step
+        pruning.on_evaluate(state, {"dev/retrieval_acc": acc, "dev/loss_total": 1.0})
+    assert reported == [(4, 0.5), (8, 0.7), (12, 0.6)] and pruning.best == 0.7
+    with pytest.raises(optuna.TrialPruned):
+        pruning.on_evaluate(state, {"dev/retrieval_acc": 0.1, "dev/loss_total": 1.0})
+    with pytest.raises(TrialDiverged, match="dev/loss_total"):
+        pruning.on_evaluate(state, {"dev/retrieval_acc": 0.5, "dev/loss_total": float("inf")})

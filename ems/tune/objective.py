@@ -2,8 +2,10 @@
 
 Each trial deep-merges its sampled values into the training settings, trains for
 ``tune.budget_steps`` steps (or ``tune.budget_seconds``) with a dev evaluation every
-``eval_every`` steps on the validation pairs (never a test set), reports each dev value so
-the pruner can stop the trial, and scores the trial by its best dev value.
+``eval_every`` steps on the validation pairs (never a test set), and scores the trial by its
+best dev value. Pruning and the divergence guard are trainer callbacks
+(:class:`~ems.train.callbacks.TrainerCallback`): :class:`OptunaPruning` reports each dev
+value and aborts a trial the pruner stops, :class:`DivergenceGuard` aborts at a NaN loss.
 """
 
 from __future__ import annotations
@@ -19,45 +21,43 @@ from typing import Any
 
 from ems.config import deep_merge
 from ems.errors import EmsError
+from ems.train.callbacks import TrainerCallback, TrainerState
 from ems.tune.settings import TuneSettings, tune_section
 from ems.tune.space import SearchParam, to_overrides
-from ems.tune.study import ObjectiveFn, TrialDiverged
+from ems.tune.study import ObjectiveFn, Report, TrialDiverged
+from ems.tune.train_bridge import run_training
 
 logger = logging.getLogger(__name__)
 
 #: Sections of the settings the trainer reads.
 TRAINER_SECTIONS = ("model", "objective", "train", "tracking")
-#: Dev metric names tried, in order, when ``tune.metric`` is null.
-METRIC_CANDIDATES = ("dev/retrieval_acc", "dev/acc_mean", "dev/acc", "dev/tatoeba_acc", "dev_acc", "valid/acc")
+#: The trainer's dev retrieval accuracy, tuned on when ``tune.metric`` is null.
+DEFAULT_METRIC = "dev/retrieval_acc"
 
 
-def pick_metric(dev_metrics: Mapping[str, float], metric: str | None) -> tuple[str, float]:
-    """The dev retrieval accuracy in ``dev_metrics``: ``metric`` or a known name."""
-    if metric:
-        if metric not in dev_metrics:
-            raise EmsError(f"tune.metric: the trainer reported no {metric!r} (it reported {sorted(dev_metrics)})")
-        return metric, float(dev_metrics[metric])
-    for name in METRIC_CANDIDATES:
-        if name in dev_metrics:
-            return name, float(dev_metrics[name])
-    accs = sorted(k for k in dev_metrics if "acc" in k.lower() and ("dev" in k.lower() or "valid" in k.lower()))
-    if len(accs) == 1:
-        return accs[0], float(dev_metrics[accs[0]])
-    raise EmsError(f"cannot tell which dev metric to tune on among {sorted(dev_metrics)}; set tune.metric")
+class OptunaPruning(TrainerCallback):
+    """Reports each dev evaluation to the trial; the reporter raises ``optuna.TrialPruned`` to abort."""
+
+    def __init__(self, report: Report, metric: str) -> None:
+        self.report = report
+        self.metric = metric
+        self.best: float | None = None
+
+    def on_evaluate(self, state: TrainerState, metrics: Mapping[str, float]) -> None:
+        check_finite(metrics, state.step)  # NaN weights still give a (meaningless) accuracy
+        if self.metric not in metrics:
+            raise EmsError(f"tune.metric: the trainer reported no {self.metric!r} (it reported {sorted(metrics)})")
+        value = float(metrics[self.metric])
+        if math.isfinite(value):
+            self.best = value if self.best is None else max(self.best, value)
+        self.report(state.step, value)
 
 
-class DivergenceGuard:
-    """A tracker wrapper that fails the trial as soon as the trainer logs a non-finite loss."""
+class DivergenceGuard(TrainerCallback):
+    """Aborts the trial (``TrialDiverged``) at the first non-finite training loss."""
 
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        self._inner.log_metrics(metrics, step=step)
-        check_finite(metrics, step)
+    def on_step_end(self, state: TrainerState, losses: Mapping[str, float]) -> None:
+        check_finite(losses, state.step)
 
 
 def check_finite(metrics: Mapping[str, float], step: int | None) -> None:
@@ -102,35 +102,23 @@ def training_objective(
 ) -> ObjectiveFn:
     """``objective_fn(params, report)`` that trains a short EMS model per trial."""
     tune = tune_section(settings)
-    metric = tune.metric
+    metric = tune.metric or DEFAULT_METRIC
     trials_dir = Path(trials_dir)
 
     def objective(params: dict[str, Any], report: Any) -> float:
-        from ems.tracking import NullTracker
-        from ems.train import train
-
         cfg = trial_settings(settings, to_overrides(params, space), tune)
         out_dir = trials_dir / f"trial-{getattr(report, 'number', 0):04d}"
         if out_dir.exists():
             shutil.rmtree(out_dir)  # a stale folder of an interrupted session must not be resumed
-        best = {"value": -math.inf, "name": None}
-
-        def on_dev(step: int, dev_metrics: Mapping[str, float]) -> None:
-            check_finite(dev_metrics, step)  # NaN weights still give a (meaningless) accuracy
-            name, value = pick_metric(dev_metrics, metric)
-            if math.isfinite(value):
-                best["value"] = max(best["value"], value)
-                best["name"] = name
-            report(step, value)
-
-        tracker = DivergenceGuard(getattr(report, "tracker", None) or NullTracker())
+        pruning = OptunaPruning(report, metric)
         try:
-            train(cfg, train_dir, valid_dir, tokenizer_dir, out_dir, tracker, callbacks=(on_dev,), progress=False)
+            run_training(cfg, (train_dir, valid_dir, tokenizer_dir), out_dir, getattr(report, "tracker", None),
+                         [pruning, DivergenceGuard()])
         finally:
             if not keep_models:
                 shutil.rmtree(out_dir, ignore_errors=True)
-        if best["name"] is None:
+        if pruning.best is None:
             raise EmsError("the trial ended without a finite dev evaluation; lower tune.eval_every")
-        return best["value"]
+        return pruning.best
 
     return objective
