@@ -171,6 +171,33 @@ def test_enqueued_points_run_first_and_once(tmp_path: Path) -> None:
     assert [t.params["lr"] for t in trials].count(2e-3) == 1
 
 
+def test_enqueued_point_of_a_killed_worker_is_tried_exactly_once(tmp_path: Path) -> None:
+    """SIGKILL during an enqueued point's trial: the rerun runs that point again, once, and no other twice."""
+    points = [{"lr": 1e-3, "dropout": 0.1}, {"lr": 2e-3, "dropout": 0.2}, {"lr": 5e-3, "dropout": 0.05}]
+    cfg = settings(n_trials=4, pruner="none", enqueue=points)
+    marker = tmp_path / "marks"
+    cmd = [sys.executable, str(FIXTURES), json.dumps(cfg), str(tmp_path), "1", "--sleep", "0.2", "--marker", str(marker)]
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while not (marker / "started-1").exists():
+            assert time.time() < deadline and proc.poll() is None, "worker did not reach trial 1"
+            time.sleep(0.05)
+        time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert [t.state for t in _study(cfg, tmp_path).trials][:2] == [TrialState.COMPLETE, TrialState.RUNNING]
+    tune_worker(cfg, tmp_path, make_objective(), worker_id=0)
+    tune_worker(cfg, tmp_path, make_objective(), worker_id=0)  # a later rerun neither repeats nor adds
+    trials = _study(cfg, tmp_path).trials
+    finished = [t.params for t in trials if t.state == TrialState.COMPLETE]
+    assert len(finished) == 4 and len(_counted(_study(cfg, tmp_path))) == 4
+    for point in points:
+        assert finished.count(point) == 1, (point, finished)
+    assert trials[1].state == TrialState.FAIL and trials[1].params == points[1]
+
+
 def test_surplus_check_by_trial_number(tmp_path: Path) -> None:
     """The lock-free guard of RDB storages: trial k is surplus iff n_trials counting trials precede it."""
     cfg = settings(n_trials=2)
