@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ems.data.tsv import read_pairs, write_pairs
-from ems.errors import ConfigError
+from ems.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +50,12 @@ def normalise(text: str) -> str:
     return " ".join(text.split())
 
 
-def select_languages(frame: pd.DataFrame, languages: str | list[str]) -> pd.DataFrame:
-    """Keep the configured non-English languages (``"all"`` keeps every one)."""
+def select_languages(frame: pd.DataFrame, languages: str | list[str], where: str = "the parsed table") -> pd.DataFrame:
+    """Keep the configured non-English languages (``"all"`` keeps every one).
+
+    A configured language without pairs in ``where`` is a DataError: it would silently
+    drop out of training and every "seen languages" mean.
+    """
     if languages == "all":
         return frame
     if isinstance(languages, str):
@@ -67,15 +71,16 @@ def select_languages(frame: pd.DataFrame, languages: str | list[str]) -> pd.Data
         raise ConfigError(f"corpus.languages must hold canonical codes; got {sorted(set(languages) - wanted)}")
     missing = sorted(wanted - set(frame["lang"].unique()))
     if missing:
-        logger.warning("corpus.languages not present in the parsed data: %s", missing)
+        raise DataError(f"corpus.languages: {missing} have no pairs in {where}; remove them from the list")
     return frame[frame["lang"].isin(wanted)]
 
 
-def clean_pairs(frame: pd.DataFrame, settings: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return ``(clean pairs, removal counts per lang and reason)``."""
+def clean_pairs(frame: pd.DataFrame, settings: Mapping[str, Any],
+                where: str = "the parsed table") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return ``(clean pairs, removal counts per lang and reason)``; ``where`` names the input in errors."""
     min_chars, max_chars = settings["min_chars"], settings["max_chars"]
     max_ratio = settings["max_length_ratio"]
-    frame = select_languages(frame, settings.get("languages", "all")).copy()
+    frame = select_languages(frame, settings.get("languages", "all"), where).copy()
     frame["src"] = [normalise(s) for s in frame["src"]]
     frame["tgt"] = [normalise(s) for s in frame["tgt"]]
     src_len = frame["src"].str.len().to_numpy()
@@ -98,6 +103,9 @@ def clean_pairs(frame: pd.DataFrame, settings: Mapping[str, Any]) -> tuple[pd.Da
     dup = frame.duplicated(subset=["lang", "src", "tgt"], keep="first").to_numpy()
     reason[(reason == "") & dup] = "duplicate"
     frame["reason"] = reason
+    if not (reason == "").any():
+        raise DataError(f"{where}: every one of its {len(frame)} pairs was removed "
+                        f"({pd.Series(reason).value_counts().to_dict()}); check corpus.min_chars/max_chars/max_length_ratio")
     removed = (frame[frame["reason"] != ""].groupby(["lang", "reason"]).size()
                .rename("removed").reset_index())
     kept = frame[frame["reason"] == ""].drop(columns="reason").reset_index(drop=True)
@@ -110,8 +118,8 @@ def run_clean(parsed: str | os.PathLike[str], out: str | os.PathLike[str], repor
               settings: Mapping[str, Any]) -> pd.DataFrame:
     from ems.io import atomic_path
 
-    kept, removed = clean_pairs(read_pairs(parsed), settings)
-    with atomic_path(report) as tmp:
+    kept, removed = clean_pairs(read_pairs(parsed), settings, str(parsed))
+    with atomic_path(report) as tmp:  # the report is renamed into place only after the table
         removed.to_csv(tmp, index=False)
-    write_pairs(out, kept)
+        write_pairs(out, kept)
     return kept

@@ -8,6 +8,7 @@ hashes hold for a trimmed mirror and a full GitHub archive alike, as files are i
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import os
@@ -16,6 +17,7 @@ import shutil
 import tarfile
 import tempfile
 import urllib.request
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -90,14 +92,25 @@ def iter_archive_files(archive: Path, paths: Iterable[str] | None = None):
         raise DataError(f"{archive}: not a readable .tar.gz archive ({exc}); delete it and fetch again") from exc
 
 
-def _hash_member(tar: tarfile.TarFile, member: tarfile.TarInfo, out: Path | None) -> str:
+def _hash_member(tar: tarfile.TarFile, member: tarfile.TarInfo, out: Path | None, archive: Path) -> str:
+    """sha256 of one member, copied to ``out`` on the way; a truncated or corrupt archive is a DataError.
+
+    The reads happen here, in the caller of :func:`iter_archive_files`, so that generator's
+    ``try`` does not cover them.
+    """
     h = hashlib.sha256()
-    src = tar.extractfile(member)
-    assert src is not None
-    with src, (open(out, "wb") if out is not None else open(os.devnull, "wb")) as dst:
-        while block := src.read(1 << 20):
-            h.update(block)
-            dst.write(block)
+    with (open(out, "wb") if out is not None else open(os.devnull, "wb")) as dst:
+        try:
+            src = tar.extractfile(member)
+            if src is None:
+                raise DataError(f"{archive}: member {member.name!r} has no data")
+            with src:
+                while block := src.read(1 << 20):
+                    h.update(block)
+                    dst.write(block)
+        except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise DataError(f"{archive}: truncated or corrupt archive while reading {member.name} "
+                            f"({exc or type(exc).__name__}); delete it and fetch again") from exc
     return h.hexdigest()
 
 
@@ -116,7 +129,7 @@ def make_manifest(archive: Path, out: Path) -> int:
         if member.issym():
             links[rel] = _link_target(rel, member)
         else:
-            digests[rel] = _hash_member(tar, member, None)
+            digests[rel] = _hash_member(tar, member, None, archive)
     for rel, target in links.items():
         if target not in digests:
             raise DataError(f"{archive}: link {rel} -> {target} has no target in the archive")
@@ -179,7 +192,7 @@ def fetch_source(repo: str, commit: str, paths: list[str], out_dir: str | os.Pat
                     continue
                 target = tmp / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
-                seen[rel] = _hash_member(tar, member, target)
+                seen[rel] = _hash_member(tar, member, target, archive)
             for rel, target in links.items():
                 if target not in seen:
                     raise DataError(f"{archive}: link {rel} -> {target} has no extracted target; add its folder to `paths`")

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from ems.data.tsv import write_pairs
 from ems.datasets.opus_mt import iter_pair_files
+from ems.errors import DataError
 from ems.languages import ENGLISH
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ def parse_testsets(source_dir: str | os.PathLike[str]) -> pd.DataFrame:
             origins.append(pf.origin)
     for origin, n in skipped.items():
         logger.info("%s: %d lines labelled English on both sides skipped", origin, n)
+    if not langs:
+        raise DataError(f"{source_dir}: no X-English sentence pairs found (expected testsets/<xxx>-eng/*.<xxx> + *.eng files)")
     frame = pd.DataFrame({"lang": langs, "src": srcs, "tgt": tgts, "origin": origins})
     logger.info("parsed %d pairs, %d languages, from %d file pairs", len(frame), frame["lang"].nunique(), len(files))
     return frame
