@@ -73,6 +73,8 @@ def test_summary_and_nested_mlflow_runs(tmp_path: Path, mlflow_uri: str) -> None
     assert res["figures"] == {"history": True, "importances": True, "parallel": True}
     for path in _figures(out).values():
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert path.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"  # a PDF beside every PNG
+    assert open_study(make_spec(cfg, tmp_path)).metric_names == ["dev/retrieval_acc"]  # named for the dashboard
 
     client = MlflowClient(mlflow_uri)
     exp = client.get_experiment_by_name("tune-test")
@@ -138,3 +140,32 @@ def test_concurrent_workers_log_every_trial_under_one_parent(tmp_path: Path, mlf
     assert sorted(int(r.data.tags["optuna.trial_number"]) for r in trials) == list(range(6))
     assert {r.data.tags["mlflow.parentRunId"] for r in trials} == {parents[0].info.run_id}
     assert {r.data.tags["ems.worker"] for r in trials} == {"0", "1"}
+
+
+def test_history_shows_pruned_and_failed_trials(tmp_path: Path) -> None:
+    from ems.tune.figures import plot_history
+
+    cfg = settings(n_trials=5)
+    study = open_study(make_spec(cfg, tmp_path))
+    for point in POINTS:
+        study.enqueue_trial(point)
+    tune_worker(cfg, tmp_path, make_objective())
+    trials = open_study(make_spec(cfg, tmp_path)).trials
+    fig = plot_history(open_study(make_spec(cfg, tmp_path)))
+    ax = fig.axes[0]
+    points = {c.get_label(): [tuple(xy) for xy in c.get_offsets()] for c in ax.collections}
+    assert points["completed"] == [(t.number, pytest.approx(t.value)) for t in trials if t.state.name == "COMPLETE"]
+    assert points["pruned (last report)"] == [(3, pytest.approx(trials[3].intermediate_values[2]))]
+    assert [x for x, _ in points["failed"]] == [2]
+    assert ax.get_ylabel() == "dev/retrieval_acc"
+
+
+def test_enqueued_baseline_sets_every_tuned_parameter(caplog: pytest.LogCaptureFixture) -> None:
+    cfg = settings(enqueue=[{"dropout": 0.2}, {"lr": 2e-3}])
+    cfg["train"] = {"lr": 5e-4}
+    spec = make_spec(cfg, "unused")
+    assert spec.enqueue == ({"dropout": 0.2, "lr": 5e-4}, {"lr": 2e-3, "dropout": 0.1})  # 0.1: schema default
+    cfg["train"] = {"lr": 0.5}  # outside tune.space.lr: left to the sampler, loudly
+    with caplog.at_level("WARNING"):
+        assert make_spec(cfg, "unused").enqueue[0] == {"dropout": 0.2}
+    assert "tune.enqueue[0]: the configuration's train.lr = 0.5 lies outside tune.space.lr" in caplog.text

@@ -31,8 +31,6 @@ logger = logging.getLogger(__name__)
 
 #: Sections of the settings the trainer reads.
 TRAINER_SECTIONS = ("model", "objective", "train", "tracking")
-#: The trainer's dev retrieval accuracy, tuned on when ``tune.metric`` is null.
-DEFAULT_METRIC = "dev/retrieval_acc"
 
 
 class OptunaPruning(TrainerCallback):
@@ -102,7 +100,7 @@ def training_objective(
 ) -> ObjectiveFn:
     """``objective_fn(params, report)`` that trains a short EMS model per trial."""
     tune = tune_section(settings)
-    metric = tune.metric or DEFAULT_METRIC
+    metric = tune.metric_name
     trials_dir = Path(trials_dir)
 
     def objective(params: dict[str, Any], report: Any) -> float:

@@ -43,7 +43,7 @@ def study_name(settings: Mapping[str, Any], tune: TuneSettings) -> str:
 def make_spec(settings: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> StudySpec:
     """The study of ``settings`` (``tune`` validated and defaulted by the schema), stored under ``out_dir``."""
     tune = tune_section(settings)
-    spec = StudySpec.from_settings(tune, study_name(settings, tune), storage_spec(tune.storage, out_dir))
+    spec = StudySpec.from_settings(tune, study_name(settings, tune), storage_spec(tune.storage, out_dir), settings)
     sections = {s: settings.get(s) for s in ("model", "objective", "train")}
     tags = {"ems.config": str(settings.get("name", "")), "ems.tune_hash": stable_hash(dataclasses.asdict(tune)),
             "ems.base_settings_hash": stable_hash(sections)}
@@ -90,7 +90,8 @@ def tune_summary(
 ) -> dict[str, Any]:
     """Write ``best_params.yaml``, the trials CSV and the figures; end the study's MLflow run."""
     from ems.io import atomic_open
-    from ems.tune.outputs import state_counts, trials_table, write_best_params, write_figures
+    from ems.tune.figures import pdf_beside, write_figures
+    from ems.tune.outputs import state_counts, trials_table, write_best_params
 
     spec = make_spec(settings, out_dir)
     study = open_study(spec)
@@ -105,5 +106,6 @@ def tune_summary(
         tracker.ensure_parent(study, tags=dict(spec.tags))
         best = {f"{s}.{k}": v for s, sec in overrides.items() for k, v in sec.items()}
         tracker.finish_study(study.best_value, best, counts,
-                             [Path(best_params), Path(trials_csv), *map(Path, figures.values())])
+                             [Path(best_params), Path(trials_csv), *map(Path, figures.values()),
+                              *map(pdf_beside, figures.values())])
     return {"best": overrides, "best_value": study.best_value, "counts": counts, "figures": drawn}

@@ -9,6 +9,9 @@ from typing import Any
 from ems.config import section
 from ems.errors import ConfigError
 
+#: The trainer's dev retrieval accuracy, tuned on when ``tune.metric`` is null.
+DEFAULT_METRIC = "dev/retrieval_acc"
+
 
 @dataclasses.dataclass(frozen=True)
 class TuneSettings:
@@ -33,6 +36,11 @@ class TuneSettings:
     heartbeat_grace: int
     retries: int
     space: dict[str, Any]
+
+    @property
+    def metric_name(self) -> str:
+        """The dev metric the study maximises (named in the study for optuna-dashboard)."""
+        return self.metric or DEFAULT_METRIC
 
     @property
     def trial_eval_every(self) -> int:

@@ -214,3 +214,25 @@ def to_overrides(values: Mapping[str, Any], params: list[SearchParam]) -> dict[s
             value = int(value)
         out.setdefault(p.section, {})[p.key] = value
     return out
+
+
+def base_values(params: list[SearchParam], settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The configuration's own value of each tuned setting (schema defaults filled in)."""
+    from ems.config import section
+
+    resolved = {s: section(settings, s) for s in {p.section for p in params}}
+    return {p.name: resolved[p.section][p.key] for p in params}
+
+
+def fill_point(point: Mapping[str, Any], params: list[SearchParam], base: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """An enqueued point with every tuned parameter: those it leaves out take the configuration's value."""
+    out = dict(point)
+    for p in params:
+        if p.name in out:
+            continue
+        if p.contains(base[p.name]):
+            out[p.name] = base[p.name]
+        else:
+            logger.warning("%s: the configuration's %s.%s = %r lies outside tune.space.%s; the sampler picks it",
+                           where, p.section, p.key, base[p.name], p.name)
+    return out

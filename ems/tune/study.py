@@ -26,7 +26,7 @@ from ems.errors import ConfigError
 from ems.io import stable_hash
 from ems.tune.optuna_adapter import fail_stale_trials, heartbeat
 from ems.tune.settings import TuneSettings
-from ems.tune.space import SearchParam, build_space, suggest
+from ems.tune.space import SearchParam, base_values, build_space, fill_point, suggest
 from ems.tune.storage import WorkerLease, gate, is_journal, make_storage
 from ems.tune.trials import (
     OUTCOME,
@@ -96,9 +96,14 @@ class StudySpec:
         return self.tune.n_trials
 
     @classmethod
-    def from_settings(cls, tune: TuneSettings, name: str, storage: str) -> StudySpec:
+    def from_settings(cls, tune: TuneSettings, name: str, storage: str, base: Mapping[str, Any] | None = None) -> StudySpec:
+        """``base`` (the configuration) fills what an enqueued point leaves out, so a baseline is complete."""
         space = build_space(tune.space)
-        return cls(name=name, storage=storage, tune=tune, space=space, enqueue=check_points(tune.enqueue, space))
+        points = check_points(tune.enqueue, space)
+        if base is not None:
+            values = base_values(space, base)
+            points = tuple(fill_point(p, space, values, f"tune.enqueue[{i}]") for i, p in enumerate(points))
+        return cls(name=name, storage=storage, tune=tune, space=space, enqueue=points)
 
 
 def check_points(points: list[Any], space: list[SearchParam]) -> tuple[dict[str, Any], ...]:
@@ -167,6 +172,10 @@ def prepare_study(spec: StudySpec, storage: Any = None, tracker: StudyTracker | 
     Idempotent: ``ems tune-setup`` calls it, and so does every journal worker under the gate.
     """
     study = open_study(spec, 0, storage)
+    if study.metric_names != [spec.tune.metric_name]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # experimental in some optuna versions
+            study.set_metric_names([spec.tune.metric_name])  # optuna-dashboard names the axis after it
     enqueue_points(study, spec.enqueue)
     if tracker is not None:
         tracker.ensure_parent(study, tags=dict(spec.tags))

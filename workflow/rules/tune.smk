@@ -10,6 +10,8 @@ include: "tune_common.smk"
 if config["tune"]["enabled"] or config["tune"]["use_best"]:
 
     rule tune_worker:
+        conda:
+            "../../envs/ems.yaml"
         input:
             train=RESULTS / "shards" / "train",
             valid=RESULTS / "shards" / "valid",
@@ -35,6 +37,8 @@ if config["tune"]["enabled"] or config["tune"]["use_best"]:
             " --threads {threads} {params.tracking} --done {output.done:q} > {log} 2>&1"
 
     rule tune_summary:
+        conda:
+            "../../envs/ems.yaml"
         input:
             workers=expand(TUNE / "workers" / "worker-{worker}.json", worker=TUNE_WORKERS),
             tracking=tune_tracking_parent,
@@ -46,6 +50,7 @@ if config["tune"]["enabled"] or config["tune"]["use_best"]:
                 TUNE / "figures" / "importances.png", caption="../report/tune_importances.rst", category="Tuning"
             ),
             parallel=report(TUNE / "figures" / "parallel.png", caption="../report/tune_parallel.rst", category="Tuning"),
+            pdfs=[TUNE / "figures" / f"{name}.pdf" for name in TUNE_FIGURES],  # written beside each PNG
         params:
             settings=tune_settings,
             out_dir=lambda w, output: Path(output.best).parent,
@@ -61,4 +66,4 @@ if config["tune"]["enabled"] or config["tune"]["use_best"]:
 
 if config["tune"]["enabled"]:
     TARGETS.extend([str(TUNE / "best_params.yaml"), str(TUNE / "trials.csv")]
-                   + [str(TUNE / "figures" / f"{name}.png") for name in TUNE_FIGURES])
+                   + [str(TUNE / "figures" / f"{name}.{ext}") for name in TUNE_FIGURES for ext in ("png", "pdf")])
