@@ -92,6 +92,39 @@ def test_language_embedding_switch_and_tied_output() -> None:
     assert sum(p.numel() for p in tied.parameters()) < sum(p.numel() for p in model.parameters())
 
 
+def test_official_xtr_head_has_the_official_shapes_and_computation() -> None:
+    from ems.model.heads import OfficialXtrHead
+
+    # paper size: 1024 hidden + 128 language dims -> Linear 1152 -> 1152, output 1152 -> V without bias
+    head = OfficialXtrHead(1024, 50, 62, 128, True, "swish", lang_dropout=0.1)
+    assert tuple(head.dense.weight.shape) == (1152, 1152) and head.dense.bias is not None
+    assert tuple(head.output.weight.shape) == (50, 1152) and head.output.bias is None
+    assert tuple(head.norm.normalized_shape) == (1152,)
+    assert isinstance(head.lang_embedding.norm, torch.nn.LayerNorm) and head.lang_embedding.dropout.p == 0.1
+    assert not any(n.endswith("output_bias") for n, _ in head.named_parameters())
+    # forward = official BertForMaskedLM: decoder(LN(swish(dense([LN(emb(lang)); s])))) in eval mode
+    head.eval()
+    torch.manual_seed(1)
+    s, lang = torch.randn(3, 1024), torch.tensor([0, 5, 61])
+    la = torch.nn.functional.layer_norm(head.lang_embedding.embedding(lang), (128,),
+                                        head.lang_embedding.norm.weight, head.lang_embedding.norm.bias, 1e-12)
+    h = head.dense(torch.cat([la, s], dim=-1))
+    h = torch.nn.functional.layer_norm(h * torch.sigmoid(h), (1152,), head.norm.weight, head.norm.bias, 1e-12)
+    torch.testing.assert_close(head(s, lang), h @ head.output.weight.T)
+    # without the language embedding: 1024 -> 1024; through EmsModel with the option
+    assert tuple(OfficialXtrHead(1024, 50, 62, 128, False).dense.weight.shape) == (1024, 1024)
+    official, obj = _model(1.0, 1.0, xtr_head="official", activation="swish")
+    assert isinstance(official.xtr_head, OfficialXtrHead)
+    assert tuple(official.xtr_head.dense.weight.shape) == (16 + 4, 16 + 4)
+    batch = _batch()
+    compute_losses(official(**batch), batch, obj)["total"].backward()
+    assert official.xtr_head.lang_embedding.embedding.weight.grad.abs().sum() > 0
+    compact, _ = _model(1.0, 1.0)
+    assert tuple(compact.xtr_head.dense.weight.shape) == (16, 16 + 4) and compact.xtr_head.output_bias.shape == (VOCAB,)
+    with pytest.raises(ConfigError, match="xtr_head"):
+        _model(1.0, 1.0, xtr_head="other")
+
+
 def test_mean_pool_ignores_padding() -> None:
     hidden = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]])
     mask = torch.tensor([[1, 1, 0]])

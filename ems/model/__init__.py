@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from ems.model.ems_model import EmsModel
 from ems.model.encoder import build_encoder, encoder_config, mean_pool
-from ems.model.heads import ContrastiveHead, XtrHead
+from ems.model.heads import ContrastiveHead, OfficialXtrHead, XtrHead
 
-__all__ = ["ContrastiveHead", "EmsModel", "XtrHead", "build_encoder", "encoder_config", "mean_pool"]
+__all__ = ["ContrastiveHead", "EmsModel", "OfficialXtrHead", "XtrHead", "build_encoder", "encoder_config", "mean_pool"]

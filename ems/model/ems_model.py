@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ems.model.encoder import build_encoder, encode
-from ems.model.heads import ContrastiveHead, XtrHead
+from ems.model.heads import XTR_HEADS, ContrastiveHead, OfficialXtrHead, XtrHead
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +33,17 @@ class EmsModel(nn.Module):
         super().__init__()
         self.encoder = build_encoder(model_settings, vocab_size, pad_id)
         hidden = int(model_settings["hidden_size"])
-        self.xtr_head: XtrHead | None = None
+        self.xtr_head: XtrHead | OfficialXtrHead | None = None
         self.contrastive_head: ContrastiveHead | None = None
         if float(objective["xtr_weight"]) > 0:
             tied = self.encoder.embeddings.word_embeddings if model_settings.get("tie_xtr_output") else None
-            self.xtr_head = XtrHead(
+            kind = str(model_settings.get("xtr_head", "compact"))
+            if kind not in XTR_HEADS:
+                from ems.errors import ConfigError
+
+                raise ConfigError(f"model.xtr_head must be one of {sorted(XTR_HEADS)}, not {kind!r}")
+            extra = {"lang_dropout": float(model_settings["dropout"])} if kind == "official" else {}
+            self.xtr_head = XTR_HEADS[kind](
                 hidden,
                 vocab_size,
                 n_languages,
@@ -45,6 +51,7 @@ class EmsModel(nn.Module):
                 bool(objective.get("language_embedding", True)),
                 str(model_settings["activation"]),
                 tied,
+                **extra,
             )
         if float(objective["contrastive_weight"]) > 0:
             self.contrastive_head = ContrastiveHead(hidden, int(model_settings["projection_dim"]))

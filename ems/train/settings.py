@@ -33,6 +33,7 @@ class ModelSettings:
     lang_embedding_dim: int = 128
     projection_dim: int = 128
     tie_xtr_output: bool = False
+    xtr_head: str = "compact"
 
 
 @dataclasses.dataclass(frozen=True)
