@@ -121,3 +121,44 @@ def test_run_decontaminate_with_one_set(sources, tmp_path):
     assert read_pairs(tmp_path / "out.tsv.gz")["src"].tolist() == ["Hallo Welt"]
     report = pd.read_csv(tmp_path / "out.csv")
     assert report[["lang", "reason", "side", "removed"]].values.tolist() == [["deu", "umsab", "src", 1], ["fra", "umsab", "tgt", 1]]
+
+
+def test_extra_datasets_are_decontaminated_and_counted_per_dataset(tmp_path):
+    from ems.data.stats import run_stats
+
+    (tmp_path / "news").mkdir()
+    for lang, rows in {"en": [("Stocks fell sharply today.", "business"), ("The match ended 2-1.", "sport")],
+                       "de": [("Die Aktien fielen heute stark.", "business")]}.items():
+        for split in ("train", "dev", "test"):
+            lines = ["text\tlabel"] + [f'"{t}"\t{lab}' for t, lab in rows]
+            (tmp_path / "news" / f"{lang}.{split}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "ret").mkdir()
+    (tmp_path / "ret" / "fr.src").write_text("Le chat dort.\n", encoding="utf-8")
+    (tmp_path / "ret" / "fr.tgt").write_text("The cat sleeps.\n", encoding="utf-8")
+    extra = [
+        {"name": "news", "type": "classification", "format": "tsv", "path": str(tmp_path / "news/{lang}.{split}.tsv"),
+         "columns": {"text": "text", "label": "label"}, "languages": {"en": "eng", "de": "deu"}, "quoting": "minimal"},
+        {"name": "ret", "type": "retrieval", "format": "lines", "path": str(tmp_path / "ret/{lang}.src"),
+         "target_path": str(tmp_path / "ret/{lang}.tgt"), "languages": {"fr": "fra"}},
+    ]
+    frame = pd.DataFrame({"lang": ["deu", "deu", "fra", "fra"],
+                          "src": ["die aktien fielen heute stark.", "Guten Morgen", "Bonjour", "Salut"],
+                          "tgt": ["Good news", "Stocks fell sharply today.", "Hello", "the cat sleeps."],
+                          "origin": "t/x"})
+    write_pairs(tmp_path / "clean.tsv.gz", frame)
+    settings = {"decontamination": {"umsab": False}, "mining": {"languages": {}},
+                "evaluation": {"extra_datasets": extra}}
+    run_decontaminate(tmp_path / "clean.tsv.gz", tmp_path / "out.tsv.gz", tmp_path / "out.csv", settings, {})
+    assert read_pairs(tmp_path / "out.tsv.gz")["src"].tolist() == ["Bonjour"]
+    report = pd.read_csv(tmp_path / "out.csv")
+    assert report[["lang", "reason", "side", "removed"]].values.tolist() == [
+        ["deu", "extra:news", "src", 1], ["deu", "extra:news", "tgt", 1], ["fra", "extra:ret", "tgt", 1]]
+    off = {**settings, "decontamination": {"umsab": False, "extra_datasets": False}}
+    run_decontaminate(tmp_path / "clean.tsv.gz", tmp_path / "off.tsv.gz", tmp_path / "off.csv", off, {})
+    assert len(read_pairs(tmp_path / "off.tsv.gz")) == 4
+    # the data statistics count the removals per dataset
+    tables = {"clean": tmp_path / "clean.tsv.gz", "decontaminated": tmp_path / "out.tsv.gz"}
+    table = run_stats(tables, tmp_path / "s.csv", tmp_path / "s.pdf", tmp_path / "s.png", tmp_path / "out.csv")
+    assert table.set_index("lang")[["removed:extra:news", "removed:extra:ret"]].to_dict("index") == {
+        "deu": {"removed:extra:news": 2, "removed:extra:ret": 0}, "fra": {"removed:extra:news": 0, "removed:extra:ret": 1}}
+    assert pd.read_csv(tmp_path / "s.csv").columns.tolist()[-2:] == ["removed:extra:news", "removed:extra:ret"]

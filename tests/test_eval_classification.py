@@ -50,12 +50,24 @@ def test_zero_shot_transfers_when_embeddings_align_and_not_otherwise(kind):
     assert res.params["selected_on"] == "eng dev" and res.params["classifier"] == kind
 
 
-def test_label_set_differing_between_train_and_test_is_an_error():
+def test_label_subsets_are_accepted_and_unseen_labels_dropped_or_rejected(caplog):
     train = _set(["a", "b", "c"], 5)
-    with pytest.raises(DataError, match="deu test .* differs"):
-        ZeroShotClassification("toy", train, _set(["a", "b", "c"], 2), {"deu": _set(["a", "b", "d"], 3)})
-    with pytest.raises(DataError, match="eng dev"):
-        ZeroShotClassification("toy", train, _set(["a", "b"], 2), {"deu": _set(["a", "b", "c"], 3)})
+    tests = {"deu": _set(["a", "b"], 3), "fra": _set(["a", "b", "d"], 4)}
+    with caplog.at_level("INFO", logger="ems.evaluation.classification"):
+        ev = ZeroShotClassification("toy", train, _set(["a", "b", "c"], 2), tests)
+    assert "deu test: label set is a subset" in caplog.text
+    assert "fra test: 4 example(s) with label(s) ['d'] never seen in training dropped" in caplog.text
+    assert ev.tests["fra"].labels.count("d") == 0 and len(ev.tests["fra"].texts) == 8
+    res = ev(ClassEncoder(["a", "b", "c", "d"]))
+    assert res.metrics["toy/deu/acc"] == 1.0 and res.metrics["toy/fra/acc"] == 1.0  # scored on a and b only
+    assert res.params["labels"]["fra test"] == {"dropped_unseen": 4, "unseen_labels": ["d"], "missing_labels": ["c"]}
+    assert res.params["labels"]["deu test"] == {"missing_labels": ["c"]}
+    with pytest.raises(DataError, match=r"fra test has label\(s\) \['d'\] never seen"):
+        ZeroShotClassification("toy", train, _set(["a", "b", "c"], 2), tests, unseen_labels="error")
+    with pytest.raises(DataError, match="deu test: no example left"):
+        ZeroShotClassification("toy", train, _set(["a", "b", "c"], 2), {**tests, "deu": _set(["d"], 3)})
+    with pytest.raises(DataError, match="fewer than two labels"):
+        ZeroShotClassification("toy", _set(["a"], 5), _set(["a"], 2), {"deu": _set(["a"], 3)})
 
 
 def test_empty_and_ragged_splits_are_errors():
@@ -120,3 +132,28 @@ def test_extra_dataset_schema_rejects_unknown_keys_and_duplicate_names():
         enabled_tasks(resolve_settings({"evaluation": {"extra_datasets": [entry]}})["evaluation"])
     with pytest.raises(ConfigError, match="colums"):
         resolve_settings({"evaluation": {"extra_datasets": [dict(entry, name="ok", colums={})]}})
+
+
+DATA = Path(__file__).parent / "data" / "extra_news"
+
+
+def test_quoted_tsv_with_tabs_and_newlines_reads_correctly_by_default(caplog):
+    from ems.evaluation.extra import read_table
+
+    frame = read_table(DATA / "en.train.tsv", "tsv", ["text", "label"], True)
+    assert frame["text"].tolist()[:5] == ["x-Markets open\tlower", 'y-The "final" match\nended late',
+                                          "x-Bank rates\trise\tagain", "y-Cup draw\nannounced", 'x-Oil "prices" fall']
+    assert frame["label"].tolist() == ["x", "y", "x", "y", "x", "y"]
+    with pytest.raises(DataError, match=r"en\.train\.tsv: cannot read as tsv"):  # quotes taken literally: ragged
+        read_table(DATA / "en.train.tsv", "tsv", ["text", "label"], True, quoting="none")
+    entry = {"name": "news", "type": "classification", "format": "tsv", "path": str(DATA / "{lang}.{split}.tsv"),
+             "columns": {"text": "text", "label": "label"}, "languages": {"en": "eng", "de": "deu"}}
+    settings = resolve_settings({"evaluation": {"extra_datasets": [entry]}})
+    assert settings["evaluation"]["extra_datasets"][0]["quoting"] == "minimal"
+    with caplog.at_level("INFO", logger="ems.evaluation.classification"):
+        ev = build_evaluator("news", settings, {})
+    assert "deu test: label set is a subset of the train labels (1 of 2" in caplog.text  # German test: topic x only
+    res = ev(ClassEncoder(["x", "y"]))
+    assert res.metrics["news/deu/acc"] == 1.0 and res.rows[0]["n"] == 3
+    with pytest.raises(ConfigError, match="quoting"):
+        resolve_settings({"evaluation": {"extra_datasets": [dict(entry, quoting="all")]}})

@@ -64,7 +64,8 @@ def _clean(args: argparse.Namespace) -> None:
 def _decontaminate(args: argparse.Namespace) -> None:
     from ems.data.decontaminate import run_decontaminate
 
-    settings = section_settings(args.settings, "decontamination", "mining")
+    extra = "evaluation" in parse_settings(args.settings)  # optional: {"extra_datasets": [...]}
+    settings = section_settings(args.settings, "decontamination", "mining", *(("evaluation",) if extra else ()))
     sources = {"laser": args.laser, "opus_mt_testsets": args.opus, "sib200": args.sib200, "umsab": args.umsab}
     run_decontaminate(args.input, args.out, args.report, settings, sources)
 
@@ -92,7 +93,9 @@ def _stats(args: argparse.Namespace) -> None:
 
     tables = {"parsed": args.parsed, "clean": args.clean, "decontaminated": args.decontaminated,
               "train": args.train, "valid": args.valid}
-    run_stats(tables, args.csv, args.pdf, args.png)
+    sibling = Path(args.decontaminated).with_name("decontamination.csv")  # written by the same job
+    report = args.decontamination or (sibling if sibling.exists() else None)
+    run_stats(tables, args.csv, args.pdf, args.png, report)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -157,4 +160,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--csv", required=True)
     p.add_argument("--pdf", required=True)
     p.add_argument("--png", required=True)
+    p.add_argument("--decontamination", default=None,
+                   help="decontamination report (pairs removed per set); default: decontamination.csv beside --decontaminated")
     p.set_defaults(func=_stats)

@@ -4,15 +4,17 @@ Evaluation sentences (both sides, every language) are normalised with
 :func:`ems.data.clean.normalise` and case-folded; a pair is dropped when its non-English
 *or* English side, normalised and case-folded the same way, is among them. Sets:
 Tatoeba v1 (112 languages), FLORES-200 devtest, SIB-200 train/dev/test (= FLORES
-dev+devtest), UMSAB train/val/test, and the WMT newstest sets that ``mining.languages``
-reserves. Removals are counted per language and per reason (the first matching set).
+dev+devtest), UMSAB train/val/test, the WMT newstest sets that ``mining.languages``
+reserves, and every sentence (all languages and splits, both sides) of each configured
+``evaluation.extra_datasets`` entry, as set ``extra:<name>``. Removals are counted per
+language and per reason (the first matching set, built-in sets first).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -68,16 +70,32 @@ def _sentences(name: str, sources: Mapping[str, str | os.PathLike[str] | None],
         raise ConfigError(f"unknown evaluation set {name!r} under decontamination")
 
 
+def _extra_sentences(entry: Mapping[str, Any]) -> Iterable[str]:
+    from ems.evaluation.extra import dataset_sentences  # lazy: the evaluation package is heavier
+
+    return dataset_sentences(entry)
+
+
+def set_names(enabled: Mapping[str, bool], extra: Sequence[Mapping[str, Any]] = ()) -> list[str]:
+    """The enabled sets in attribution order: built-in sets, then ``extra:<name>`` per extra dataset."""
+    names = [name for name in SETS if enabled.get(name, False)]
+    if enabled.get("extra_datasets", True):
+        names += [f"extra:{entry['name']}" for entry in extra]
+    return names
+
+
 def evaluation_keys(enabled: Mapping[str, bool], sources: Mapping[str, str | os.PathLike[str] | None],
-                    mining: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
-    """``{match key: first evaluation set holding it}`` over the enabled sets."""
+                    mining: Mapping[str, Mapping[str, Any]],
+                    extra: Sequence[Mapping[str, Any]] = ()) -> dict[str, str]:
+    """``{match key: first evaluation set holding it}`` over the enabled sets (``extra``: the
+    ``evaluation.extra_datasets`` entries, used unless ``decontamination.extra_datasets`` is false)."""
     keys: dict[str, str] = {}
-    for name in SETS:
-        if not enabled.get(name, False):
-            continue
+    entries = {f"extra:{entry['name']}": entry for entry in extra}
+    for name in set_names(enabled, extra):
         before = len(keys)
         n = 0
-        for text in _sentences(name, sources, mining):
+        texts = _extra_sentences(entries[name]) if name in entries else _sentences(name, sources, mining)
+        for text in texts:
             n += 1
             key = match_key(text)
             if key:
@@ -90,7 +108,7 @@ def decontaminate_pairs(frame: pd.DataFrame, keys: Mapping[str, str]) -> tuple[p
     """Return ``(kept pairs, removed counts per lang, reason and side)``."""
     src_hit = [keys.get(match_key(t)) for t in frame["src"]]
     tgt_hit = [keys.get(match_key(t)) for t in frame["tgt"]]
-    order = {name: i for i, name in enumerate(SETS)}
+    order = {name: i for i, name in enumerate(dict.fromkeys([*SETS, *keys.values()]))}
     reasons, sides = [], []
     for s, t in zip(src_hit, tgt_hit):
         if s is None and t is None:
@@ -113,8 +131,11 @@ def decontaminate_pairs(frame: pd.DataFrame, keys: Mapping[str, str]) -> tuple[p
 
 def run_decontaminate(clean: str | os.PathLike[str], out: str | os.PathLike[str], report: str | os.PathLike[str],
                       settings: Mapping[str, Any], sources: Mapping[str, str | os.PathLike[str] | None]) -> pd.DataFrame:
-    """``settings``: ``{"decontamination": {...}, "mining": {"languages": {...}}}``."""
-    keys = evaluation_keys(settings["decontamination"], sources, settings.get("mining", {}).get("languages", {}))
+    """``settings``: ``{"decontamination": {...}, "mining": {"languages": {...}}}`` and optionally
+    ``"evaluation": {"extra_datasets": [...]}``."""
+    extra = (settings.get("evaluation") or {}).get("extra_datasets") or []
+    keys = evaluation_keys(settings["decontamination"], sources, settings.get("mining", {}).get("languages", {}),
+                           extra)
     kept, removed = decontaminate_pairs(read_pairs(clean), keys)
     with atomic_path(report) as tmp:
         removed.to_csv(tmp, index=False)

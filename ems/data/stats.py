@@ -30,6 +30,24 @@ def count_table(tables: Mapping[str, str | os.PathLike[str]]) -> pd.DataFrame:
     return frame.sort_values([key, "lang"], ascending=[False, True]).reset_index(drop=True)
 
 
+def removal_columns(report: str | os.PathLike[str]) -> pd.DataFrame:
+    """Pairs removed per language (rows) and evaluation set (columns ``removed:<set>``, extra
+    datasets as ``removed:extra:<name>``) from the decontamination report."""
+    removed = pd.read_csv(report, dtype={"lang": str, "reason": str})
+    missing = {"lang", "reason", "removed"} - set(removed.columns)
+    if missing:
+        from ems.errors import DataError
+
+        raise DataError(f"{report}: not a decontamination report (missing column(s) {sorted(missing)})")
+    if removed.empty:
+        return pd.DataFrame(index=pd.Index([], name="lang"))
+    wide = removed.pivot_table(index="lang", columns="reason", values="removed", aggfunc="sum", fill_value=0)
+    order = list(dict.fromkeys(removed["reason"]))  # the report lists sets in attribution order per language
+    wide = wide[[c for c in wide.columns if c in order]]
+    wide.columns = [f"removed:{c}" for c in wide.columns]
+    return wide.astype(int)
+
+
 def plot_counts(table: pd.DataFrame, out_pdf: str | os.PathLike[str], out_png: str | os.PathLike[str]) -> None:
     """Grouped bars (log scale) of the languages kept after cleaning, one hue per step."""
     import matplotlib
@@ -58,11 +76,18 @@ def plot_counts(table: pd.DataFrame, out_pdf: str | os.PathLike[str], out_png: s
 
 
 def run_stats(tables: Mapping[str, str | os.PathLike[str]], out_csv: str | os.PathLike[str],
-              out_pdf: str | os.PathLike[str], out_png: str | os.PathLike[str]) -> pd.DataFrame:
+              out_pdf: str | os.PathLike[str], out_png: str | os.PathLike[str],
+              decontamination: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """Counts per step; with the decontamination report, pairs removed per evaluation set too."""
     table = count_table(tables)
+    if decontamination is not None:
+        wide = removal_columns(decontamination)
+        table = table.merge(wide, how="left", left_on="lang", right_index=True)
+        table[list(wide.columns)] = table[list(wide.columns)].fillna(0).astype(int)
+        logger.info("pairs removed per evaluation set: %s", {c: int(table[c].sum()) for c in wide.columns})
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)
     plot_counts(table, out_pdf, out_png)
-    totals = {c: int(table[c].sum()) for c in table.columns if c not in ("lang", "name")}
+    totals = {c: int(table[c].sum()) for c in STEPS if c in table.columns}
     logger.info("pairs per step: %s", totals)
     return table

@@ -5,6 +5,8 @@ and UMSAB tweet sentiment (Barbieri et al. 2022): a classifier (logistic regress
 small MLP with one hidden layer as in the paper) is fitted on the English train split; its
 hyperparameters are chosen on the English dev split only; accuracy is reported on the test
 split of every other language (English test accuracy is reported beside, not in the mean).
+A dev or test label set may be a subset of the train labels (logged); examples whose label
+never occurs in train are dropped with a logged count, or are an error (``unseen_labels``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ GRIDS: dict[str, list[dict[str, Any]]] = {
 }
 
 
+#: What to do with evaluation examples whose label the train split lacks.
+UNSEEN = ("drop", "error")
+
+
 @dataclass
 class LabelledSet:
     """Texts and their labels (strings or ints) of one split of one language."""
@@ -65,21 +71,19 @@ class ZeroShotClassification:
     def __init__(self, task: str, train: LabelledSet, dev: LabelledSet, tests: Mapping[str, LabelledSet],
                  classifier: str = "logreg", seed: int = 1, source_lang: str = ENGLISH,
                  skipped: list[dict[str, str]] | None = None, params: Mapping[str, Any] | None = None,
-                 threads: int = 1) -> None:
+                 threads: int = 1, unseen_labels: str = "drop") -> None:
         if classifier not in GRIDS:
             raise ConfigError(f"{task}: classifier must be one of {sorted(GRIDS)}, not {classifier!r}")
+        if unseen_labels not in UNSEEN:
+            raise ConfigError(f"{task}: unseen_labels must be one of {UNSEEN}, not {unseen_labels!r}")
         train.check(f"{task} {source_lang} train")
         dev.check(f"{task} {source_lang} dev")
         labels = set(train.labels)
         if len(labels) < 2:
             raise DataError(f"{task}: the {source_lang} train split has fewer than two labels: {sorted(labels, key=str)}")
-        for where, ds in [(f"{source_lang} dev", dev)] + [(f"{lang} test", t) for lang, t in tests.items()]:
-            ds.check(f"{task} {where}")
-            if set(ds.labels) != labels:
-                raise DataError(
-                    f"{task}: the label set of {where} {sorted(set(ds.labels), key=str)} differs from the "
-                    f"{source_lang} train labels {sorted(labels, key=str)}"
-                )
+        self.label_report: dict[str, dict[str, Any]] = {}
+        dev = self._known_labels(task, f"{source_lang} dev", dev, labels, unseen_labels)
+        tests = {lang: self._known_labels(task, f"{lang} test", t, labels, unseen_labels) for lang, t in tests.items()}
         if not [lang for lang in tests if lang != source_lang]:
             raise DataError(f"{task}: no test language other than {source_lang}")
         self.task, self.train, self.dev, self.tests = task, train, dev, dict(tests)
@@ -87,6 +91,34 @@ class ZeroShotClassification:
         self.threads = threads  # BLAS threads of the classifier: more oversubscribe a shared CPU (10x slower)
         self.skipped = list(skipped or [])
         self.params = dict(params or {})
+
+    def _known_labels(self, task: str, where: str, ds: LabelledSet, labels: set[Any], policy: str) -> LabelledSet:
+        """``ds`` restricted to the train labels: a subset of them is fine (logged); examples with a
+        label never seen in training are dropped (counted) or, with ``policy="error"``, an error."""
+        ds.check(f"{task} {where}")
+        own = set(ds.labels)
+        unseen = own - labels
+        if unseen and policy == "error":
+            raise DataError(f"{task}: {where} has label(s) {sorted(unseen, key=str)} never seen in the train labels "
+                            f"{sorted(labels, key=str)} (unseen_labels: error)")
+        entry: dict[str, Any] = {}
+        if unseen:
+            keep = [i for i, lab in enumerate(ds.labels) if lab in labels]
+            entry["dropped_unseen"] = len(ds.labels) - len(keep)
+            entry["unseen_labels"] = sorted(map(str, unseen))
+            logger.warning("%s %s: %d example(s) with label(s) %s never seen in training dropped",
+                           task, where, entry["dropped_unseen"], sorted(unseen, key=str))
+            ds = LabelledSet([ds.texts[i] for i in keep], [ds.labels[i] for i in keep])
+            if not ds.texts:
+                raise DataError(f"{task}: {where}: no example left after dropping labels never seen in training")
+        missing = labels - own
+        if missing:
+            entry["missing_labels"] = sorted(map(str, missing))
+            logger.info("%s %s: label set is a subset of the train labels (%d of %d; without %s)",
+                        task, where, len(own - unseen), len(labels), sorted(missing, key=str))
+        if entry:
+            self.label_report[where] = entry
+        return ds
 
     def fit(self, x_train: np.ndarray, x_dev: np.ndarray) -> tuple[Any, dict[str, Any], float]:
         """Fit each grid point on English train; keep the best on English dev."""
@@ -125,7 +157,7 @@ class ZeroShotClassification:
         finite(metrics, p)
         params = {"classifier": self.classifier, "selected": hp, "selected_on": f"{self.source_lang} dev",
                   "train_language": self.source_lang, "n_labels": len(set(self.train.labels)),
-                  "grid": GRIDS[self.classifier], "seed": self.seed, **self.params}
+                  "grid": GRIDS[self.classifier], "seed": self.seed, "labels": self.label_report, **self.params}
         return EvalResult(p, f"{p}/acc_mean", metrics, rows, params, self.skipped)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,16 @@ def language_map(entry: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def read_table(path: Path, fmt: str, columns: Sequence[str], header: bool) -> pd.DataFrame:
+#: ``quoting`` option of tsv/csv entries: ``minimal`` (default) reads fields in double quotes,
+#: which may hold tabs, commas, newlines and doubled quotes (""), as Python's csv and pandas
+#: write them; ``none`` takes every character literally (a quote is text; no field spans lines).
+QUOTING = {"minimal": csv.QUOTE_MINIMAL, "none": csv.QUOTE_NONE}
+
+
+def read_table(path: Path, fmt: str, columns: Sequence[str], header: bool, quoting: str = "minimal") -> pd.DataFrame:
     """The named ``columns`` of a tsv/csv/jsonl file (names, or 0-based positions without header)."""
+    if quoting not in QUOTING:
+        raise ConfigError(f"quoting must be one of {sorted(QUOTING)}, not {quoting!r}")
     if not path.exists():
         raise FileNotFoundError(path)
     try:
@@ -50,8 +58,7 @@ def read_table(path: Path, fmt: str, columns: Sequence[str], header: bool) -> pd
             frame = pd.read_json(path, lines=True, dtype=False)
         else:
             frame = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",", header=0 if header else None,
-                                quoting=csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL,
-                                dtype=str, keep_default_na=False, encoding="utf-8")
+                                quoting=QUOTING[quoting], dtype=str, keep_default_na=False, encoding="utf-8")
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise DataError(f"{path}: cannot read as {fmt}: {exc}") from exc
     if not header and fmt != "jsonl":
@@ -81,7 +88,8 @@ def _load_labelled(entry: Mapping[str, Any], own: str, split: str) -> LabelledSe
         cols = entry.get("columns") or {}
         if "text" not in cols or "label" not in cols:
             raise ConfigError(f"evaluation.extra_datasets[{entry['name']}].columns needs text and label")
-        frame = read_table(_fill(entry["path"], own, split), fmt, [cols["text"], cols["label"]], entry.get("header", True))
+        frame = read_table(_fill(entry["path"], own, split), fmt, [cols["text"], cols["label"]], entry.get("header", True),
+                           entry.get("quoting", "minimal"))
         texts, labels = frame.iloc[:, 0].astype(str).tolist(), frame.iloc[:, 1].astype(str).tolist()
     if entry.get("unescape"):
         texts = [decode_escapes(t) for t in texts]
@@ -103,8 +111,36 @@ def _load_pairs(entry: Mapping[str, Any], own: str, split: str) -> tuple[list[st
     cols = entry.get("columns") or {}
     if "src" not in cols or "tgt" not in cols:
         raise ConfigError(f"evaluation.extra_datasets[{entry['name']}].columns needs src and tgt")
-    frame = read_table(_fill(entry["path"], own, split), fmt, [cols["src"], cols["tgt"]], entry.get("header", True))
+    frame = read_table(_fill(entry["path"], own, split), fmt, [cols["src"], cols["tgt"]], entry.get("header", True),
+                       entry.get("quoting", "minimal"))
     return frame.iloc[:, 0].astype(str).tolist(), frame.iloc[:, 1].astype(str).tolist()
+
+
+def dataset_sentences(entry: Mapping[str, Any]) -> Iterator[str]:
+    """Every sentence of an entry (all languages and splits, both sides), for decontamination.
+
+    Files that do not exist are skipped with a log line (evaluation reports them per language).
+    """
+    langs = language_map(entry)
+    if entry.get("type") == "classification":
+        splits = {"train": "train", "dev": "dev", "test": "test"} | dict(entry.get("splits") or {})
+        for own in langs.values():
+            for split in dict.fromkeys(splits.values()):
+                try:
+                    yield from _load_labelled(entry, own, split).texts
+                except FileNotFoundError as exc:
+                    logger.info("%s: no %s file for %s: %s", entry.get("name"), split, own, exc)
+    elif entry.get("type") == "retrieval":
+        for own in langs.values():
+            try:
+                src, tgt = _load_pairs(entry, own, entry.get("split", "test"))
+            except FileNotFoundError as exc:
+                logger.info("%s: no file for %s: %s", entry.get("name"), own, exc)
+                continue
+            yield from src
+            yield from tgt
+    else:
+        raise ConfigError(f"evaluation.extra_datasets[{entry.get('name')}].type must be classification or retrieval")
 
 
 def build_extra(entry: Mapping[str, Any], on_missing: str = "skip", seed: int = 1,
@@ -139,7 +175,8 @@ def build_extra(entry: Mapping[str, Any], on_missing: str = "skip", seed: int = 
                 continue
             tests[lang] = test
         return ZeroShotClassification(name, train, dev, tests, entry.get("classifier", "logreg"), seed, source,
-                                      skips.items, {"path": entry["path"], "format": entry["format"]})
+                                      skips.items, {"path": entry["path"], "format": entry["format"]},
+                                      unseen_labels=entry.get("unseen_labels", "drop"))
     if entry.get("type") == "retrieval":
         split = entry.get("split", "test")
         data = {}
