@@ -3,8 +3,9 @@
 The MLDoc/MARC protocol of LASER and the EMS paper, on SIB-200 topics (Adelani et al. 2024)
 and UMSAB tweet sentiment (Barbieri et al. 2022): a classifier (logistic regression, or a
 small MLP with one hidden layer; the paper uses an MLP whose sizes the official code does
-not give) is fitted on the English train split; its hyperparameters are chosen on the English dev split only; accuracy is reported on the test
-split of every other language (English test accuracy is reported beside, not in the mean).
+not give) is fitted on the English train split; its hyperparameters are chosen on the
+English dev split only; accuracy is reported on the test split of every other language
+(English test accuracy is reported beside, not in the mean).
 A dev or test label set may be a subset of the train labels (logged); examples whose label
 never occurs in train are dropped with a logged count, or are an error (``unseen_labels``).
 """
