@@ -17,3 +17,7 @@ class DataError(EmsError):
 
 class UnknownLanguageError(DataError):
     """A language code that the language table does not know."""
+
+
+class TrackingError(EmsError):
+    """The tracking store (MLflow) cannot be reached or refused a write; the message names its URI, redacted."""

@@ -1,12 +1,15 @@
-"""``ems evaluate``: run one evaluation task on one model; write per-language CSV + summary JSON; log to MLflow."""
+"""``ems evaluate``: run one evaluation task on one model; log to MLflow, then write per-language CSV + summary JSON (atomically, last)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from ems import redact
 from ems.config import parse_settings
 from ems.errors import ConfigError, DataError
 from ems.io import read_json
@@ -28,8 +31,13 @@ def train_languages(meta: str | None) -> list[str] | None:
     """``languages`` of the training shards' meta.json (English included), or None."""
     if meta is None:
         return None
-    info = read_json(meta)
-    langs = info.get("languages")
+    try:
+        info = read_json(meta)
+    except FileNotFoundError as exc:
+        raise DataError(f"--train-meta {meta}: file not found (the training shards' meta.json)") from exc
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"--train-meta {meta}: not a JSON file ({' '.join(str(exc).split())})") from exc
+    langs = info.get("languages") if isinstance(info, dict) else None
     if not isinstance(langs, list) or not langs:
         raise DataError(f"{meta}: no 'languages' list")
     return [str(lang) for lang in langs]
@@ -42,17 +50,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from ems.evaluation.cache import maybe_cached
     from ems.evaluation.registry import build_evaluator, task_settings
     from ems.evaluation.settings import resolve_settings
-    from ems.evaluation.tracking import log_result
+    from ems.evaluation.tracking import check_tracking_inputs, log_result
 
+    redact.install()  # URIs with credentials never reach the job's log
     settings = resolve_settings(parse_settings(args.settings))
     ev = settings["evaluation"]
+    check_tracking_inputs(args.run_json, args.parent_json)  # fail before any work
     if args.threads:
         torch.set_num_threads(args.threads)
     evaluator = build_evaluator(args.task, settings, _sources(args.source), train_languages(args.train_meta))
     encoder = load_encoder(args.model, batch_size=ev.get("batch_size"), num_threads=args.threads)
     model_id = args.model_id or model_id_for(args.model)
     cache_root = None if args.no_cache or not ev.get("cache", True) else args.cache_dir
-    encoder = maybe_cached(encoder, cache_root, args.task)
+    encoder = RefuseEmpty(maybe_cached(encoder, cache_root, args.task), args.task)
     start = time.perf_counter()
     result = evaluator(encoder)
     seconds = time.perf_counter() - start
@@ -61,10 +71,29 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if hasattr(encoder, "hits"):
         result.params["cache_hits"], result.params["cache_misses"] = encoder.hits, encoder.misses
         logger.info("embedding cache: %d sentences reused, %d embedded", encoder.hits, encoder.misses)
-    result.write(args.out_csv, args.out_json, model_id)
     logger.info("%s on %s: %s = %.4f (%.1f s)", args.task, model_id, result.primary_metric, result.primary, seconds)
+    # Tracking first, files last: a CSV/JSON on disk means the run holds the same numbers.
     log_result(result, model_id, task_settings(settings, args.task), args.run_json, args.parent_json)
+    result.write(args.out_csv, args.out_json, model_id)
     return 0
+
+
+class RefuseEmpty:
+    """Wraps an encoder: an empty (or blank) sentence is a DataError, never a zero vector scored as a miss."""
+
+    def __init__(self, encoder: Any, task: str) -> None:
+        self.encoder, self.task = encoder, task
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.encoder, name)
+
+    def encode(self, sentences: Sequence[str], lang: str) -> Any:
+        for index, sentence in enumerate(sentences):
+            if not sentence.strip():
+                raise DataError(
+                    f"{self.task}: language {lang!r}: sentence {index + 1} of {len(sentences)} is empty "
+                    "(for line-aligned sets: that line of the language's file); remove the pair from the data set")
+        return self.encoder.encode(sentences, lang)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -94,7 +94,7 @@ def select_languages(task: str, available: Iterable[str], requested: str | Seque
     elif isinstance(requested, str):
         raise ConfigError(f"{task}: languages must be 'all', 'train' or a list, not {requested!r}")
     else:
-        wanted = list(dict.fromkeys(requested))
+        wanted = list(dict.fromkeys(_checked_codes(task, requested)))
     out = []
     for lang in wanted:
         if lang in avail:
@@ -102,3 +102,22 @@ def select_languages(task: str, available: Iterable[str], requested: str | Seque
         else:
             skips.add(lang, "not in the dataset")
     return out
+
+
+def _checked_codes(task: str, requested: Sequence[str]) -> list[str]:
+    """A requested language list must hold canonical codes; anything else is a ConfigError naming it."""
+    from ems.errors import UnknownLanguageError
+    from ems.languages import canonical
+
+    key = (f"evaluation.{task}.languages" if task in ("tatoeba", "flores", "sib200", "umsab")
+           else f"evaluation.extra_datasets[{task}].languages")
+    for code in requested:
+        if not isinstance(code, str):
+            raise ConfigError(f"{key}: {code!r} is not a language code")
+        try:
+            canon = canonical(code)
+        except UnknownLanguageError as exc:
+            raise ConfigError(f"{key}: {exc}") from exc
+        if canon != code:
+            raise ConfigError(f"{key}: {code!r} is not canonical; write {canon!r}")
+    return list(requested)

@@ -13,9 +13,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ems.errors import ConfigError
+from ems.errors import ConfigError, DataError, EmsError, TrackingError
 from ems.evaluation.result import EvalResult
 from ems.io import read_json
+from ems.redact import redact_text, redact_uri
 
 logger = logging.getLogger(__name__)
 
@@ -30,25 +31,54 @@ def log_result(result: EvalResult, model_id: str, settings: Mapping[str, Any],
     from ems.tracking import MlflowTracker
 
     tags = {"ems.model_id": model_id, f"ems.eval.{result.task}.primary_metric": result.primary_metric}
-    if run_json is not None:
-        info = read_json(run_json)
-        missing = [k for k in ("run_id", "tracking_uri") if not info.get(k)]
-        if missing:
-            raise ConfigError(f"{run_json}: missing {missing}")
-        tracker = MlflowTracker(info["tracking_uri"], info["run_id"], info.get("experiment_id", ""))
-        close = False
-    else:
-        tracker = MlflowTracker.attach(parent_json, f"{model_id}/{result.task}",
-                                       tags={"ems.role": "peer-eval" if model_id.startswith("peer-") else "eval",
-                                             "ems.eval.task": result.task, "ems.model_id": model_id})
-        close = True
-    tracker.log_metrics(result.metrics, step=0)
-    tracker.log_params({"eval": {result.task: {"params": _plain(result.params), "config": _plain(settings)}}})
-    tracker.set_tags(tags)
-    if close:
-        tracker.close()
+    source = run_json if run_json is not None else parent_json
+    info = _read_tracking_json(source)
+    uri = info["tracking_uri"]
+    try:
+        if run_json is not None:
+            tracker = MlflowTracker(uri, info["run_id"], info.get("experiment_id", ""))
+            close = False
+        else:
+            tracker = MlflowTracker.attach(parent_json, f"{model_id}/{result.task}",
+                                           tags={"ems.role": "peer-eval" if model_id.startswith("peer-") else "eval",
+                                                 "ems.eval.task": result.task, "ems.model_id": model_id})
+            close = True
+        tracker.log_metrics(result.metrics, step=0)
+        tracker.log_params({"eval": {result.task: {"params": _plain(result.params), "config": _plain(settings)}}})
+        tracker.set_tags(tags)
+        if close:
+            tracker.close()
+    except EmsError:
+        raise
+    except Exception as exc:  # MLflow, SQLAlchemy and requests raise many types; all mean "not logged"
+        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise TrackingError(f"{source}: tracking store {redact_uri(uri)} did not take the results "
+                            f"({type(exc).__name__}: {redact_text(reason)}); nothing was written, rerun when it is reachable") from exc
     logger.info("logged %d metrics of %s to MLflow run %s", len(result.metrics), result.task, tracker.run_id)
     return tracker.run_id
+
+
+def check_tracking_inputs(run_json: str | os.PathLike[str] | None, parent_json: str | os.PathLike[str] | None) -> None:
+    """Fail before any work when a given run.json / parent.json is missing or malformed."""
+    for path in (run_json, parent_json):
+        if path is not None:
+            _read_tracking_json(path)
+
+
+def _read_tracking_json(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """``run.json`` / ``parent.json`` with its ``run_id`` and ``tracking_uri`` (DataError/ConfigError naming it)."""
+    try:
+        info = read_json(path)
+    except FileNotFoundError as exc:
+        raise DataError(f"{path}: file not found") from exc
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{path}: not a JSON file ({' '.join(str(exc).split())})") from exc
+    if not isinstance(info, dict):
+        raise DataError(f"{path}: expected a JSON object")
+    missing = [k for k in ("run_id", "tracking_uri") if not info.get(k)]
+    if missing:
+        raise ConfigError(f"{path}: missing {missing}")
+    return info
 
 
 def _plain(value: Any) -> Any:
