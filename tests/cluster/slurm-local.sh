@@ -136,7 +136,7 @@ jobs_submitted=$(grep -c "Job .* has been submitted with SLURM jobid" "$WORK/sna
   echo "# Smoke DAG on a local single-node SLURM ($(date -u +%Y-%m-%dT%H:%MZ))"
   echo
   echo "- command: \`snakemake --workflow-profile profiles/slurm --configfile config/smoke.yaml\`"
-  echo "  (+ \`--slurm-init-seconds-before-status-checks 5 --seconds-between-status-checks 5\` to poll faster)"
+  echo "  (+ faster polling: \`--slurm-init-seconds-before-status-checks 5 --seconds-between-status-checks 5\`; \`--cores $CPUS\` so that a group of evaluation jobs fits the node)"
   echo "- commit: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes in the tree)')"
   echo "- SLURM $(sinfo -V | awk '{print $2}') (Debian slurm-wlm), munge $(munged -V | awk '{print $1}' | sed 's/munge-//'), snakemake $("$ROOT/.venv/bin/snakemake" --version), snakemake-executor-plugin-slurm $("$PY" -c 'import importlib.metadata as m; print(m.version("snakemake-executor-plugin-slurm"))')"
   echo "- node: $CPUS CPUs, one partition, no accounting (status from squeue), no account"
