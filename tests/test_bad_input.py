@@ -1,0 +1,369 @@
+"""Bad-input catalogue of the data and evaluation commands (issue 14): one case per bad input.
+
+Every case runs the real CLI (``python -m ems.cli``) and expects exit status 2, ONE error line
+naming the culprit (file, line or key), no traceback, and nothing left in the output folder.
+The train / embed / tracking-setup cases live in tests/test_bad_input_train.py.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import logging
+import re
+import socket
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from bad_input_helpers import assert_clean_failure, run_cli, snapshot
+
+from ems.data.fetch import manifest_path, read_manifest
+from ems.redact import RedactingFilter, redact_uri
+
+LASER = ("facebookresearch/LASER", "74bc6ae7ffb7cba670fe0f428d0ede9f666fb821")
+LASER_NAME = f"facebookresearch+LASER@{LASER[1]}.tar.gz"
+LASER_TOP = f"LASER-{LASER[1]}"
+FEW = ["data/tatoeba/v1/tatoeba.deu-eng.deu", "data/tatoeba/v1/tatoeba.deu-eng.eng"]
+HEADER = "lang\tsrc\ttgt\torigin\n"
+GOOD_ROW = "deu\tGuten Morgen, Welt.\tGood morning, world.\tt/x\n"
+
+
+@dataclass
+class Case:
+    """A bad input: ``make(tmp)`` writes it and returns ``(cli args, culprit)``; outputs go to ``tmp/out``."""
+
+    make: Callable[[Path], tuple[list[str], object]]
+    env: dict[str, str] | None = None
+
+
+# ---------------------------------------------------------------- corpus tables (ems clean)
+
+def _table(tmp: Path, content: bytes | str, gz: bool = True) -> Path:
+    path = tmp / "in" / "parsed.tsv.gz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = content.encode("utf-8") if isinstance(content, str) else content
+    path.write_bytes(gzip.compress(raw) if gz else raw)
+    return path
+
+
+def _clean(table: Path, tmp: Path, settings: dict | None = None) -> list[str]:
+    out = tmp / "out"
+    return ["clean", "--input", str(table), "--out", str(out / "clean.tsv.gz"), "--report", str(out / "removed.csv"),
+            "--settings", json.dumps(settings if settings is not None else {"languages": "all"})]
+
+
+def _clean_case(content: bytes | str, culprit: Callable[[Path], object], gz: bool = True,
+                settings: dict | None = None) -> Case:
+    def make(tmp: Path):
+        table = _table(tmp, content, gz)
+        return _clean(table, tmp, settings), culprit(table)
+    return Case(make)
+
+
+CLEAN_CASES = {
+    "table_zero_bytes": _clean_case(b"", lambda t: [str(t), "empty file"], gz=False),
+    "table_empty_gzip": _clean_case("", lambda t: [str(t), "empty file"]),
+    "table_header_only": _clean_case(HEADER, lambda t: [str(t), "no pairs (header only)"]),
+    "table_wrong_header": _clean_case("lang\tsrc\ttgt\n" + GOOD_ROW, lambda t: [f"{t}, line 1", "header"]),
+    "table_extra_field": _clean_case(HEADER + GOOD_ROW + "deu\tHallo\tHello\tt/x\textra\n",
+                                     lambda t: [f"{t}, line 3", "5 field(s), expected 4"]),
+    "table_missing_field": _clean_case(HEADER + GOOD_ROW + "deu\tHallo Welt\tt/x\n",
+                                       lambda t: [f"{t}, line 3", "3 field(s), expected 4"]),
+    "table_blank_line": _clean_case(HEADER + "\n" + GOOD_ROW, lambda t: [f"{t}, line 2", "0 field(s)"]),
+    "table_nul_byte": _clean_case(HEADER + GOOD_ROW + "deu\tHal\x00lo\tHello\tt/x\n", lambda t: [f"{t}, line 3", "NUL"]),
+    "table_bad_utf8": _clean_case(HEADER.encode() + GOOD_ROW.encode() + b"deu\tHal\xfflo\tHello\tt/x\n",
+                                  lambda t: [f"{t}, line 3", "UTF-8"]),
+    "table_truncated_gzip": Case(lambda tmp: (
+        _clean(_table(tmp, gzip.compress((HEADER + GOOD_ROW * 500).encode())[:60], gz=False), tmp),
+        [str(tmp / "in" / "parsed.tsv.gz"), "not a gzip"])),
+    "table_unknown_lang": _clean_case(HEADER + GOOD_ROW + "xq\tHallo\tHello\tt/x\n",
+                                      lambda t: [f"{t}, line 3", "'xq'"]),
+    "table_noncanonical_lang": _clean_case(HEADER + "de\tHallo Welt\tHello world\tt/x\n",
+                                           lambda t: [f"{t}, line 2", "'de'"]),
+    "corpus_language_without_data": _clean_case(HEADER + GOOD_ROW, lambda t: ["corpus.languages", "['fra']", str(t)],
+                                                settings={"languages": ["deu", "fra"]}),
+    "corpus_language_unknown_code": _clean_case(HEADER + GOOD_ROW, lambda t: ["corpus.languages", "'xq'"],
+                                                settings={"languages": ["deu", "xq"]}),
+    "corpus_language_noncanonical": _clean_case(HEADER + GOOD_ROW, lambda t: ["corpus.languages", "zho"],
+                                                settings={"languages": ["zho"]}),
+    "corpus_every_pair_removed": _clean_case(HEADER + GOOD_ROW, lambda t: [str(t), "every one of its 1 pairs"],
+                                             settings={"languages": "all", "min_chars": 100}),
+    "clean_unknown_key": _clean_case(HEADER + GOOD_ROW, lambda t: "min_charz", settings={"min_charz": 3}),
+    "clean_wrong_type": _clean_case(HEADER + GOOD_ROW, lambda t: "max_chars", settings={"max_chars": "long"}),
+    "clean_settings_not_json": Case(lambda tmp: (
+        _clean(_table(tmp, HEADER + GOOD_ROW), tmp)[:-1] + ["{languages: all"], "--settings")),
+    "clean_input_missing": Case(lambda tmp: (_clean(tmp / "in" / "none.tsv.gz", tmp),
+                                             [str(tmp / "in" / "none.tsv.gz"), "not found"])),
+}
+
+
+# ---------------------------------------------------------------- archives (ems fetch)
+
+def _fetch(tmp: Path, mirror: Path, paths: list[str] = FEW) -> list[str]:
+    settings = {"repo": LASER[0], "commit": LASER[1], "paths": paths}
+    return ["fetch", "--settings", json.dumps(settings), "--mirror", str(mirror), "--out", str(tmp / "out" / "laser")]
+
+
+def _toy_laser(tmp: Path, members: dict[str, bytes | str]) -> Path:
+    """A mirror folder whose LASER archive holds ``members`` (str values: symlink targets)."""
+    mirror = tmp / "in" / "mirror"
+    mirror.mkdir(parents=True)
+    with tarfile.open(mirror / LASER_NAME, "w:gz") as tar:
+        for name, value in members.items():
+            info = tarfile.TarInfo(name)
+            if isinstance(value, str):
+                info.type, info.linkname = tarfile.SYMTYPE, value
+                tar.addfile(info)
+            else:
+                info.size = len(value)
+                tar.addfile(info, io.BytesIO(value))
+    return mirror
+
+
+def _real_laser(tmp: Path, keep: int | None = None, garbage: bool = False) -> Path:
+    from conftest import mirror_path
+
+    source = mirror_path() / LASER_NAME
+    if not source.exists():
+        pytest.skip(f"data mirror archive {source} not present")
+    mirror = tmp / "in" / "mirror"
+    mirror.mkdir(parents=True)
+    data = b"this is not a tar.gz archive\n" * 100 if garbage else source.read_bytes()[:keep]
+    (mirror / LASER_NAME).write_bytes(data)
+    return mirror
+
+
+FETCH_CASES = {
+    "archive_truncated": Case(lambda tmp: (
+        _fetch(tmp, _real_laser(tmp, keep=1_500_000), ["data/tatoeba/v1/"]), [LASER_NAME, "truncated or corrupt archive"])),
+    "archive_not_gzip": Case(lambda tmp: (_fetch(tmp, _real_laser(tmp, garbage=True)), [LASER_NAME, "not a readable"])),
+    "archive_missing_mirror_file": Case(lambda tmp: (
+        _fetch(tmp, (tmp / "in" / "empty").resolve()), [f"mirror file {tmp / 'in' / 'empty' / LASER_NAME} not found"])),
+    "archive_checksum_mismatch": Case(lambda tmp: (
+        _fetch(tmp, _toy_laser(tmp, {f"{LASER_TOP}/{FEW[0]}": b"tampered\n", f"{LASER_TOP}/{FEW[1]}": b"x\n"})),
+        ["checksum mismatch for", "data/tatoeba/v1/tatoeba.deu-eng."])),
+    "archive_path_traversal": Case(lambda tmp: (
+        _fetch(tmp, _toy_laser(tmp, {f"{LASER_TOP}/../../evil.txt": b"x\n"})), ["escapes the archive", "evil.txt"])),
+    "archive_absolute_member": Case(lambda tmp: (
+        _fetch(tmp, _toy_laser(tmp, {"/etc/evil.txt": b"x\n"})), ["unsafe member path", "/etc/evil.txt"])),
+    "archive_symlink_outside": Case(lambda tmp: (
+        _fetch(tmp, _toy_laser(tmp, {f"{LASER_TOP}/{FEW[0]}": "../../../../../etc/passwd", f"{LASER_TOP}/{FEW[1]}": b"x\n"})),
+        [FEW[0], "points outside the archive"])),
+    "fetch_unknown_key": Case(lambda tmp: (
+        ["fetch", "--settings", json.dumps({"repo": LASER[0], "commit": LASER[1], "paths": FEW, "branch": "main"}),
+         "--mirror", str(tmp), "--out", str(tmp / "out" / "laser")], "branch")),
+    "fetch_bad_commit": Case(lambda tmp: (
+        ["fetch", "--settings", json.dumps({"repo": LASER[0], "commit": "main", "paths": FEW}),
+         "--mirror", str(tmp), "--out", str(tmp / "out" / "laser")], "commit")),
+}
+
+
+# ---------------------------------------------------------------- OPUS-MT-testsets (ems parse)
+
+def _opus(tmp: Path, files: dict[str, bytes]) -> list[str]:
+    root = tmp / "in" / "opus"
+    (root / "testsets").mkdir(parents=True)
+    for rel, data in files.items():
+        path = root / "testsets" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return ["parse", "--source", str(root), "--out", str(tmp / "out" / "parsed.tsv.gz")]
+
+
+PARSE_CASES = {
+    "opus_ragged_pair": Case(lambda tmp: (
+        _opus(tmp, {"deu-eng/news.deu": b"a\nb\nc\n", "deu-eng/news.eng": b"a\nb\n"}),
+        ["ragged", "news.deu has 3 lines", "news.eng has 2 lines"])),
+    "opus_bad_utf8": Case(lambda tmp: (
+        _opus(tmp, {"deu-eng/news.deu": b"gut\nschl\xe9cht\n", "deu-eng/news.eng": b"good\nbad\n"}),
+        ["news.deu, line 2", "not valid UTF-8"])),
+    "opus_unknown_language_folder": Case(lambda tmp: (
+        _opus(tmp, {"xqq-eng/news.xqq": b"a\n", "xqq-eng/news.eng": b"a\n"}), ["xqq-eng", "'xqq'"])),
+    "opus_no_english_partner": Case(lambda tmp: (
+        _opus(tmp, {"deu-eng/news.deu": b"a\n"}), ["news.deu", "no English partner"])),
+    "opus_no_source_folder": Case(lambda tmp: (_opus(tmp, {}), ["expected the extracted archive"])),
+    "opus_no_pairs": Case(lambda tmp: (_opus(tmp, {"eng-eng/x.eng": b"a\n"}), ["no X-English sentence pairs"])),
+}
+
+
+# ---------------------------------------------------------------- evaluation (ems evaluate)
+
+def _tatoeba(tmp: Path, deu: list[str] | None = None) -> Path:
+    """A LASER-shaped folder with a 30-line German Tatoeba file pair."""
+    folder = tmp / "in" / "laser" / "data" / "tatoeba" / "v1"
+    folder.mkdir(parents=True)
+    deu = deu or [f"Das ist der Satz Nummer {i}." for i in range(30)]
+    (folder / "tatoeba.deu-eng.deu").write_text("\n".join(deu) + "\n", encoding="utf-8")
+    (folder / "tatoeba.deu-eng.eng").write_text("\n".join(f"This is sentence number {i}." for i in range(len(deu))) + "\n",
+                                                encoding="utf-8")
+    return tmp / "in" / "laser"
+
+
+def _ragged_tatoeba(tmp: Path) -> Path:
+    laser = _tatoeba(tmp)
+    (laser / "data/tatoeba/v1/tatoeba.deu-eng.eng").write_text("one\n", encoding="utf-8")
+    return laser
+
+
+def _evaluate(tmp: Path, settings: dict | None = None, extra: list[str] = (), laser: Path | None = None) -> list[str]:
+    laser = laser or _tatoeba(tmp)
+    settings = settings if settings is not None else {"evaluation": {"tatoeba": {"languages": ["deu"]}}}
+    out = tmp / "out" / "eval"
+    return ["evaluate", "--task", "tatoeba", "--model", "tfidf", "--out-csv", str(out / "tatoeba.csv"),
+            "--out-json", str(out / "tatoeba.json"), "--settings", json.dumps(settings), "--source", f"laser={laser}",
+            "--no-cache", *extra]
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+SECRET = "hunter2-not-on-disk"
+
+
+def _run_json(tmp: Path, uri: str) -> Path:
+    path = tmp / "in" / "run.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"run_id": "0123456789abcdef", "experiment_id": "1", "tracking_uri": uri}))
+    return path
+
+
+def _unreachable_http(tmp: Path):
+    uri = f"http://alice:{SECRET}@127.0.0.1:{_closed_port()}"
+    run_json = _run_json(tmp, uri)
+    return _evaluate(tmp, extra=["--run-json", str(run_json)]), [str(run_json), "alice:***@127.0.0.1", "did not take the results"]
+
+
+HTTP_FAST = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+
+EVALUATE_CASES = {
+    "eval_train_meta_missing": Case(lambda tmp: (
+        _evaluate(tmp, {"evaluation": {"tatoeba": {"languages": "train"}}}, ["--train-meta", str(tmp / "in" / "meta.json")]),
+        ["--train-meta", str(tmp / "in" / "meta.json"), "not found"])),
+    "eval_train_meta_not_json": Case(lambda tmp: (
+        (tmp / "in").mkdir() or (tmp / "in" / "meta.json").write_text("{languages") and
+        _evaluate(tmp, {"evaluation": {"tatoeba": {"languages": "train"}}}, ["--train-meta", str(tmp / "in" / "meta.json")]),
+        [str(tmp / "in" / "meta.json"), "not a JSON file"])),
+    "eval_train_languages_without_meta": Case(lambda tmp: (
+        _evaluate(tmp, {"evaluation": {"tatoeba": {"languages": "train"}}}), ["--train-meta"])),
+    "eval_language_not_a_code": Case(lambda tmp: (
+        _evaluate(tmp, {"evaluation": {"tatoeba": {"languages": ["deu", "german!"]}}}),
+        ["evaluation.tatoeba.languages", "'german!'"])),
+    "eval_language_noncanonical": Case(lambda tmp: (
+        _evaluate(tmp, {"evaluation": {"tatoeba": {"languages": ["de"]}}}), ["evaluation.tatoeba.languages", "'de'", "'deu'"])),
+    "eval_language_missing_strict": Case(lambda tmp: (
+        _evaluate(tmp, {"evaluation": {"tatoeba": {"languages": ["deu", "fra"]}, "on_missing_language": "error"}}),
+        ["'fra'", "not in the dataset"])),
+    "eval_empty_sentence": Case(lambda tmp: (
+        _evaluate(tmp, laser=_tatoeba(tmp, [f"Satz {i}." for i in range(12)] + ["   "] + [f"Satz {i}." for i in range(13, 30)])),
+        ["language 'deu'", "sentence 13 of 30 is empty"])),
+    "eval_ragged_tatoeba": Case(lambda tmp: (
+        _evaluate(tmp, laser=_ragged_tatoeba(tmp)), ["ragged", "tatoeba.deu-eng.deu"])),
+    "eval_unknown_key": Case(lambda tmp: (
+        _evaluate(tmp, {"evaluation": {"tatoeba": {"languages": ["deu"], "margn": True}}}), "margn")),
+    "eval_wrong_type": Case(lambda tmp: (_evaluate(tmp, {"evaluation": {"tatoeba": {"k": "four"}}}), "k")),
+    "eval_run_json_missing": Case(lambda tmp: (
+        _evaluate(tmp, extra=["--run-json", str(tmp / "in" / "run.json")]), [str(tmp / "in" / "run.json"), "not found"])),
+    "eval_run_json_incomplete": Case(lambda tmp: (
+        (tmp / "in").mkdir() or (tmp / "in" / "run.json").write_text("{}") and
+        _evaluate(tmp, extra=["--run-json", str(tmp / "in" / "run.json")]), [str(tmp / "in" / "run.json"), "missing"])),
+    "eval_store_unreachable_http": Case(_unreachable_http, env=HTTP_FAST),
+}
+
+CASES = {**CLEAN_CASES, **FETCH_CASES, **PARSE_CASES, **EVALUATE_CASES}
+
+#: Config errors print "invalid ... settings:" and the key path on a second line (ems/config.py,
+#: engineer C's; issue 14 item 4 asks for one line). Not strict, so the fix there turns these green.
+CONFIG_TWO_LINES = {"clean_unknown_key", "clean_wrong_type", "eval_unknown_key", "eval_wrong_type",
+                    "fetch_unknown_key", "fetch_bad_commit"}
+
+
+def _params() -> list:
+    return [pytest.param(name, marks=pytest.mark.xfail(reason="config error spans two lines (ems/config.py)", strict=False))
+            if name in CONFIG_TWO_LINES else name for name in sorted(CASES)]
+
+
+@pytest.mark.parametrize("name", _params())
+def test_bad_input_fails_cleanly(name: str, tmp_path: Path) -> None:
+    case = CASES[name]
+    args, culprit = case.make(tmp_path)
+    culprit = [c for c in ([culprit] if isinstance(culprit, (str, re.Pattern)) else culprit) if c]
+    inputs = snapshot(tmp_path / "in")
+    proc = run_cli(args, cwd=tmp_path, env=case.env)
+    assert_clean_failure(proc, culprit, tmp_path / "out")
+    assert snapshot(tmp_path / "in") == inputs, "the command changed its inputs"
+    assert sorted(p.name for p in tmp_path.iterdir()) in (["in"], ["in", "out"], []), "files beside the output folder"
+    assert SECRET not in proc.stderr + proc.stdout
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.name != "run.json":
+            assert SECRET.encode() not in path.read_bytes(), f"password written to {path}"
+
+
+def test_a_good_table_still_passes(tmp_path: Path) -> None:
+    """The strict reader accepts what the pipeline writes (the catalogue's inputs differ from it in one point each)."""
+    table = _table(tmp_path, HEADER + GOOD_ROW + "fra\tBonjour tout le monde.\tHello everybody.\tt/y\n")
+    proc = run_cli(_clean(table, tmp_path, {"languages": ["deu", "fra"]}), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    with gzip.open(tmp_path / "out" / "clean.tsv.gz", "rt", encoding="utf-8") as fh:
+        assert fh.read().splitlines()[1:] == [GOOD_ROW.rstrip("\n"), "fra\tBonjour tout le monde.\tHello everybody.\tt/y"]
+
+
+def test_manifest_of_the_toy_cases_is_the_real_one() -> None:
+    """The fetch cases' archives are checked against the committed LASER manifest (so they test verification)."""
+    manifest = read_manifest(manifest_path(*LASER))
+    assert all(rel in manifest for rel in FEW)
+
+
+def test_evaluate_writes_outputs_only_after_tracking(tmp_path: Path) -> None:
+    """With a reachable store the CSV/JSON appear and the run holds the same primary metric."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    exp = client.create_experiment("t")
+    run = client.create_run(exp)
+    run_json = _run_json(tmp_path, uri)
+    run_json.write_text(json.dumps({"run_id": run.info.run_id, "experiment_id": exp, "tracking_uri": uri}))
+    proc = run_cli(_evaluate(tmp_path, extra=["--run-json", str(run_json)]), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "out" / "eval" / "tatoeba.json").read_text())
+    logged = client.get_run(run.info.run_id).data.metrics
+    assert logged["tatoeba/acc_mean"] == pytest.approx(summary["metrics"]["tatoeba/acc_mean"])
+    assert 0.0 < summary["metrics"]["tatoeba/acc_mean"] <= 1.0
+
+
+@pytest.mark.parametrize(("uri", "expected"), [
+    ("postgresql://bob:s3cr%40t@db:5432/ml?sslmode=require", "postgresql://bob:***@db:5432/ml?sslmode=require"),
+    ("http://u:p@host:5000/x", "http://u:***@host:5000/x"),
+    ("postgresql+psycopg2://bob:pw@host/db", "postgresql+psycopg2://bob:***@host/db"),
+    ("http://:token@host", "http://:***@host"),
+    ("sqlite:////abs/mlflow.db", "sqlite:////abs/mlflow.db"),
+    ("http://host:5000", "http://host:5000"),
+    ("file:///tmp/mlruns", "file:///tmp/mlruns"),
+])
+def test_redact_uri(uri: str, expected: str) -> None:
+    assert redact_uri(uri) == expected
+
+
+def test_log_filter_keeps_passwords_off_disk(tmp_path: Path) -> None:
+    log = tmp_path / "job.log"
+    handler = logging.FileHandler(log, encoding="utf-8")
+    handler.addFilter(RedactingFilter())
+    test_logger = logging.getLogger("ems.test_redact")
+    test_logger.addHandler(handler)
+    test_logger.propagate = False
+    try:
+        test_logger.warning("tracking at %s", f"postgresql://bob:{SECRET}@db/ml")
+        test_logger.warning(f"storage http://bob:{SECRET}@h:5000 and %(x)s", {"x": f"mysql://a:{SECRET}@h/db"})
+    finally:
+        test_logger.removeHandler(handler)
+        handler.close()
+    text = log.read_text(encoding="utf-8")
+    assert SECRET not in text
+    assert "postgresql://bob:***@db/ml" in text and "http://bob:***@h:5000" in text and "mysql://a:***@h/db" in text
