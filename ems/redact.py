@@ -25,6 +25,12 @@ def redact_uri(uri: str) -> str:
     return _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", uri)
 
 
+def connectable(uri: str) -> str:
+    """A redacted URI made usable again: ``user:***@host`` -> ``user@host``, so the password
+    comes from the environment (``MLFLOW_TRACKING_PASSWORD``, ``PGPASSWORD``, ``.pgpass``)."""
+    return uri.replace(f":{MASK}@", "@")
+
+
 def redact_text(text: str) -> str:
     """Every URI with credentials in ``text`` redacted (log messages, error messages)."""
     return _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text) if "://" in text else text

@@ -22,7 +22,7 @@ import pytest
 from bad_input_helpers import assert_clean_failure, run_cli, snapshot
 
 from ems.data.fetch import manifest_path, read_manifest
-from ems.redact import RedactingFilter, redact_uri
+from ems.redact import RedactingFilter, connectable, redact_uri
 
 LASER = ("facebookresearch/LASER", "74bc6ae7ffb7cba670fe0f428d0ede9f666fb821")
 LASER_NAME = f"facebookresearch+LASER@{LASER[1]}.tar.gz"
@@ -349,6 +349,7 @@ def test_evaluate_writes_outputs_only_after_tracking(tmp_path: Path) -> None:
 ])
 def test_redact_uri(uri: str, expected: str) -> None:
     assert redact_uri(uri) == expected
+    assert connectable(expected) == expected.replace(":***@", "@")
 
 
 def test_log_filter_keeps_passwords_off_disk(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from ems.errors import ConfigError, DataError, EmsError, TrackingError
 from ems.evaluation.result import EvalResult
 from ems.io import read_json
-from ems.redact import redact_text, redact_uri
+from ems.redact import connectable, redact_text, redact_uri
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def log_result(result: EvalResult, model_id: str, settings: Mapping[str, Any],
     uri = info["tracking_uri"]
     try:
         if run_json is not None:
-            tracker = MlflowTracker(uri, info["run_id"], info.get("experiment_id", ""))
+            tracker = MlflowTracker(connectable(uri), info["run_id"], info.get("experiment_id", ""))
             close = False
         else:
             tracker = MlflowTracker.attach(parent_json, f"{model_id}/{result.task}",
@@ -53,7 +53,7 @@ def log_result(result: EvalResult, model_id: str, settings: Mapping[str, Any],
     except Exception as exc:  # MLflow, SQLAlchemy and requests raise many types; all mean "not logged"
         reason = " ".join(str(exc).split())[:300] or type(exc).__name__
         raise TrackingError(f"{source}: tracking store {redact_uri(uri)} did not take the results "
-                            f"({type(exc).__name__}: {redact_text(reason)}); nothing was written, rerun when it is reachable") from exc
+                            f"({type(exc).__name__}: {redact_text(reason)}); the CSV/JSON were not written: rerun when it is reachable") from exc
     logger.info("logged %d metrics of %s to MLflow run %s", len(result.metrics), result.task, tracker.run_id)
     return tracker.run_id
 
