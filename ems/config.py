@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +21,8 @@ import yaml
 
 from ems.errors import ConfigError
 from ems.io import stable_hash
+
+logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -64,22 +67,47 @@ def key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(parts) if parts else "<top level>"
 
 
+#: Longest reason printed per error (a wrong type of a whole section would print the section).
+_MAX_REASON = 160
+
+
+def _reason(err: jsonschema.ValidationError) -> str:
+    """The reason of one error in a line: unknown keys named, long instance reprs cut."""
+    if err.validator == "additionalProperties":
+        unknown = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        return f"unknown key(s): {', '.join(map(repr, unknown))}"
+    if err.validator in ("oneOf", "anyOf"):
+        hint = err.schema.get("description")
+        return f"{_short(err.instance)} is not valid here" + (f" (expected {hint})" if hint else "")
+    msg = err.message
+    return msg if len(msg) <= _MAX_REASON else msg[: _MAX_REASON - 3] + "..."
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check(validator: jsonschema.protocols.Validator, cfg: Any, what: str) -> None:
+    """Raise ConfigError: one line listing (up to five) errors as ``key.path: reason``, never the schema."""
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: [str(p) for p in e.absolute_path])
+    if errors:
+        parts = [f"{key_path(e)}: {_reason(e)}" for e in errors[:5]]
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        raise ConfigError(f"invalid {what}: " + "; ".join(parts) + more)
+
+
 def validate_config(config: Mapping[str, Any], source: str = "config") -> dict[str, Any]:
-    """Return a validated deep copy of ``config`` with defaults filled; raise ConfigError."""
+    """Return a validated deep copy of ``config`` with defaults filled; raise ConfigError.
+
+    Beyond the schema, every language-code list is checked (:func:`check_language_codes`),
+    so an unknown code fails before any job runs.
+    """
     schema = load_schema()
     cfg = copy.deepcopy(dict(config))
     _fill_section_defaults(cfg, schema)
-    validator_cls = _extend_with_defaults(jsonschema.Draft202012Validator)
-    validator = validator_cls(schema)
-    errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = []
-        for err in errors[:10]:
-            msg = err.message
-            if err.validator == "additionalProperties":
-                msg = f"unknown key(s): {msg.split('(')[-1].rstrip(')')}"
-            lines.append(f"  {key_path(err)}: {msg}")
-        raise ConfigError(f"invalid configuration {source}:\n" + "\n".join(lines))
+    check(schema_validator(schema), cfg, f"configuration {source}")
+    check_language_codes(cfg, source)
     return cfg
 
 
@@ -88,36 +116,76 @@ def schema_validator(schema: Mapping[str, Any]) -> jsonschema.protocols.Validato
     return _extend_with_defaults(jsonschema.validators.validator_for(schema))(schema)
 
 
-def _sub_schema(schema: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+def _sub_schema(schema: Mapping[str, Any], keys: tuple[str, ...], strict: bool) -> dict[str, Any]:
     """The top-level schema restricted to ``keys`` (unknown names are ignored)."""
-    return {
+    sub = {
         "type": "object",
         "$schema": schema.get("$schema", "https://json-schema.org/draft/2020-12/schema"),
         "$defs": schema.get("$defs", {}),
         "properties": {k: schema["properties"][k] for k in keys if k in schema["properties"]},
     }
+    if strict:
+        sub["additionalProperties"] = False
+    return sub
 
 
 def validate_sections(
-    settings: Mapping[str, Any], sections: tuple[str, ...], what: str, extra_keys: tuple[str, ...] = ()
+    settings: Mapping[str, Any], sections: tuple[str, ...], what: str, extra_keys: tuple[str, ...] = (),
+    strict: bool = False,
 ) -> dict[str, Any]:
     """Validate only ``sections`` (and top-level ``extra_keys``) of a config against the schema.
 
     Stage CLIs receive just the sections they need (``--settings``); this gives them the same
     defaults and key-naming errors as :func:`validate_config` without the rest of the config.
+    ``strict``: any other top-level key is an error (else it is passed through unchecked).
     """
     schema = load_schema()
     present = tuple(s for s in sections if s in schema["properties"])
-    sub = _sub_schema(schema, (*present, *extra_keys))
+    sub = _sub_schema(schema, (*present, *extra_keys), strict)
     cfg = copy.deepcopy(dict(settings))
     for s in present:
         cfg.setdefault(s, {})
     _fill_section_defaults(cfg, sub)
-    errors = sorted(schema_validator(sub).iter_errors(cfg), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = [f"  {key_path(e)}: {e.message}" for e in errors[:10]]
-        raise ConfigError(f"invalid {what} settings:\n" + "\n".join(lines))
+    check(schema_validator(sub), cfg, f"settings ({what})")
+    check_language_codes(cfg, what)
     return cfg
+
+
+def _codes_at(cfg: Mapping[str, Any]) -> list[tuple[str, list[Any], bool]]:
+    """``(key path, codes, must be canonical)`` of every language list present in ``cfg``."""
+    out: list[tuple[str, list[Any], bool]] = []
+    langs = (cfg.get("corpus") or {}).get("languages")
+    if isinstance(langs, list):
+        out.append(("corpus.languages", langs, True))
+    ev = cfg.get("evaluation") or {}
+    for task in ("tatoeba", "flores", "sib200"):
+        langs = (ev.get(task) or {}).get("languages")
+        if isinstance(langs, list):
+            out.append((f"evaluation.{task}.languages", langs, False))
+    mining = (cfg.get("mining") or {}).get("languages")
+    if isinstance(mining, Mapping):
+        out.append(("mining.languages", list(mining), False))
+    for i, extra in enumerate(ev.get("extra_datasets") or []):
+        langs = extra.get("languages") if isinstance(extra, Mapping) else None
+        codes = list(langs.values()) if isinstance(langs, Mapping) else langs
+        if isinstance(codes, list):
+            out.append((f"evaluation.extra_datasets[{i}].languages", codes, True))
+    return out
+
+
+def check_language_codes(cfg: Mapping[str, Any], source: str = "config") -> None:
+    """Every code of every language list of the config is known (canonical where the data needs it)."""
+    from ems.errors import UnknownLanguageError
+    from ems.languages import canonical
+
+    for path, codes, must_be_canonical in _codes_at(cfg):
+        for code in codes:
+            try:
+                canon = canonical(str(code))
+            except UnknownLanguageError as exc:
+                raise ConfigError(f"invalid configuration {source}: {path}: {exc}") from None
+            if must_be_canonical and canon != code:
+                raise ConfigError(f"invalid configuration {source}: {path}: {code!r} is not canonical (use {canon!r})")
 
 
 T = TypeVar("T")
@@ -131,7 +199,7 @@ def section(settings: Mapping[str, Any], name: str, into: type[T] | None = None)
     dataclass whose fields are the section's keys) a typed object is returned, else a dict.
     Errors raise :class:`ConfigError` naming the key (``train.lr: ...``).
     """
-    cfg = validate_sections({name: settings.get(name, {})}, (name,), f"{name!r} section")[name]
+    cfg = validate_sections({name: settings.get(name, {})}, (name,), f"{name!r} section", strict=True)[name]
     if into is None:
         return cfg
     return typed(into, cfg, name)
@@ -163,6 +231,61 @@ def load_config(path: str | os.PathLike[str], overrides: Mapping[str, Any] | Non
     if overrides:
         raw = deep_merge(raw, overrides)
     return validate_config(raw, source=str(path))
+
+
+def free_maps(schema: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Key paths of mappings whose keys the user names (``tune.space``, ``mining.languages``).
+
+    Such a mapping is one value, not a set of options: a later config file that sets it
+    replaces it (:func:`replace_free_maps`), where Snakemake would deep-merge it.
+    """
+    out: list[tuple[str, ...]] = []
+    for key, sub in (schema.get("properties") or {}).items():
+        if not isinstance(sub, Mapping):
+            continue
+        path = (*prefix, key)
+        if sub.get("type") == "object" and "properties" not in sub and isinstance(sub.get("additionalProperties"), Mapping):
+            out.append(path)
+        elif "properties" in sub:
+            out.extend(free_maps(sub, path))
+    return out
+
+
+def _get(cfg: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(cfg, Mapping) or key not in cfg:
+            return _ABSENT
+        cfg = cfg[key]
+    return cfg
+
+
+_ABSENT = object()
+
+
+def replace_free_maps(config: dict[str, Any], layers: list[tuple[str, Mapping[str, Any]]]) -> list[str]:
+    """Give each free-form map of ``config`` the value of the last layer that sets it.
+
+    ``layers``: (name, content) of the config files (and ``--config``) in the order they were
+    merged. Snakemake deep-merges them, so ``--configfile config/smoke.yaml`` naming one
+    ``tune.space`` parameter would tune the default file's three; here the smoke file's space
+    replaces the default one. Returns (and logs at WARNING) one line per replaced map.
+    """
+    notes = []
+    for path in free_maps(load_schema()):
+        setters = [(name, value) for name, layer in layers if (value := _get(layer, path)) is not _ABSENT]
+        if len(setters) < 2:
+            continue
+        name, value = setters[-1]
+        parent = config
+        for key in path[:-1]:
+            parent = parent.setdefault(key, {})
+        dropped = sorted(set(parent.get(path[-1]) or {}) - set(value or {}))
+        parent[path[-1]] = copy.deepcopy(value)
+        note = (f"{'.'.join(path)}: the value of {name} replaces that of {setters[-2][0]} (not merged)"
+                + (f"; dropped: {', '.join(map(str, dropped))}" if dropped else ""))
+        logger.warning(note)
+        notes.append(note)
+    return notes
 
 
 def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:

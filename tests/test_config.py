@@ -65,3 +65,56 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
     bad.write_text("name: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+def test_free_maps_replace_not_merge() -> None:
+    from ems.config import free_maps, load_schema, replace_free_maps
+
+    assert ("tune", "space") in free_maps(load_schema()) and ("mining", "languages") in free_maps(load_schema())
+    base = _default()
+    smoke = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    merged = deep_merge(base, smoke)  # what Snakemake's update_config does
+    assert set(merged["tune"]["space"]) == {"lr", "temperature", "contrastive_weight"}
+    notes = replace_free_maps(merged, [("config.yaml", base), ("config/smoke.yaml", smoke), ("--config", {})])
+    assert set(merged["tune"]["space"]) == {"lr"}
+    assert merged["tune"]["space"]["lr"]["low"] == pytest.approx(1e-7)
+    assert len(notes) == 1 and "tune.space" in notes[0] and "dropped: contrastive_weight, temperature" in notes[0]
+    # a map set once (or not at all) stays as merged
+    assert merged["mining"]["languages"] == base["mining"]["languages"]
+
+
+def test_language_codes_checked() -> None:
+    for key, value in [("corpus", {"languages": ["deu", "xyz"]}),
+                       ("evaluation", {"flores": {"languages": ["deu", "qqq"]}}),
+                       ("mining", {"languages": {"zzz": {"train": "a", "test": "b"}}})]:
+        with pytest.raises(ConfigError, match=rf"{key}\..*languages.*unknown language code"):
+            validate_config(deep_merge(_default(), {key: value}))
+    with pytest.raises(ConfigError, match=r"corpus\.languages: 'de' is not canonical \(use 'deu'\)"):
+        validate_config(deep_merge(_default(), {"corpus": {"languages": ["de"]}}))
+
+
+def test_error_is_short_and_names_the_key() -> None:
+    cfg = deep_merge(_default(), {"train": {"lrr": 1}, "evaluation": {"tatoeba": {"languages": "some"}}})
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    message = str(info.value)
+    assert "\n" not in message, message
+    assert "train: unknown key(s): 'lrr'" in message and "evaluation.tatoeba.languages: 'some' is not valid here" in message
+
+
+def test_dry_run_errors_and_replacement(tmp_path: Path) -> None:
+    """Through Snakemake: a typo gives a few lines naming the key; smoke's tune.space replaces the default."""
+    import subprocess
+    import sys
+
+    base = [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--quiet", "rules"]
+    bad = subprocess.run([*base, "--config", 'train={"lrr": 1}'], cwd=ROOT, capture_output=True, text=True, check=False)
+    out = bad.stdout + bad.stderr
+    assert bad.returncode != 0 and "train: unknown key(s): 'lrr'" in out
+    assert len(out.splitlines()) < 15 and "properties" not in out, out
+    code = subprocess.run([*base, "--config", 'corpus={"languages": ["deu", "xyz"]}'], cwd=ROOT, check=False,
+                          capture_output=True, text=True)
+    assert code.returncode != 0 and "corpus.languages: unknown language code 'xyz'" in code.stdout + code.stderr
+    ok = subprocess.run([*base, "--configfile", "config/smoke.yaml"], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert "tune.space: the value of" in ok.stdout + ok.stderr

@@ -7,9 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
-from ems.config import load_schema, parse_settings
+from ems.config import parse_settings, validate_sections
 from ems.errors import ConfigError, DataError
 from ems.io import write_json
 
@@ -20,23 +18,11 @@ SECTIONS = ("ablation", "objective", "evaluation", "tracking")
 
 
 def _settings(text: str) -> dict[str, Any]:
-    """Parse --settings (``{"name", "ablation", "objective", ...}``) and validate each section."""
+    """Parse --settings (``{"name", "ablation", "objective", ...}``): sections validated, defaults filled."""
     value = parse_settings(text)
-    schema = load_schema()
-    for key, section in value.items():
-        if key == "name":
-            continue
-        if key not in SECTIONS:
-            raise ConfigError(f"--settings: unexpected section {key!r} (allowed: name, {', '.join(SECTIONS)})")
-        sub = {**schema["properties"][key], "$defs": schema.get("$defs", {})}
-        errors = sorted(jsonschema.Draft202012Validator(sub).iter_errors(section), key=lambda e: list(e.absolute_path))
-        if errors:
-            err = errors[0]
-            path = ".".join([key, *map(str, err.absolute_path)])
-            raise ConfigError(f"--settings: {path}: {err.message}")
     if "ablation" not in value:
         raise ConfigError("--settings must hold the `ablation` section")
-    return value
+    return validate_sections(value, SECTIONS, "--settings", extra_keys=("name",), strict=True)
 
 
 def _quiet_fonts() -> None:

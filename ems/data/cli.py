@@ -9,21 +9,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ems.config import parse_settings, validate_config
+from ems.config import check, load_schema, parse_settings, schema_validator, validate_sections
 
 logger = logging.getLogger(__name__)
-
-_DUMMY_SOURCE = {"repo": "a/b", "commit": "0" * 40, "paths": ["x/"]}
-
 
 def section_settings(text: str, *sections: str) -> dict[str, Any]:
     """Validate ``--settings`` JSON of one section (or ``{section: ...}`` of several), defaults filled."""
     value = parse_settings(text)
     wrapped = value if len(sections) > 1 else {sections[0]: value}
-    cfg = {"name": "cli", "sources": {r: _DUMMY_SOURCE for r in ("laser", "opus_mt_testsets", "sib200", "umsab")},
-           "corpus": {}}
-    cfg.update(wrapped)
-    cfg = validate_config(cfg, source="--settings")
+    cfg = validate_sections(wrapped, sections, "--settings", strict=True)
     return cfg[sections[0]] if len(sections) == 1 else {s: cfg[s] for s in sections}
 
 
@@ -31,13 +25,13 @@ def _fetch(args: argparse.Namespace) -> None:
     from ems.data.fetch import fetch_source
 
     src = parse_settings(args.settings)
-    cfg = validate_config({"name": "cli", "corpus": {}, "sources": {r: src for r in ("laser", "opus_mt_testsets", "sib200", "umsab")}},
-                          source="--settings")["sources"]["laser"]
+    schema = load_schema()
+    check(schema_validator({**schema["$defs"]["source"], "$defs": schema["$defs"]}), src, "--settings (one source)")
     mirror = args.mirror or os.environ.get("EMS_DATA_MIRROR") or None
     out = Path(args.out)
     if out.name == ".verified.json":
         out = out.parent
-    fetch_source(cfg["repo"], cfg["commit"], cfg["paths"], out, mirror=mirror or None)
+    fetch_source(src["repo"], src["commit"], src["paths"], out, mirror=mirror or None)
 
 
 def _make_manifest(args: argparse.Namespace) -> None:

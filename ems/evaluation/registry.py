@@ -46,15 +46,12 @@ def _extras(evaluation: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
 
 
 def enabled_tasks(evaluation: Mapping[str, Any], mining: Mapping[str, Any] | None = None) -> list[str]:
-    """Task names of a configuration, built-ins first."""
-    tasks = []
-    for task in ("tatoeba", "flores", "sib200", "umsab"):
-        if evaluation.get(task, {}).get("enabled", True):
-            tasks.append(task)
-    mining_eval = evaluation.get("mining", {})
-    if mining_eval.get("enabled", True) and (mining or {}).get("languages"):
+    """Task names of a configuration (sections resolved: schema defaults filled), built-ins first."""
+    tasks = [task for task in ("tatoeba", "flores", "sib200", "umsab") if evaluation[task]["enabled"]]
+    mining_eval = evaluation["mining"]
+    if mining_eval["enabled"] and (mining or {}).get("languages"):
         tasks.append("mining")
-    if mining_eval.get("enabled", True) and (mining_eval.get("bucc2018") or {}).get("dir"):
+    if mining_eval["enabled"] and mining_eval["bucc2018"]["dir"]:
         tasks.append("bucc2018")
     tasks.extend(_extras(evaluation))
     return tasks
@@ -90,9 +87,10 @@ def source_roles(task: str) -> list[str]:
 
 def build_evaluator(task: str, settings: Mapping[str, Any], sources: Mapping[str, str | Path],
                     train_languages: Sequence[str] | None = None) -> Any:
-    """The evaluator of ``task``; ``settings`` holds the ``evaluation`` (and ``mining``) sections."""
-    ev = settings.get("evaluation", {})
-    policy = ev.get("on_missing_language", "skip")
+    """The evaluator of ``task``; ``settings`` holds the resolved ``evaluation`` (and ``mining``) sections
+    (:func:`ems.evaluation.settings.resolve_settings`: every default comes from the schema)."""
+    ev = settings["evaluation"]
+    policy = ev["on_missing_language"]
     section = ev.get(SECTION.get(task, ""), {})
 
     def src() -> str | Path:
@@ -103,32 +101,28 @@ def build_evaluator(task: str, settings: Mapping[str, Any], sources: Mapping[str
 
     if task == "tatoeba":
         from ems.evaluation.tatoeba import build_tatoeba
-        return build_tatoeba(src(), section.get("languages", "all"), train_languages, section.get("margin", False),
-                             section.get("k", 4), policy)
+        return build_tatoeba(src(), section["languages"], train_languages, section["margin"], section["k"], policy)
     if task == "flores":
         from ems.evaluation.flores import build_flores
-        return build_flores(src(), section.get("languages", "train"), train_languages, section.get("margin", False),
-                            section.get("k", 4), policy)
+        return build_flores(src(), section["languages"], train_languages, section["margin"], section["k"], policy)
     if task == "sib200":
         from ems.evaluation.sib200 import build_sib200
-        return build_sib200(src(), section.get("languages", "train"), train_languages,
-                            section.get("classifier", "logreg"), ev.get("seed", 1), policy)
+        return build_sib200(src(), section["languages"], train_languages, section["classifier"], ev["seed"], policy)
     if task == "umsab":
         from ems.evaluation.umsab import build_umsab
-        return build_umsab(src(), "all", section.get("classifier", "logreg"), ev.get("seed", 1), policy)
+        return build_umsab(src(), "all", section["classifier"], ev["seed"], policy)
     if task == "mining":
         from ems.evaluation.mining import build_mining
-        langs = {canonical(code): sets for code, sets in (settings.get("mining", {}).get("languages") or {}).items()}
+        langs = {canonical(code): sets for code, sets in settings["mining"]["languages"].items()}
         if not langs:
             raise ConfigError("mining: mining.languages is empty")
-        return build_mining(src(), langs, section.get("distractors_per_side", 2000), section.get("seed", 1),
-                            section.get("margin_k", 4), section.get("mode", "intersection"), policy)
+        return build_mining(src(), langs, section["distractors_per_side"], section["seed"], section["margin_k"],
+                            section["mode"], policy)
     if task == "bucc2018":
         from ems.evaluation.bucc import build_bucc2018
-        return build_bucc2018(section.get("bucc2018") or {}, section.get("margin_k", 4),
-                              section.get("mode", "intersection"), policy)
+        return build_bucc2018(section["bucc2018"], section["margin_k"], section["mode"], policy)
     extras = _extras(ev)
     if task in extras:
         from ems.evaluation.extra import build_extra
-        return build_extra(extras[task], policy, ev.get("seed", 1), train_languages)
+        return build_extra(extras[task], policy, ev["seed"], train_languages)
     raise ConfigError(f"unknown evaluation task {task!r}; known: {enabled_tasks(ev, settings.get('mining'))}")

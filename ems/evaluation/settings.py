@@ -14,5 +14,5 @@ SECTIONS = ("evaluation", "mining", "tracking")
 
 
 def resolve_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """A validated copy with defaults filled; ConfigError names the offending key."""
-    return validate_sections(settings, SECTIONS, "evaluation")
+    """A validated copy with defaults filled; ConfigError names the offending key (unknown sections too)."""
+    return validate_sections(settings, SECTIONS, "evaluation", strict=True)

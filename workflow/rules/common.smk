@@ -4,14 +4,28 @@ import os
 import sys
 from pathlib import Path
 
-from snakemake.utils import validate
+from snakemake.common.configfile import load_configfile
 
 from ems import paths as ems_paths
-from ems.config import validate_config
+from ems.config import replace_free_maps, validate_config
 
-# Snakemake's own validation fills the defaults; ours re-checks and names keys in errors.
-validate(config, "../schemas/config.schema.yaml", set_default=True)
-config.update(validate_config(config, source="the Snakemake config"))
+
+def _config_layers():
+    """(name, content) of the config files and --config, in the order Snakemake merged them.
+
+    The only place that reads Snakemake's configuration settings (workflow.config_settings).
+    """
+    cli_files = [Path(f).absolute() for f in workflow.config_settings.configfiles]
+    own = [f for f in workflow.configfiles if Path(f).absolute() not in cli_files]
+    layers = [(str(f), load_configfile(f)) for f in [*own, *cli_files]]
+    return [*layers, ("--config", dict(workflow.config_settings.config))]
+
+
+# Snakemake deep-merges config files; free-form maps (tune.space, mining.languages) are
+# replaced by the last file that sets them instead (logged). Then one validation
+# (ems.config: defaults from the schema, errors as "key.path: reason", language codes).
+replace_free_maps(config, _config_layers())
+config.update(validate_config(config, source="(config files merged by Snakemake)"))
 
 RESULTS = ems_paths.results_root(config)
 SOURCES = ems_paths.sources_root(config)
