@@ -368,3 +368,12 @@ def test_log_filter_keeps_passwords_off_disk(tmp_path: Path) -> None:
     text = log.read_text(encoding="utf-8")
     assert SECRET not in text
     assert "postgresql://bob:***@db/ml" in text and "http://bob:***@h:5000" in text and "mysql://a:***@h/db" in text
+
+
+def test_huge_line_is_filtered_not_a_crash(tmp_path: Path) -> None:
+    """A 2 MB sentence is valid input: clean drops it as too_long (counted), the rest goes through."""
+    table = _table(tmp_path, HEADER + GOOD_ROW + f"deu\t{'Wort ' * 400_000}\tword\tt/x\n")
+    proc = run_cli(_clean(table, tmp_path), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    removed = (tmp_path / "out" / "removed.csv").read_text(encoding="utf-8").splitlines()
+    assert removed == ["lang,reason,removed", "deu,too_long,1"]
