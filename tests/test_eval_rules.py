@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 from ems.config import load_config
@@ -21,7 +22,8 @@ def test_default_config_tasks_inputs_and_args():
     ems = rules.inputs(cfg, results, "objective~both/seed1", "mining", tracking=True)
     assert ems["run"] == results / "models" / "objective~both/seed1" / "run.json" and "source_opus_mt_testsets" in ems
     args = rules.args(cfg, results, "objective~both/seed1", "mining", list(ems))
-    assert "--model ems:results/default/models/objective~both/seed1" in args and "--run-json" in args
+    words = shlex.split(args)
+    assert words[words.index("--model") + 1] == "ems:results/default/models/objective~both/seed1" and "--run-json" in words
     assert "--model tfidf" in rules.args(cfg, results, "peer-tfidf", "umsab", list(peer))
     assert re.fullmatch(rules.MODEL_ID_REGEX, "peer-fast-use") and re.fullmatch(rules.MODEL_ID_REGEX, "v/seed2")
     assert not re.fullmatch(rules.MODEL_ID_REGEX, "a/b/c")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,17 +47,17 @@ def inputs(config: Mapping[str, Any], results: Path, model_id: str, task: str, t
 
 
 def args(config: Mapping[str, Any], results: Path, model_id: str, task: str, input_keys: Sequence[str]) -> str:
-    """``--source``, ``--train-meta``, ``--model`` and the tracking argument of one job."""
-    out = [f"--source {role}={paths.source_dir(config, role)}" for role in source_roles(task)]
-    out.append(f"--train-meta {paths.shards_dir(results) / 'meta.json'}")
+    """``--source``, ``--train-meta``, ``--model`` and the tracking argument of one job, shell-quoted."""
+    out = [f"--source={role}={paths.source_dir(config, role)}" for role in source_roles(task)]
+    out += ["--train-meta", str(paths.shards_dir(results) / "meta.json")]
     if paths.is_peer(model_id):
-        out.append(f"--model {paths.peer_name(model_id)}")
+        out += ["--model", paths.peer_name(model_id)]
         if "parent" in input_keys:
-            out.append(f"--parent-json {paths.parent_json(results)}")
+            out += ["--parent-json", str(paths.parent_json(results))]
     else:
-        out.append(f"--model ems:{paths.model_dir(results, model_id)}")
-        out.append(f"--run-json {paths.run_json(results, model_id)}")
-    return " ".join(out)
+        out += ["--model", f"ems:{paths.model_dir(results, model_id)}"]
+        out += ["--run-json", str(paths.run_json(results, model_id))]
+    return shlex.join(out)
 
 
 def settings_json(config: Mapping[str, Any], task: str) -> str:

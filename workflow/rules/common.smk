@@ -1,6 +1,7 @@
 # Shared helpers for every stage: config validation, paths, the ems command.
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -33,7 +34,7 @@ LOGS = Path("logs") / config["name"]
 BENCH = Path("benchmarks") / config["name"]
 
 # The project's interpreter: rules run in the virtualenv that runs Snakemake.
-EMS = f"{sys.executable} -m ems.cli"
+EMS = f"{shlex.quote(sys.executable)} -m ems.cli"
 
 
 def settings(*sections):

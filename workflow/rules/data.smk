@@ -29,7 +29,7 @@ rule fetch:
     benchmark:
         BENCH / "fetch" / "{source}.tsv"
     shell:
-        "{params.ems} fetch --settings {params.settings:q} --mirror={params.mirror:q} --out {params.out:q} > {log} 2>&1"
+        "{params.ems} fetch --settings {params.settings:q} --mirror={params.mirror:q} --out {params.out:q} > {log:q} 2>&1"
 
 
 rule parse:
@@ -48,7 +48,7 @@ rule parse:
     benchmark:
         BENCH / "data" / "parse.tsv"
     shell:
-        "{params.ems} parse --source {params.source:q} --out {output.parsed:q} > {log} 2>&1"
+        "{params.ems} parse --source {params.source:q} --out {output.parsed:q} > {log:q} 2>&1"
 
 
 rule clean:
@@ -69,7 +69,7 @@ rule clean:
         BENCH / "data" / "clean.tsv"
     shell:
         "{params.ems} clean --input {input.parsed:q} --out {output.clean:q} --report {output.report:q}"
-        " --settings {params.settings:q} > {log} 2>&1"
+        " --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule decontaminate:
@@ -103,7 +103,7 @@ rule decontaminate:
     shell:
         "{params.ems} decontaminate --input {input.clean:q} --out {output.pairs:q} --report {output.report:q}"
         " --settings {params.settings:q} --laser {params.laser:q} --opus {params.opus:q}"
-        " --sib200 {params.sib200:q} --umsab {params.umsab:q} > {log} 2>&1"
+        " --sib200 {params.sib200:q} --umsab {params.umsab:q} > {log:q} 2>&1"
 
 
 rule split_sample:
@@ -125,7 +125,7 @@ rule split_sample:
         BENCH / "data" / "split_sample.tsv"
     shell:
         "{params.ems} split-sample --input {input.pairs:q} --train {output.train:q} --valid {output.valid:q}"
-        " --table {output.table:q} --settings {params.settings:q} > {log} 2>&1"
+        " --table {output.table:q} --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule tokenizer:
@@ -147,7 +147,7 @@ rule tokenizer:
         BENCH / "data" / "tokenizer.tsv"
     shell:
         "RAYON_NUM_THREADS={threads} {params.ems} tokenizer --input {input.train:q} --out {output.tokenizer:q}"
-        " --settings {params.settings:q} --seed {params.seed} > {log} 2>&1"
+        " --settings {params.settings:q} --seed {params.seed:q} > {log:q} 2>&1"
 
 
 rule binarise:
@@ -170,7 +170,7 @@ rule binarise:
         BENCH / "data" / "binarise_{split}.tsv"
     shell:
         "RAYON_NUM_THREADS={threads} {params.ems} binarise --input {input.pairs:q} --tokenizer {input.tokenizer:q}"
-        " --out {output.shards:q} > {log} 2>&1"
+        " --out {output.shards:q} > {log:q} 2>&1"
 
 
 rule data_stats:
@@ -194,7 +194,7 @@ rule data_stats:
     shell:
         "{params.ems} data-stats --parsed {input.parsed:q} --clean {input.clean:q}"
         " --decontaminated {input.decontaminated:q} --train {input.train:q} --valid {input.valid:q}"
-        " --csv {output.csv:q} --pdf {output.pdf:q} --png {output.png:q} > {log} 2>&1"
+        " --csv {output.csv:q} --pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 
 TARGETS.extend(

@@ -25,6 +25,7 @@ rule evaluate:
     params:
         ems=EMS,
         settings=lambda w: eval_rules.settings_json(config, w.task),
+        # already shell-quoted (shlex.quote in ems.evaluation.rules.args)
         args=lambda w, input: eval_rules.args(config, RESULTS, w.model_id, w.task, list(input.keys())),
         cache=lambda w: EVAL / w.model_id / "cache",
     wildcard_constraints:
@@ -38,9 +39,9 @@ rule evaluate:
     benchmark:
         BENCH / "evaluate" / "{model_id}" / "{task}.tsv"
     shell:
-        "{params.ems} evaluate --task {wildcards.task} --model-id {wildcards.model_id} {params.args}"
-        " --out-csv {output.csv} --out-json {output.json} --cache-dir {params.cache}"
-        " --threads {threads} --settings {params.settings:q} > {log} 2>&1"
+        "{params.ems} evaluate --task {wildcards.task:q} --model-id {wildcards.model_id:q} {params.args}"
+        " --out-csv {output.csv:q} --out-json {output.json:q} --cache-dir {params.cache:q}"
+        " --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
 
 
 TARGETS.extend(eval_rules.targets(config, RESULTS, EVAL_EMS_IDS))

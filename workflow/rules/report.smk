@@ -33,8 +33,8 @@ rule ablation_subset_shards:
     wildcard_constraints:
         fraction=r"0\.[0-9]+",
     shell:
-        "{params.ems} subset-shards --src {input.shards} --dst {output.shards}"
-        " --fraction {wildcards.fraction} --seed {params.seed} > {log} 2>&1"
+        "{params.ems} subset-shards --src {input.shards:q} --dst {output.shards:q}"
+        " --fraction {wildcards.fraction:q} --seed {params.seed:q} > {log:q} 2>&1"
 
 
 rule ablation_aggregate:
@@ -62,8 +62,8 @@ rule ablation_aggregate:
     log:
         LOGS / "ablation" / "aggregate.log",
     shell:
-        "{params.ems} aggregate --eval-root {params.eval_root} --evals {input.evals} --out {params.out}"
-        " --settings {params.settings:q} > {log} 2>&1"
+        "{params.ems} aggregate --eval-root {params.eval_root:q} --evals {input.evals:q} --out {params.out:q}"
+        " --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule ablation_figures:
@@ -89,9 +89,9 @@ rule ablation_figures:
     log:
         LOGS / "ablation" / "figures.log",
     shell:
-        "{params.ems} figures --aggregate {params.aggregate} --models {params.models} --shards {input.shards}"
-        " --benchmarks {params.bench} --bench-patterns {params.bench_patterns:q} --out {params.out}"
-        " --settings {params.settings:q} > {log} 2>&1"
+        "{params.ems} figures --aggregate {params.aggregate:q} --models {params.models:q} --shards {input.shards:q}"
+        " --benchmarks {params.bench:q} --bench-patterns {params.bench_patterns:q} --out {params.out:q}"
+        " --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule ablation_tables:
@@ -117,9 +117,9 @@ rule ablation_tables:
     log:
         LOGS / "ablation" / "tables.log",
     shell:
-        "{params.ems} tables --aggregate {params.aggregate} --models {params.models} --shards {input.shards}"
-        " --benchmarks {params.bench} --bench-patterns {params.bench_patterns:q} --out {params.out}"
-        " --settings {params.settings:q} > {log} 2>&1"
+        "{params.ems} tables --aggregate {params.aggregate:q} --models {params.models:q} --shards {input.shards:q}"
+        " --benchmarks {params.bench:q} --bench-patterns {params.bench_patterns:q} --out {params.out:q}"
+        " --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule ablation_mlflow_summary:
@@ -144,9 +144,9 @@ rule ablation_mlflow_summary:
     log:
         LOGS / "ablation" / "mlflow_summary.log",
     shell:
-        "{params.ems} mlflow-summary --parent {input.parent} --aggregate {params.aggregate} --models {params.models}"
-        " --table {input.table} --files {input.figures} {input.tables} {input.summary}"
-        " --out {output.receipt} --settings {params.settings:q} > {log} 2>&1"
+        "{params.ems} mlflow-summary --parent {input.parent:q} --aggregate {params.aggregate:q} --models {params.models:q}"
+        " --table {input.table:q} --files {input.figures:q} {input.tables:q} {input.summary:q}"
+        " --out {output.receipt:q} --settings {params.settings:q} > {log:q} 2>&1"
 
 
 # The report targets need the training and evaluation rules (and tracking_setup for the

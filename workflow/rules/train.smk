@@ -17,7 +17,7 @@ rule tracking_setup:
     log:
         LOGS / "tracking_setup.log",
     shell:
-        "{params.ems} tracking-setup --settings {params.settings:q} --out {output.parent:q} > {log} 2>&1"
+        "{params.ems} tracking-setup --settings {params.settings:q} --out {output.parent:q} > {log:q} 2>&1"
 
 
 rule train:
@@ -40,7 +40,7 @@ rule train:
     params:
         settings=lambda w: settings("name", "results_dir", "model", "objective", "train", "tracking"),
         set=_train_set,
-        overrides=lambda w, input: f"--overrides {input.tuned}" if "tuned" in input.keys() else "",
+        overrides=lambda w, input: shlex.join(["--overrides", input.tuned]) if "tuned" in input.keys() else "",
         out=lambda w, output: Path(output.run).parent,
         checkpoints=lambda w: TRAIN_CHECKPOINTS / w.variant / f"seed{w.seed}",
         model_id=lambda w: f"{w.variant}/seed{w.seed}",
@@ -59,7 +59,7 @@ rule train:
         "{params.ems} train --shards {input.train:q} --valid {input.valid:q} --tokenizer {input.tokenizer:q}"
         " --out {params.out:q} --settings {params.settings:q} {params.overrides} --set {params.set:q}"
         " --parent-run {input.parent:q} --model-id {params.model_id:q} --checkpoint-dir {params.checkpoints:q}"
-        " --threads {threads} --no-progress > {log} 2>&1"
+        " --threads {threads} --no-progress > {log:q} 2>&1"
 
 
 TARGETS.extend(

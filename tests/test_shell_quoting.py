@@ -1,0 +1,79 @@
+"""Every config-derived value in a rule's shell command is quoted (issue 14 item 1).
+
+A ``results_dir`` holding spaces, quotes and ``$(touch ...)`` must neither break a job nor
+run anything: the real ``tracking_setup`` rule runs on such a folder, the evaluate rule's
+arguments survive a shell round trip, and every ``{...}`` of every shell command in the
+rule files is ``:q``-quoted or on a short list of values quoted where they are built.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from ems.evaluation import rules as eval_rules
+
+ROOT = Path(__file__).resolve().parents[1]
+HOSTILE = "r e's \"q\" $(touch INJECTED) `touch INJECTED2`"
+#: Placeholders built with shlex (ems EMS prefix, evaluate args, train overrides) or not config-derived.
+PRE_QUOTED = {"params.ems", "params.args", "params.overrides", "threads"}
+RULE_FILES = ("data.smk", "train.smk", "evaluate.smk", "report.smk")
+
+
+def _shell_commands(text: str) -> list[str]:
+    """The shell strings of a rule file (the adjacent string literals after ``shell:``)."""
+    out = []
+    for block in re.findall(r"^    shell:\n((?:        .*\n)+)", text, re.MULTILINE):
+        out.append("".join(re.findall(r'"((?:[^"\\]|\\.)*)"', block)))
+    return out
+
+
+def test_every_shell_placeholder_is_quoted() -> None:
+    seen = 0
+    for name in RULE_FILES:
+        for cmd in _shell_commands((ROOT / "workflow" / "rules" / name).read_text()):
+            for field in re.findall(r"(?<!\{)\{([^{}]+)\}(?!\})", cmd):
+                seen += 1
+                key, _, fmt = field.partition(":")
+                assert fmt == "q" or key in PRE_QUOTED, f"{name}: {{{field}}} is not quoted in: {cmd}"
+    assert seen > 50  # the parser found the commands
+
+
+def test_evaluate_args_survive_the_shell(tmp_path: Path) -> None:
+    results = tmp_path / HOSTILE / "smoke"
+    cfg = {"results_dir": str(tmp_path / HOSTILE),
+           "sources": {"laser": {"repo": "facebookresearch/LASER", "commit": "a" * 40}}}
+    text = eval_rules.args(cfg, results, "objective~both/seed1", "tatoeba", ["run"])
+    proc = subprocess.run(["bash", "-c", f"printf '%s\\n' {text}"], cwd=tmp_path, capture_output=True, text=True,
+                          check=True)
+    assert proc.stdout.splitlines() == shlex.split(text)
+    assert f"--source=laser={tmp_path / HOSTILE}/sources/facebookresearch+LASER@{'a' * 40}" in proc.stdout
+    assert str(results / "models" / "objective~both" / "seed1" / "run.json") in proc.stdout.splitlines()
+    assert not list(tmp_path.rglob("INJECTED*"))
+
+
+def test_tracking_setup_rule_runs_on_a_hostile_results_dir(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    for name in ("Snakefile", "config.yaml"):
+        shutil.copy(ROOT / name, work / name)
+    for name in ("config", "workflow", "envs"):
+        shutil.copytree(ROOT / name, work / name)
+    results_dir = tmp_path / HOSTILE
+    extra = {"name": "q", "results_dir": str(results_dir),
+             "tracking": {"uri": f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"}}
+    (work / "hostile.yaml").write_text(yaml.safe_dump(extra))
+    (tmp_path / "store").mkdir()
+    target = results_dir / "q" / "tracking" / "parent.json"
+    proc = subprocess.run([sys.executable, "-m", "snakemake", str(target), "--cores", "1", "--configfile",
+                           "hostile.yaml"], cwd=work, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert target.exists() and yaml.safe_load(target.read_text())["run_id"]
+    assert (work / "logs" / "q" / "tracking_setup.log").exists()
+    assert not list(tmp_path.rglob("INJECTED*")), "a command substitution ran"
