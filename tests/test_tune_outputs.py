@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -17,33 +16,16 @@ from ems.tune.run import make_spec, make_tracker, tune_summary, tune_worker
 from ems.tune.study import open_study
 
 sys.path.insert(0, str(Path(__file__).parent))
+import tune_fixtures
 from tune_fixtures import make_objective, settings, start_together
+
+mlflow_template, mlflow_uri = tune_fixtures.mlflow_template, tune_fixtures.mlflow_uri  # fixtures
 
 FIXTURES = Path(__file__).with_name("tune_fixtures.py")
 
 POINTS = ({"lr": 1e-3, "dropout": 0.0}, {"lr": 1e-3, "dropout": 0.1}, {"lr": 1e-3, "dropout": 0.49},
           {"lr": 1e-4, "dropout": 0.4}, {"lr": 1e-3, "dropout": 0.02})
 EXPECTED_STATES = ["COMPLETE", "COMPLETE", "FAIL", "PRUNED", "COMPLETE"]
-
-
-@pytest.fixture(scope="module")
-def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty MLflow SQLite store, created once (its schema migrations take seconds)."""
-    from mlflow.tracking import MlflowClient
-
-    path = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
-    MlflowClient(f"sqlite:///{path}").search_experiments()
-    return path
-
-
-@pytest.fixture()
-def mlflow_uri(tmp_path: Path, mlflow_template: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    db = tmp_path / "mlflow.db"
-    shutil.copy(mlflow_template, db)
-    uri = f"sqlite:///{db}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-    return uri
 
 
 def _figures(out: Path) -> dict[str, Path]:

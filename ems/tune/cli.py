@@ -1,4 +1,4 @@
-"""``ems tune`` (one worker of the study) and ``ems tune-summary`` (best params, table, figures)."""
+"""``ems tune-setup`` (the study, once), ``ems tune`` (one worker) and ``ems tune-summary`` (best params, table, figures)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,15 @@ def _check_inputs(args: argparse.Namespace) -> None:
             raise DataError(f"{flag} {folder}: no {marker} (not a {'shard' if marker == 'meta.json' else 'tokenizer'} folder)")
 
 
+def _run_setup(args: argparse.Namespace) -> int:
+    from ems.tune.run import make_tracker, tune_setup
+
+    settings = parse_settings(args.settings)
+    tracker = None if args.no_tracking else make_tracker(settings, args.tracking_parent)
+    tune_setup(settings, args.out_dir, tracker, args.done)
+    return 0
+
+
 def _run_summary(args: argparse.Namespace) -> int:
     from ems.tune.run import make_tracker, tune_summary
 
@@ -64,6 +73,11 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    u = subparsers.add_parser("tune-setup", help="create the study's storage, the study and its MLflow run, once")
+    _common(u)
+    u.add_argument("--done", help="JSON summary of the study to write (the workers' input in the workflow)")
+    u.set_defaults(func=_run_setup)
+
     p = subparsers.add_parser("tune", help="run one worker of the Optuna study (resumable; many may run at once)")
     p.add_argument("--shards", required=True, help="training token shards (shards/train)")
     p.add_argument("--valid", required=True, help="validation token shards (shards/valid): the dev score")

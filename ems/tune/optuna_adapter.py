@@ -58,14 +58,29 @@ def _beat(storage: Any, trial_id: int, interval: float, stop: threading.Event) -
             return
 
 
+def _trial_id(storage: Any, study_name: str, number: int) -> int | None:
+    """The storage's id of trial ``number`` when the storage has a heartbeat, else None."""
+    if not (hasattr(storage, "record_heartbeat") and storage.get_heartbeat_interval()):
+        return None
+    return storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study_name), number)
+
+
+def beat(storage: Any, study_name: str, number: int) -> None:
+    """One heartbeat, right after ``ask``: a trial without any is never found stale if its worker dies."""
+    trial_id = _trial_id(storage, study_name, number)
+    if trial_id is not None:
+        storage.record_heartbeat(trial_id)
+
+
 @contextlib.contextmanager
 def heartbeat(storage: Any, study_name: str, number: int) -> Iterator[None]:
     """Record trial ``number``'s heartbeat every interval while the block runs (RDB storages only)."""
-    interval = storage.get_heartbeat_interval() if hasattr(storage, "record_heartbeat") else None
-    if not interval:
+    trial_id = _trial_id(storage, study_name, number)
+    if trial_id is None:
         yield
         return
-    trial_id = storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study_name), number)
+    interval = storage.get_heartbeat_interval()
+    storage.record_heartbeat(trial_id)  # before the block starts, not whenever the thread gets to it
     stop = threading.Event()
     thread = threading.Thread(target=_beat, args=(storage, trial_id, interval, stop), daemon=True)
     thread.start()

@@ -16,7 +16,7 @@ from typing import Any
 
 from ems.io import stable_hash, write_json
 from ems.tune.settings import TuneSettings, tune_section
-from ems.tune.storage import storage_spec
+from ems.tune.storage import gate, make_storage, shown, storage_spec
 from ems.tune.study import (
     Interrupts,
     ObjectiveFn,
@@ -24,6 +24,7 @@ from ems.tune.study import (
     StudyTracker,
     WorkerResult,
     open_study,
+    prepare_study,
     run_worker,
 )
 
@@ -58,6 +59,33 @@ def make_tracker(settings: Mapping[str, Any], tracking_parent: str | os.PathLike
     return MlflowStudyTracker.from_settings(settings)
 
 
+def tune_setup(
+    settings: Mapping[str, Any],
+    out_dir: str | os.PathLike[str],
+    tracker: StudyTracker | None = None,
+    done: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Create the storage schema, the study (metric name, enqueued points) and its tracking run, once.
+
+    Run before any worker starts (rule ``tune_setup``): concurrent workers on a fresh RDB
+    would race to create the schema (PostgreSQL: UniqueViolation on CREATE TYPE) and the
+    study run. Rerunning it is harmless; workers only attach.
+    """
+    from ems.tune.mlflow_log import PARENT_ATTR
+
+    spec = make_spec(settings, out_dir)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    storage = make_storage(spec.storage, spec.tune.heartbeat_interval, spec.tune.heartbeat_grace)
+    with gate(spec.storage):
+        study = prepare_study(spec, storage, tracker)
+    info = {"study": spec.name, "storage": shown(spec.storage), "n_trials": spec.n_trials,
+            "trials": len(study.get_trials(deepcopy=False)), "study_run_id": study.user_attrs.get(PARENT_ATTR)}
+    logger.info("study %s ready in %s: %s", spec.name, shown(spec.storage), info)
+    if done is not None:
+        write_json(done, info)
+    return info
+
+
 def tune_worker(
     settings: Mapping[str, Any],
     out_dir: str | os.PathLike[str],
@@ -75,7 +103,7 @@ def tune_worker(
                         interrupts=interrupts)
     logger.info("worker %d ran %d trial(s): %s", worker_id, len(result.trials), result.states)
     if done is not None:
-        write_json(done, {"worker_id": worker_id, "study": spec.name, "storage": spec.storage,
+        write_json(done, {"worker_id": worker_id, "study": spec.name, "storage": shown(spec.storage),
                           "trials": result.trials, "states": result.states})
     return result
 

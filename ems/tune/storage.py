@@ -39,6 +39,20 @@ def is_journal(spec: str) -> bool:
     return "://" not in spec
 
 
+def shown(spec: str) -> str:
+    """The storage as written to files and logs: a URL's password replaced by ``***``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if is_journal(spec):
+        return spec
+    parts = urlsplit(spec)
+    if parts.password is None:
+        return spec
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def make_storage(spec: str, heartbeat_interval: int = 60, heartbeat_grace: int = 300, on_stale: Any = None) -> Any:
     """Open (creating if needed) the optuna storage named by :func:`storage_spec`."""
     from optuna.storages import JournalStorage
@@ -52,7 +66,7 @@ def make_storage(spec: str, heartbeat_interval: int = 60, heartbeat_grace: int =
     try:
         return rdb_storage(spec, heartbeat_interval, heartbeat_grace, on_stale)
     except Exception as exc:
-        raise ConfigError(f"tune.storage: cannot open {spec!r}: {exc}") from exc
+        raise ConfigError(f"tune.storage: cannot open {shown(spec)!r}: {str(exc).replace(spec, shown(spec))}") from exc
 
 
 class WorkerLease:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ems.errors import ConfigError
 from ems.io import stable_hash
-from ems.tune.optuna_adapter import fail_stale_trials, heartbeat
+from ems.tune.optuna_adapter import beat, fail_stale_trials, heartbeat
 from ems.tune.settings import TuneSettings
 from ems.tune.space import SearchParam, base_values, build_space, fill_point, suggest
 from ems.tune.storage import WorkerLease, gate, is_journal, make_storage
@@ -289,6 +289,7 @@ class Worker:
             with warnings.catch_warnings():  # "heartbeat is supposed to be used with optimize": we run it
                 warnings.filterwarnings("ignore", message="Heartbeat of storage")
                 trial = self.study.ask()
+            beat(self.storage, spec.name, trial.number)  # RDB: from its first moment, a lost trial can be found
             trial.set_user_attr(OWNER, self.token)
         if not is_journal(spec.storage) and is_surplus(self.study, trial.number, spec.n_trials):
             self._finish(trial, "surplus", None, "study already full")  # another worker asked first

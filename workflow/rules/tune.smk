@@ -1,5 +1,6 @@
-# tune stage: an Optuna study over tune.space, run by tune.workers parallel Snakemake jobs
-# on one storage (journal file under results/<name>/tune, or tune.storage), then summarised.
+# tune stage: an Optuna study over tune.space, created once (tune_setup), run by tune.workers
+# parallel Snakemake jobs on one storage (journal file under results/<name>/tune, or
+# tune.storage), then summarised.
 # Rerunning continues the study up to tune.n_trials (see docs/tuning.md).
 
 include: "tune_common.smk"
@@ -9,10 +10,33 @@ include: "tune_common.smk"
 # (tune.use_best); only tune.enabled puts the study's outputs into the final targets.
 if config["tune"]["enabled"] or config["tune"]["use_best"]:
 
+    localrules:
+        tune_setup,
+
+    rule tune_setup:
+        """Storage schema, study and its MLflow run, created once before any worker starts."""
+        conda:
+            "../../envs/ems.yaml"
+        input:
+            tracking=tune_tracking_parent,
+        output:
+            setup=TUNE / "setup.json",
+        params:
+            settings=tune_settings,
+            out_dir=lambda w, output: Path(output.setup).parent,
+            tracking=tune_tracking_arg,
+            ems=EMS,
+        log:
+            LOGS / "tune" / "setup.log",
+        shell:
+            "{params.ems} tune-setup --out-dir {params.out_dir:q} --settings {params.settings:q} {params.tracking}"
+            " --done {output.setup:q} > {log} 2>&1"
+
     rule tune_worker:
         conda:
             "../../envs/ems.yaml"
         input:
+            setup=TUNE / "setup.json",
             train=RESULTS / "shards" / "train",
             valid=RESULTS / "shards" / "valid",
             tokenizer=RESULTS / "tokenizer",

@@ -33,4 +33,6 @@ def tune_tracking_parent(wildcards):
 
 
 def tune_tracking_arg(wildcards, input):
-    return f"--tracking-parent {input.tracking[0]}" if input.tracking else ""
+    import shlex
+
+    return f"--tracking-parent {shlex.quote(str(input.tracking[0]))}" if input.tracking else ""
