@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ from ems.tune.study import Interrupts, open_study
 from ems.tune.trials import OUTCOME, RETRY_OF, is_surplus, trials_used
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tune_fixtures import make_objective, quality, settings, start_together
+from tune_fixtures import kill_worker_in_trial, make_objective, quality, settings, start_together
 
 FIXTURES = Path(__file__).with_name("tune_fixtures.py")
 ENV = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", OMP_NUM_THREADS="1")
@@ -81,18 +80,7 @@ def test_resume_continues_to_the_total_without_repeats(tmp_path: Path) -> None:
 def test_killed_worker_is_made_up_on_rerun(tmp_path: Path) -> None:
     """SIGKILL mid-trial leaves a RUNNING trial; the rerun records it as interrupted and retries its values."""
     cfg = settings(n_trials=4, pruner="none")
-    marker = tmp_path / "marks"
-    cmd = [sys.executable, str(FIXTURES), json.dumps(cfg), str(tmp_path), "0", "--sleep", "0.2", "--marker", str(marker)]
-    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 60
-        while not (marker / "started-2").exists():
-            assert time.time() < deadline and proc.poll() is None, "worker did not reach trial 2"
-            time.sleep(0.05)
-        time.sleep(0.1)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    kill_worker_in_trial(cfg, tmp_path, 2, env=ENV)
     study = _study(cfg, tmp_path)
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2 + [TrialState.RUNNING]
     result = tune_worker(cfg, tmp_path, make_objective())
@@ -140,15 +128,7 @@ def test_a_trial_that_spent_its_budget_is_not_pruned(tmp_path: Path) -> None:
 
 def test_sigterm_closes_the_running_trial_as_interrupted(tmp_path: Path) -> None:
     cfg = settings(n_trials=3, pruner="none", enqueue=[{"lr": 1e-3, "dropout": 0.1}, {"lr": 1e-3, "dropout": 0.2}])
-    marker = tmp_path / "marks"
-    cmd = [sys.executable, str(FIXTURES), json.dumps(cfg), str(tmp_path), "0", "--sleep", "0.2", "--marker", str(marker)]
-    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while not (marker / "started-1").exists():
-        assert time.time() < deadline and proc.poll() is None, "worker did not reach trial 1"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) != 0
+    assert kill_worker_in_trial(cfg, tmp_path, 1, sig=signal.SIGTERM, env=ENV) != 0
     trials = _study(cfg, tmp_path).trials
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.WAITING]
     assert trials[1].user_attrs["ems_outcome"] == "interrupted"
@@ -175,18 +155,7 @@ def test_enqueued_point_of_a_killed_worker_is_tried_exactly_once(tmp_path: Path)
     """SIGKILL during an enqueued point's trial: the rerun runs that point again, once, and no other twice."""
     points = [{"lr": 1e-3, "dropout": 0.1}, {"lr": 2e-3, "dropout": 0.2}, {"lr": 5e-3, "dropout": 0.05}]
     cfg = settings(n_trials=4, pruner="none", enqueue=points)
-    marker = tmp_path / "marks"
-    cmd = [sys.executable, str(FIXTURES), json.dumps(cfg), str(tmp_path), "1", "--sleep", "0.2", "--marker", str(marker)]
-    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 60
-        while not (marker / "started-1").exists():
-            assert time.time() < deadline and proc.poll() is None, "worker did not reach trial 1"
-            time.sleep(0.05)
-        time.sleep(0.1)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    kill_worker_in_trial(cfg, tmp_path, 1, worker_id=1, env=ENV)
     assert [t.state for t in _study(cfg, tmp_path).trials][:2] == [TrialState.COMPLETE, TrialState.RUNNING]
     tune_worker(cfg, tmp_path, make_objective(), worker_id=0)
     tune_worker(cfg, tmp_path, make_objective(), worker_id=0)  # a later rerun neither repeats nor adds

@@ -132,3 +132,25 @@ def mlflow_uri(tmp_path: Path, mlflow_template: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     return uri
+
+
+def kill_worker_in_trial(cfg: dict[str, Any], out: Path, number: int, worker_id: int = 0,
+                         sig: int = 9, env: dict[str, str] | None = None) -> int:
+    """Run a worker process (0.2 s per report), send ``sig`` once it is inside trial ``number``; its exit code."""
+    import os
+    import subprocess
+
+    marker = out / "marks"
+    cmd = [sys.executable, str(Path(__file__)), json.dumps(cfg), str(out), str(worker_id), "--sleep", "0.2",
+           "--marker", str(marker)]
+    env = env or dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while not (marker / f"started-{number}").exists():
+            assert time.time() < deadline and proc.poll() is None, f"worker did not reach trial {number}"
+            time.sleep(0.05)
+        time.sleep(0.1)
+    finally:
+        proc.send_signal(sig)
+    return proc.wait(timeout=30)
