@@ -22,7 +22,6 @@ logger = logging.getLogger("ems")
 COMMAND_MODULES: tuple[str, ...] = (
     "ems.data.cli",
     "ems.train.cli",
-    "ems.encoders.cli",
     "ems.evaluation.cli",
     "ems.tracking.cli",
     "ems.ablation.cli",
@@ -36,13 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue  # stage not built yet
-            raise
-        module.register(subparsers)
+        importlib.import_module(name).register(subparsers)
     return parser
 
 

@@ -308,6 +308,11 @@ def results_root(config: Mapping[str, Any]) -> Path:
     return Path(config.get("results_dir", "results")) / config["name"]
 
 
+def settings_json(value: Mapping[str, Any]) -> str:
+    """Settings as sorted JSON: the one form of a rule's ``params`` (its rerun trigger) and of ``--settings``."""
+    return json.dumps(value, sort_keys=True)
+
+
 def parse_settings(text: str) -> dict[str, Any]:
     """Parse a JSON object handed over by a Snakemake rule (``--settings``)."""
     try:

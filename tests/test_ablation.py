@@ -79,7 +79,7 @@ def test_variant_overrides_realise_each_factor_and_stay_schema_valid() -> None:
     assert ov == {"objective": {"contrastive_weight": 0.0, "language_embedding": False, "temperature": 0.05}}
     ov = grid.variant_overrides(cfg, "objective~contrastive_langemb~True_temp~0.05_frac~1.0")
     assert ov["objective"]["xtr_weight"] == 0.0 and "contrastive_weight" not in ov["objective"]
-    both = grid.variant_config(cfg, "objective~both_langemb~True_temp~0.05_frac~1.0")
+    both = deep_merge(cfg, grid.variant_overrides(cfg, "objective~both_langemb~True_temp~0.05_frac~1.0"))
     assert both["objective"]["xtr_weight"] == cfg["objective"]["xtr_weight"] > 0
     assert both["objective"]["contrastive_weight"] == cfg["objective"]["contrastive_weight"] > 0
     validate_config(both)

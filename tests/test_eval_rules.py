@@ -16,10 +16,10 @@ def test_default_config_tasks_inputs_and_args():
     cfg = load_config(REPO / "config.yaml")
     assert rules.tasks(cfg) == ["tatoeba", "flores", "sib200", "umsab", "mining"]
     results = Path("results/default")
-    peer = rules.inputs(cfg, results, "peer-tfidf", "tatoeba", tracking=True)
+    peer = rules.inputs(cfg, results, "peer-tfidf", "tatoeba")
     assert peer["parent"] == results / "tracking" / "parent.json" and "run" not in peer
     assert str(peer["source_laser"]).endswith("facebookresearch+LASER@74bc6ae7ffb7cba670fe0f428d0ede9f666fb821/.verified.json")
-    ems = rules.inputs(cfg, results, "objective~both/seed1", "mining", tracking=True)
+    ems = rules.inputs(cfg, results, "objective~both/seed1", "mining")
     assert ems["run"] == results / "models" / "objective~both/seed1" / "run.json" and "source_opus_mt_testsets" in ems
     args = rules.args(cfg, results, "objective~both/seed1", "mining", list(ems))
     words = shlex.split(args)

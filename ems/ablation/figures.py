@@ -73,10 +73,11 @@ def ablation_bars(summary: pd.DataFrame, labels: Mapping[str, str], out_dir: str
     variants = list(dict.fromkeys(ems_rows["variant"]))
     peers = list(dict.fromkeys(summary.loc[summary["is_peer"].astype(bool), "variant"]))
     var_col = colours(variants)
-    if len(variants) > len(sns.color_palette(PALETTE)):  # colours would repeat: colour by objective
-        obj = {v: grid.parse_variant(v)["objective"] for v in variants}
-        by_obj = colours(list(grid.OBJECTIVES))
-        var_col = {v: by_obj[obj[v]] for v in variants}
+    if len(variants) > len(sns.color_palette(PALETTE)):  # colours would repeat: colour by the first factor
+        first = grid.FACTORS[0].name
+        level = {v: grid.parse_variant(v)[first] for v in variants}
+        by_level = colours(list(dict.fromkeys(level.values())))
+        var_col = {v: by_level[level[v]] for v in variants}
     peer_styles = dict(zip(peers, ["--", ":", "-.", (0, (5, 1))] * 4))
     horizontal = len(variants) > HORIZONTAL_ABOVE  # many cells: one row per cell, readable labels
     if horizontal:
@@ -188,7 +189,7 @@ def scaling_curves(summary: pd.DataFrame, factor: str, out_dir: str | os.PathLik
             sub = data[(data["metric"] == metric) & (data["setting"] == setting)].sort_values(factor)
             ax.errorbar(sub[factor].astype(float), sub["mean"], yerr=sub["ci95"].fillna(0.0), marker="o",
                         capsize=3, color=col[setting], label=setting)
-        if factor == "temperature":
+        if grid.BY_NAME[factor].log_x:
             ax.set_xscale("log")
         levels = sorted(data[factor].astype(float).unique())
         ax.set_xticks(levels, [f"{v:g}" for v in levels])

@@ -12,75 +12,87 @@ from __future__ import annotations
 import itertools
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 from snakemake.utils import Paramspace
 
+from ems import paths
+from ems.config import section
 from ems.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
+_NUMBER = r"[0-9.eE+-]+"
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One ablation factor: where it is configured, how it is spelled, shown and realised.
+
+    ``name``: its key under ``ablation.factors`` (levels and defaults live in the schema);
+    ``column``: its key in a variant id and its Paramspace column; ``value_regex``: the
+    wildcard format of a level; ``parse``: wildcard text -> level; ``label``: a level's short
+    label in figures and tables; ``overrides``: config overrides realising a level;
+    ``scaling``: numeric, plotted against its levels; ``log_x``: that plot's x axis is log.
+    The order of :data:`FACTORS` is the order in variant ids, labels and plots.
+    """
+
+    name: str
+    column: str
+    value_regex: str
+    parse: Callable[[str], Any]
+    label: Callable[[Any], str]
+    overrides: Callable[[Any], dict[str, Any]] = field(default=lambda v: {})
+    scaling: bool = False
+    log_x: bool = False
+
+
+def _objective_overrides(level: str) -> dict[str, Any]:
+    """both -> the objective as configured; xtr / contrastive -> the other loss weighted 0."""
+    return {"xtr": {"contrastive_weight": 0.0}, "contrastive": {"xtr_weight": 0.0}}.get(level, {})
+
+
+#: The ablation factors. Adding one: an entry here plus its line under
+#: ``ablation.factors`` in workflow/schemas/config.schema.yaml (docs/ablations.md).
+FACTORS: tuple[Factor, ...] = (
+    Factor("objective", "objective", r"(?:both|xtr|contrastive)", str, str,
+           lambda v: {"objective": _objective_overrides(v)}),
+    Factor("language_embedding", "langemb", r"(?:True|False)", lambda t: t == "True",
+           lambda v: "lang-emb" if v else "no lang-emb", lambda v: {"objective": {"language_embedding": bool(v)}}),
+    Factor("temperature", "temp", _NUMBER, float, lambda v: f"τ={v:g}",
+           lambda v: {"objective": {"temperature": float(v)}}, scaling=True, log_x=True),
+    # realised by the training shards (train_shards_dir), not by the trainer's settings
+    Factor("data_fraction", "frac", _NUMBER, float, lambda v: f"{v:g} data", scaling=True),
+)
+BY_NAME: dict[str, Factor] = {f.name: f for f in FACTORS}
+BY_COLUMN: dict[str, Factor] = {f.column: f for f in FACTORS}
 #: Config factor name (``ablation.factors.<name>``) -> column (path key) of the Paramspace.
-FACTOR_COLUMNS: dict[str, str] = {
-    "objective": "objective",
-    "language_embedding": "langemb",
-    "temperature": "temp",
-    "data_fraction": "frac",
-}
-COLUMN_FACTORS: dict[str, str] = {v: k for k, v in FACTOR_COLUMNS.items()}
-OBJECTIVES: tuple[str, ...] = ("both", "xtr", "contrastive")
+FACTOR_COLUMNS: dict[str, str] = {f.name: f.column for f in FACTORS}
 #: Separator between ``key~value`` pairs of a variant id (Paramspace ``filename_sep``).
 SEP = "_"
-
 #: Regex a variant id matches; use as the ``variant`` wildcard constraint.
-VARIANT_REGEX = (
-    r"objective~(?:both|xtr|contrastive)_langemb~(?:True|False)"
-    r"_temp~[0-9.eE+-]+_frac~[0-9.eE+-]+"
-)
+VARIANT_REGEX = SEP.join(f"{f.column}~{f.value_regex}" for f in FACTORS)
 #: Regex of a whole EMS model id (``<variant>/seed<seed>``).
-MODEL_ID_REGEX = rf"(?P<variant>{VARIANT_REGEX})/seed(?P<seed>-?[0-9]+)"
+MODEL_ID_REGEX = rf"(?P<variant>{VARIANT_REGEX})/seed(?P<seed>[0-9]+)"
 
 
-def _ablation(config: Mapping[str, Any]) -> Mapping[str, Any]:
-    abl = config.get("ablation") or {}
-    factors = abl.get("factors") or {}
-    unknown = set(factors) - set(FACTOR_COLUMNS)
-    if unknown:
-        raise ConfigError(f"ablation.factors: unknown factor(s) {sorted(unknown)}; known: {sorted(FACTOR_COLUMNS)}")
-    return abl
+def _ablation(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``ablation`` section, validated, with the schema's defaults (levels of absent factors)."""
+    return section(config, "ablation")
 
 
 def _levels(config: Mapping[str, Any]) -> dict[str, list[Any]]:
-    """Levels of each factor in config order (defaults of the schema where absent)."""
-    factors = _ablation(config).get("factors") or {}
-    defaults: dict[str, list[Any]] = {
-        "objective": ["both"],
-        "language_embedding": [bool(config.get("objective", {}).get("language_embedding", True))],
-        "temperature": [float(config.get("objective", {}).get("temperature", 0.1))],
-        "data_fraction": [1.0],
-    }
+    """Levels of each factor in config order (the schema checks their type and range)."""
+    factors = _ablation(config)["factors"]
     levels: dict[str, list[Any]] = {}
-    for name in FACTOR_COLUMNS:
-        values = list(factors.get(name) or defaults[name])
+    for f in FACTORS:
+        values = [f.parse(str(v)) for v in factors[f.name]]
         if len(set(map(repr, values))) != len(values):
-            raise ConfigError(f"ablation.factors.{name}: repeated level in {values}")
-        if name == "objective":
-            bad = [v for v in values if v not in OBJECTIVES]
-            if bad:
-                raise ConfigError(f"ablation.factors.objective: unknown level(s) {bad}; use {list(OBJECTIVES)}")
-        elif name == "language_embedding":
-            if not all(isinstance(v, bool) for v in values):
-                raise ConfigError(f"ablation.factors.language_embedding: levels must be true/false, got {values}")
-        else:
-            try:
-                values = [float(v) for v in values]
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(f"ablation.factors.{name}: levels must be numbers, got {values}") from exc
-            if any(v <= 0 for v in values) or (name == "data_fraction" and any(v > 1 for v in values)):
-                raise ConfigError(f"ablation.factors.{name}: levels out of range: {values}")
-        levels[name] = values
+            raise ConfigError(f"ablation.factors.{f.name}: repeated level in {factors[f.name]}")
+        levels[f.name] = values
     return levels
 
 
@@ -94,21 +106,15 @@ def _reference_levels(levels: Mapping[str, list[Any]]) -> dict[str, Any]:
 def grid_frame(config: Mapping[str, Any]) -> pd.DataFrame:
     """DataFrame of the grid's cells (``ablation.design``: full product or one factor at a time)."""
     levels = _levels(config)
-    design = _ablation(config).get("design", "full")
+    design = _ablation(config)["design"]
     if design == "full":
         rows = list(itertools.product(*levels.values()))
-    elif design == "one_at_a_time":
+    else:  # one_at_a_time (the schema allows no other)
         ref = _reference_levels(levels)
         rows = [tuple(ref.values())]
         for name, vals in levels.items():
             rows += [tuple({**ref, name: v}.values()) for v in vals if v != ref[name]]
-    else:
-        raise ConfigError(f"ablation.design: unknown design {design!r} (full, one_at_a_time)")
-    frame = pd.DataFrame(rows, columns=[FACTOR_COLUMNS[n] for n in levels])
-    frame["langemb"] = frame["langemb"].astype(bool)
-    frame["temp"] = frame["temp"].astype(float)
-    frame["frac"] = frame["frac"].astype(float)
-    return frame
+    return pd.DataFrame(rows, columns=[f.column for f in FACTORS])
 
 
 def paramspace(config: Mapping[str, Any]) -> Paramspace:
@@ -117,7 +123,7 @@ def paramspace(config: Mapping[str, Any]) -> Paramspace:
 
 
 def seeds(config: Mapping[str, Any]) -> list[int]:
-    values = list(_ablation(config).get("seeds") or [1])
+    values = list(_ablation(config)["seeds"])
     if len(set(values)) != len(values):
         raise ConfigError(f"ablation.seeds: repeated seed in {values}")
     return [int(s) for s in values]
@@ -130,7 +136,7 @@ def variants(config: Mapping[str, Any]) -> list[str]:
 
 def model_ids(config: Mapping[str, Any]) -> list[str]:
     """``<variant>/seed<seed>`` for every cell and seed: the EMS models to train and evaluate."""
-    return [f"{v}/seed{s}" for v in variants(config) for s in seeds(config)]
+    return [paths.model_id(v, s) for v in variants(config) for s in seeds(config)]
 
 
 def parse_variant(variant: str) -> dict[str, Any]:
@@ -140,19 +146,8 @@ def parse_variant(variant: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for part in variant.split(SEP):
         key, value = part.split("~", 1)
-        name = COLUMN_FACTORS[key]
-        if name == "objective":
-            out[name] = value
-        elif name == "language_embedding":
-            out[name] = value == "True"
-        else:
-            out[name] = float(value)
+        out[BY_COLUMN[key].name] = BY_COLUMN[key].parse(value)
     return out
-
-
-def is_variant(variant: str) -> bool:
-    """Whether ``variant`` has the form of a grid variant id."""
-    return re.fullmatch(VARIANT_REGEX, variant) is not None
 
 
 def parse_model_id(model_id: str) -> dict[str, Any] | None:
@@ -164,35 +159,19 @@ def parse_model_id(model_id: str) -> dict[str, Any] | None:
 
 
 def variant_overrides(config: Mapping[str, Any], variant: str) -> dict[str, Any]:
-    """Deep-merge overrides of the config sections that realise one variant.
+    """Deep-merge overrides of the config sections that realise one variant (each factor's ``overrides``)."""
+    from ems.config import deep_merge
 
-    ``objective``: both -> as configured, xtr -> contrastive_weight 0, contrastive ->
-    xtr_weight 0; language_embedding / temperature -> ``objective.*``; data_fraction ->
-    ``ablation_data.fraction`` (realised by :func:`train_shards_dir`, not by the trainer).
-    """
     factors = parse_variant(variant)
     if variant not in variants(config):
         raise ConfigError(f"variant {variant!r} is not in this config's ablation grid ({len(variants(config))} variants)")
-    objective: dict[str, Any] = {
-        "language_embedding": factors["language_embedding"],
-        "temperature": factors["temperature"],
-    }
-    if factors["objective"] == "xtr":
-        objective["contrastive_weight"] = 0.0
-    elif factors["objective"] == "contrastive":
-        objective["xtr_weight"] = 0.0
-    base = config.get("objective", {})
-    merged = {**base, **objective}
-    if merged.get("xtr_weight", 1.0) == 0 and merged.get("contrastive_weight", 1.0) == 0:
+    out: dict[str, Any] = {}
+    for f in FACTORS:
+        out = deep_merge(out, f.overrides(factors[f.name]))
+    merged = {**section(config, "objective"), **out.get("objective", {})}
+    if merged["xtr_weight"] == 0 and merged["contrastive_weight"] == 0:
         raise ConfigError(f"variant {variant}: both objective weights are 0 (check objective.xtr_weight/contrastive_weight)")
-    return {"objective": objective}
-
-
-def variant_config(config: Mapping[str, Any], variant: str) -> dict[str, Any]:
-    """The full config of one variant (``config`` deep-merged with its overrides)."""
-    from ems.config import deep_merge
-
-    return deep_merge(config, variant_overrides(config, variant))
+    return {k: v for k, v in out.items() if v}
 
 
 def data_fraction(variant: str) -> float:
@@ -234,38 +213,11 @@ def varying_factors(config: Mapping[str, Any]) -> list[str]:
 def short_label(variant: str, factors: list[str] | None = None) -> str:
     """Human label of a variant showing only the given factors (all when None)."""
     vals = parse_variant(variant)
-    names = factors if factors else list(FACTOR_COLUMNS)
-    parts = []
-    for name in names:
-        value = vals[name]
-        if name == "objective":
-            parts.append(str(value))
-        elif name == "language_embedding":
-            parts.append("lang-emb" if value else "no lang-emb")
-        elif name == "temperature":
-            parts.append(f"τ={value:g}")
-        else:
-            parts.append(f"{value:g} data")
+    names = factors if factors else [f.name for f in FACTORS]
+    parts = [BY_NAME[name].label(vals[name]) for name in names]
     return ", ".join(parts) if parts else "ems"
 
 
-def model_settings(config: Mapping[str, Any], variant: str, seed: int,
-                   sections: tuple[str, ...] = ("model", "objective", "train", "tracking")) -> dict[str, Any]:
-    """The ``--settings`` of one training job: the variant's config sections plus ``train.seed``.
-
-    Only these sections (and ``name``/``results_dir``) enter the train rule's params, so
-    changing an evaluation option never reruns training.
-    """
-    cfg = variant_config(config, variant)
-    out: dict[str, Any] = {k: cfg[k] for k in ("name", "results_dir") if k in cfg}
-    for section in sections:
-        out[section] = dict(cfg.get(section) or {})
-    out.setdefault("train", {})["seed"] = int(seed)
-    return out
-
-
-def model_settings_json(config: Mapping[str, Any], variant: str, seed: int | str) -> str:
-    """:func:`model_settings` as sorted JSON (for a rule's ``params:``)."""
-    import json
-
-    return json.dumps(model_settings(config, variant, int(seed)), sort_keys=True)
+def scaling_factors() -> list[str]:
+    """Numeric factors plotted (and tabulated) against their levels, in table order."""
+    return [f.name for f in FACTORS if f.scaling]

@@ -22,14 +22,13 @@ from ems.errors import DataError
 
 logger = logging.getLogger(__name__)
 
-SCALING_FACTORS = ("data_fraction", "temperature")
 PER_LANGUAGE_TASK = "tatoeba"
 PER_LANGUAGE_METRICS = ("acc_mean", "acc", "accuracy")
 
 
 def scaling_factors(config: Mapping[str, Any]) -> list[str]:
     varying = grid.varying_factors(config)
-    return [f for f in SCALING_FACTORS if f in varying]
+    return [f for f in grid.scaling_factors() if f in varying]
 
 
 def figure_stems(config: Mapping[str, Any]) -> list[str]:

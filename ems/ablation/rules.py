@@ -6,21 +6,20 @@ the output names come from :mod:`ems.ablation.outputs` like the files the comman
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ems.ablation import outputs
+from ems.config import settings_json
 
 logger = logging.getLogger(__name__)
 
 
 def ablation_settings(config: Mapping[str, Any]) -> str:
     """``--settings`` of the aggregate/figures/tables rules: the sections they depend on (their rerun trigger)."""
-    return json.dumps({"name": config["name"], "ablation": config["ablation"], "objective": config["objective"]},
-                      sort_keys=True)
+    return settings_json({"name": config["name"], "ablation": config["ablation"], "objective": config["objective"]})
 
 
 def _caption(kind: str, stem: str) -> str:
@@ -50,4 +49,4 @@ def table_outputs(config: Mapping[str, Any], folder: Path, report: Callable[...,
 
 def benchmark_patterns(workflow: Any) -> str:
     """JSON ``{rule: benchmark file pattern}`` of every rule with a ``benchmark:`` (names the rule of each TSV)."""
-    return json.dumps({r.name: str(r.benchmark) for r in workflow.rules if r.benchmark}, sort_keys=True)
+    return settings_json({r.name: str(r.benchmark) for r in workflow.rules if r.benchmark})

@@ -6,7 +6,6 @@ logic is importable and testable.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import shlex
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ems import paths
+from ems.config import settings_json as _to_json
 from ems.evaluation.registry import enabled_tasks, source_roles, task_settings
 
 logger = logging.getLogger(__name__)
@@ -34,13 +34,12 @@ def peer_ids(config: Mapping[str, Any]) -> list[str]:
     return [paths.peer_id(p) for p in config["evaluation"]["peers"]]
 
 
-def inputs(config: Mapping[str, Any], results: Path, model_id: str, task: str, tracking: bool) -> dict[str, Path]:
+def inputs(config: Mapping[str, Any], results: Path, model_id: str, task: str) -> dict[str, Path]:
     """Source markers of the task, the training shards, and the model's run.json or the parent run."""
     out = {f"source_{role}": paths.source_dir(config, role) / ".verified.json" for role in source_roles(task)}
     out["shards"] = paths.shards_dir(results)
     if paths.is_peer(model_id):
-        if tracking:
-            out["parent"] = paths.parent_json(results)
+        out["parent"] = paths.parent_json(results)
     else:
         out["run"] = paths.run_json(results, model_id)
     return out
@@ -62,7 +61,7 @@ def args(config: Mapping[str, Any], results: Path, model_id: str, task: str, inp
 
 def settings_json(config: Mapping[str, Any], task: str) -> str:
     """``--settings`` of one job: only what ``task`` reads, so other tasks' options never rerun it."""
-    return json.dumps(task_settings(config, task), sort_keys=True)
+    return _to_json(task_settings(config, task))
 
 
 def targets(config: Mapping[str, Any], results: Path, ems_ids: Sequence[str]) -> list[str]:

@@ -1,5 +1,5 @@
 # Shared helpers for every stage: config validation, paths, the ems command.
-import json
+import json  # tune_common.smk uses it too
 import os
 import shlex
 import sys
@@ -8,7 +8,7 @@ from pathlib import Path
 from snakemake.common.configfile import load_configfile
 
 from ems import paths as ems_paths
-from ems.config import replace_free_maps, validate_config
+from ems.config import replace_free_maps, settings_json, validate_config
 
 
 def _config_layers():
@@ -39,9 +39,7 @@ EMS = f"{shlex.quote(sys.executable)} -m ems.cli"
 
 def settings(*sections):
     """JSON of config sections for a rule's params (a change reruns only that rule)."""
-    if len(sections) == 1:
-        return json.dumps(config[sections[0]], sort_keys=True)
-    return json.dumps({s: config[s] for s in sections}, sort_keys=True)
+    return settings_json(config[sections[0]] if len(sections) == 1 else {s: config[s] for s in sections})
 
 
 def source_dir(role):

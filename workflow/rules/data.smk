@@ -17,7 +17,7 @@ rule fetch:
         marker=SOURCES / "{source}" / ".verified.json",
     params:
         ems=EMS,
-        settings=lambda w: json.dumps(SOURCE_BY_NAME[w.source], sort_keys=True),
+        settings=lambda w: settings_json(SOURCE_BY_NAME[w.source]),
         # Only the config key: $EMS_DATA_MIRROR is read by the job itself, so switching between
         # mirror and download (same verified files) does not rerun the whole DAG.
         mirror=config["mirror"] or "",

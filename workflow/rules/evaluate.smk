@@ -5,8 +5,6 @@
 from ems.evaluation import rules as eval_rules
 
 EVAL = RESULTS / "eval"
-# EMS model ids come from the train rule file (ems_model_ids()); peers run without them.
-EVAL_EMS_IDS = list(ems_model_ids()) if "ems_model_ids" in globals() else []
 
 
 rule evaluate:
@@ -14,11 +12,7 @@ rule evaluate:
     conda:
         "../../envs/ems.yaml"
     input:
-        unpack(
-            lambda w: eval_rules.inputs(
-                config, RESULTS, w.model_id, w.task, "tracking_setup" in {r.name for r in workflow.rules}
-            )
-        ),
+        unpack(lambda w: eval_rules.inputs(config, RESULTS, w.model_id, w.task)),
     output:
         csv=EVAL / "{model_id}" / "{task}.csv",
         json=EVAL / "{model_id}" / "{task}.json",
@@ -44,4 +38,4 @@ rule evaluate:
         " --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
 
 
-TARGETS.extend(eval_rules.targets(config, RESULTS, EVAL_EMS_IDS))
+TARGETS.extend(eval_rules.targets(config, RESULTS, ems_model_ids()))

@@ -42,8 +42,8 @@ rule train:
         set=_train_set,
         overrides=lambda w, input: shlex.join(["--overrides", input.tuned]) if "tuned" in input.keys() else "",
         out=lambda w, output: Path(output.run).parent,
-        checkpoints=lambda w: TRAIN_CHECKPOINTS / w.variant / f"seed{w.seed}",
-        model_id=lambda w: f"{w.variant}/seed{w.seed}",
+        checkpoints=lambda w: ems_paths.checkpoint_dir(RESULTS, ems_paths.model_id(w.variant, w.seed)),
+        model_id=lambda w: ems_paths.model_id(w.variant, w.seed),
         ems=EMS,
     wildcard_constraints:
         variant=r"[^/]+",

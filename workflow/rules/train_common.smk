@@ -1,11 +1,8 @@
 # Helpers of the train stage (kept apart from its rules, as the linter asks): variants,
 # model ids, input and settings functions of the train rule.
-import json as _train_json
-
 from ems.ablation import grid as ablation_grid
 from ems.config import deep_merge as _train_deep_merge
 
-TRAIN_CHECKPOINTS = RESULTS / "checkpoints"
 
 # Variants and model ids come from the ablation grid (ems.ablation.grid, Paramspace over
 # ablation.factors x ablation.seeds): every trained model is a cell of the grid.
@@ -33,7 +30,7 @@ def _train_inputs(wildcards):
         "tokenizer": RESULTS / "tokenizer",
         "parent": RESULTS / "tracking" / "parent.json",
     }
-    tuned = globals()["tuned_overrides"]() if "tuned_overrides" in globals() else None
+    tuned = tuned_overrides()  # tune_common.smk
     if tuned:
         inputs["tuned"] = tuned
     return inputs
@@ -41,7 +38,5 @@ def _train_inputs(wildcards):
 
 def _train_set(wildcards):
     """Last-word settings of one job: the variant's overrides and the seed of the wildcard."""
-    return _train_json.dumps(
-        _train_deep_merge(train_overrides(wildcards.variant), {"train": {"seed": int(wildcards.seed)}}), sort_keys=True
-    )
+    return settings_json(_train_deep_merge(train_overrides(wildcards.variant), {"train": {"seed": int(wildcards.seed)}}))
 
