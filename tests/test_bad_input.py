@@ -278,18 +278,7 @@ EVALUATE_CASES = {
 
 CASES = {**CLEAN_CASES, **FETCH_CASES, **PARSE_CASES, **EVALUATE_CASES}
 
-#: Config errors print "invalid ... settings:" and the key path on a second line (ems/config.py,
-#: engineer C's; issue 14 item 4 asks for one line). Not strict, so the fix there turns these green.
-CONFIG_TWO_LINES = {"clean_unknown_key", "clean_wrong_type", "eval_unknown_key", "eval_wrong_type",
-                    "fetch_unknown_key", "fetch_bad_commit"}
-
-
-def _params() -> list:
-    return [pytest.param(name, marks=pytest.mark.xfail(reason="config error spans two lines (ems/config.py)", strict=False))
-            if name in CONFIG_TWO_LINES else name for name in sorted(CASES)]
-
-
-@pytest.mark.parametrize("name", _params())
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_bad_input_fails_cleanly(name: str, tmp_path: Path) -> None:
     case = CASES[name]
     args, culprit = case.make(tmp_path)
