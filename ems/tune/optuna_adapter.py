@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 StaleCallback = Callable[[Any, Any], None]
 
 
-def rdb_storage(url: str, interval: int, grace: int, on_stale: StaleCallback | None) -> Any:
+def rdb_storage(url: str, interval: int | None, grace: int | None, on_stale: StaleCallback | None) -> Any:
     """An ``optuna.storages.RDBStorage`` with heartbeat (creates the schema when missing)."""
     import optuna
 

@@ -53,8 +53,9 @@ def shown(spec: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def make_storage(spec: str, heartbeat_interval: int = 60, heartbeat_grace: int = 300, on_stale: Any = None) -> Any:
-    """Open (creating if needed) the optuna storage named by :func:`storage_spec`."""
+def make_storage(spec: str, heartbeat_interval: int | None = None, heartbeat_grace: int | None = None,
+                 on_stale: Any = None) -> Any:
+    """Open (creating if needed) the optuna storage named by :func:`storage_spec` (RDB: heartbeat when given)."""
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 

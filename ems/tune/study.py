@@ -153,7 +153,8 @@ def open_study(spec: StudySpec, worker_id: int = 0, storage: Any = None) -> Any:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = storage if storage is not None else make_storage(spec.storage)
+    if storage is None:
+        storage = make_storage(spec.storage, spec.tune.heartbeat_interval, spec.tune.heartbeat_grace)
     study = optuna.create_study(storage=storage, study_name=spec.name, direction=spec.direction,
                                 pruner=make_pruner(spec), load_if_exists=True)
     if study.direction.name.lower() != spec.direction:
