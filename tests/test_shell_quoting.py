@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+from test_rerun_triggers import _workdir
 
 from ems.evaluation import rules as eval_rules
 
@@ -59,12 +59,8 @@ def test_evaluate_args_survive_the_shell(tmp_path: Path) -> None:
 
 
 def test_tracking_setup_rule_runs_on_a_hostile_results_dir(tmp_path: Path) -> None:
-    work = tmp_path / "work"
-    work.mkdir()
-    for name in ("Snakefile", "config.yaml"):
-        shutil.copy(ROOT / name, work / name)
-    for name in ("config", "workflow", "envs"):
-        shutil.copytree(ROOT / name, work / name)
+    (tmp_path / "work").mkdir()
+    work = _workdir(tmp_path / "work")
     results_dir = tmp_path / HOSTILE
     extra = {"name": "q", "results_dir": str(results_dir),
              "tracking": {"uri": f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"}}

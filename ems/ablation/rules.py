@@ -27,24 +27,25 @@ def _caption(kind: str, stem: str) -> str:
     return f"../report/{kind}_{base}.rst"
 
 
+def _outputs(stems: list[str], folder: Path, report: Callable[..., Any], kind: str, shown: str, other: str,
+             subcategory: str) -> dict[str, Any]:
+    """``<stem>`` (the ``shown`` file, in the report) and ``<stem>_<other>`` for every stem."""
+    out: dict[str, Any] = {}
+    for stem in stems:
+        out[stem] = report(Path(folder) / f"{stem}.{shown}", caption=_caption(kind, stem), category="Ablation",
+                           subcategory=subcategory, labels={kind: stem})
+        out[f"{stem}_{other}"] = Path(folder) / f"{stem}.{other}"
+    return out
+
+
 def figure_outputs(config: Mapping[str, Any], folder: Path, report: Callable[..., Any]) -> dict[str, Any]:
     """Named outputs of the figures rule: ``<stem>`` (PNG, in the report) and ``<stem>_pdf``."""
-    out: dict[str, Any] = {}
-    for stem in outputs.figure_stems(config):
-        out[stem] = report(Path(folder) / f"{stem}.png", caption=_caption("figure", stem), category="Ablation",
-                           subcategory="Figures", labels={"figure": stem})
-        out[f"{stem}_pdf"] = Path(folder) / f"{stem}.pdf"
-    return out
+    return _outputs(outputs.figure_stems(config), folder, report, "figure", "png", "pdf", "Figures")
 
 
 def table_outputs(config: Mapping[str, Any], folder: Path, report: Callable[..., Any]) -> dict[str, Any]:
     """Named outputs of the tables rule: ``<stem>`` (CSV, in the report) and ``<stem>_tex``."""
-    out: dict[str, Any] = {}
-    for stem in outputs.table_stems(config):
-        out[stem] = report(Path(folder) / f"{stem}.csv", caption=_caption("table", stem), category="Ablation",
-                           subcategory="Tables", labels={"table": stem})
-        out[f"{stem}_tex"] = Path(folder) / f"{stem}.tex"
-    return out
+    return _outputs(outputs.table_stems(config), folder, report, "table", "csv", "tex", "Tables")
 
 
 def benchmark_patterns(workflow: Any) -> str:
