@@ -22,27 +22,17 @@ from ems.io import read_json
 
 logger = logging.getLogger(__name__)
 
-#: Preferred names of the dev retrieval accuracy column of history.csv, in order.
-DEV_METRIC_CANDIDATES: tuple[str, ...] = (
-    "dev/retrieval_acc", "dev/acc_mean", "dev/tatoeba_acc", "dev/acc", "dev_acc", "valid/acc_mean", "valid/acc",
-)
+#: The dev retrieval accuracy column the trainer writes to history.csv (ems.train.evaluate).
+DEV_METRIC = "dev/retrieval_acc"
 
 
 def dev_metric_column(columns: Sequence[str], preferred: str | None = None) -> str:
-    """The dev retrieval accuracy column: ``preferred``, a known name, or a dev/valid '*acc*' column."""
+    """The dev accuracy column: ``preferred`` or :data:`DEV_METRIC`; DataError when absent."""
     cols = list(columns)
-    if preferred:
-        if preferred not in cols:
-            raise DataError(f"history has no column {preferred!r} (columns: {cols})")
-        return preferred
-    for name in DEV_METRIC_CANDIDATES:
-        if name in cols:
-            return name
-    for name in cols:
-        low = name.lower()
-        if ("dev" in low or "valid" in low) and "acc" in low:
-            return name
-    raise DataError(f"history has no dev accuracy column (looked for {DEV_METRIC_CANDIDATES} or dev/valid *acc*; columns: {cols})")
+    name = preferred or DEV_METRIC
+    if name not in cols:
+        raise DataError(f"history has no column {name!r} (columns: {cols})")
+    return name
 
 
 def read_histories(models_root: str | os.PathLike[str], model_ids: Iterable[str], metric: str | None = None) -> pd.DataFrame:
