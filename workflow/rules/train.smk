@@ -44,22 +44,26 @@ rule train:
         out=lambda w, output: Path(output.run).parent,
         checkpoints=lambda w: ems_paths.checkpoint_dir(RESULTS, ems_paths.model_id(w.variant, w.seed)),
         model_id=lambda w: ems_paths.model_id(w.variant, w.seed),
-        ems=EMS,
+        # ems.launch (quoted like EMS): torchrun when the job has > 1 GPU or CPU process, else directly
+        ems=EMS.replace(" -m ems.cli", " -m ems.launch"),
+        processes=config["launch"]["cpu_processes"],
     wildcard_constraints:
         variant=r"[^/]+",
         seed=r"\d+",
     threads: 2
     resources:
         mem_mb=6000,
+        gpu=config["launch"]["gpus"],
     log:
         LOGS / "train" / "{variant}" / "seed{seed}.log",
     benchmark:
         BENCH / "train" / "{variant}" / "seed{seed}.tsv"
     shell:
-        "{params.ems} train --shards {input.train:q} --valid {input.valid:q} --tokenizer {input.tokenizer:q}"
+        "{params.ems} --gpus {resources.gpu:q} --processes {params.processes:q} --threads {threads} --"
+        " train --shards {input.train:q} --valid {input.valid:q} --tokenizer {input.tokenizer:q}"
         " --out {params.out:q} --settings {params.settings:q} {params.overrides} --set {params.set:q}"
         " --parent-run {input.parent:q} --model-id {params.model_id:q} --checkpoint-dir {params.checkpoints:q}"
-        " --threads {threads} --no-progress > {log:q} 2>&1"
+        " --no-progress > {log:q} 2>&1"
 
 
 TARGETS.extend(
