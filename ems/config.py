@@ -303,11 +303,6 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return stable_hash(config)
 
 
-def results_root(config: Mapping[str, Any]) -> Path:
-    """``<results_dir>/<name>``: where one configuration's outputs live."""
-    return Path(config.get("results_dir", "results")) / config["name"]
-
-
 def settings_json(value: Mapping[str, Any]) -> str:
     """Settings as sorted JSON: the one form of a rule's ``params`` (its rerun trigger) and of ``--settings``."""
     return json.dumps(value, sort_keys=True)

@@ -75,8 +75,6 @@ FACTOR_COLUMNS: dict[str, str] = {f.name: f.column for f in FACTORS}
 SEP = "_"
 #: Regex a variant id matches; use as the ``variant`` wildcard constraint.
 VARIANT_REGEX = SEP.join(f"{f.column}~{f.value_regex}" for f in FACTORS)
-#: Regex of a whole EMS model id (``<variant>/seed<seed>``).
-MODEL_ID_REGEX = rf"(?P<variant>{VARIANT_REGEX})/seed(?P<seed>[0-9]+)"
 
 
 def _ablation(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -152,10 +150,10 @@ def parse_variant(variant: str) -> dict[str, Any]:
 
 def parse_model_id(model_id: str) -> dict[str, Any] | None:
     """``{"variant", "seed", <factors>}`` of an EMS model id; None for peers and other ids."""
-    m = re.fullmatch(MODEL_ID_REGEX, model_id)
-    if not m:
+    parts = paths.split_model_id(model_id)
+    if parts is None or not re.fullmatch(VARIANT_REGEX, parts[0]):
         return None
-    return {"variant": m["variant"], "seed": int(m["seed"]), **parse_variant(m["variant"])}
+    return {"variant": parts[0], "seed": parts[1], **parse_variant(parts[0])}
 
 
 def variant_overrides(config: Mapping[str, Any], variant: str) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from ems.evaluation.registry import enabled_tasks, source_roles, task_settings
 
 logger = logging.getLogger(__name__)
 
-MODEL_ID_REGEX = paths.MODEL_ID_REGEX
 
 
 def tasks(config: Mapping[str, Any]) -> list[str]:

@@ -23,7 +23,7 @@ rule evaluate:
         args=lambda w, input: eval_rules.args(config, RESULTS, w.model_id, w.task, list(input.keys())),
         cache=lambda w: EVAL / w.model_id / "cache",
     wildcard_constraints:
-        model_id=eval_rules.MODEL_ID_REGEX,
+        model_id=ems_paths.MODEL_ID_REGEX,
         task=eval_rules.task_regex(config),
     threads: 2
     resources:
