@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from ems.config import section
 from ems.errors import ConfigError
 from ems.model import EmsModel, mean_pool
 from ems.train.settings import ObjectiveSettings
@@ -31,7 +32,7 @@ def _batch(seed: int = 0) -> dict[str, torch.Tensor]:
 
 def _model(xtr: float, cl: float, **model_kw: object) -> tuple[EmsModel, ObjectiveSettings]:
     torch.manual_seed(0)
-    obj = ObjectiveSettings(xtr_weight=xtr, contrastive_weight=cl)
+    obj = section({"objective": {"xtr_weight": xtr, "contrastive_weight": cl}}, "objective", into=ObjectiveSettings)
     return EmsModel({**MODEL, **model_kw}, obj.__dict__, VOCAB, 3), obj
 
 
@@ -84,7 +85,7 @@ def test_language_embedding_switch_and_tied_output() -> None:
     out1 = model(**b)["xtr_src"]
     b2 = dict(b, tgt_lang=torch.zeros(6, dtype=torch.long))
     assert not torch.allclose(out1, model(**b2)["xtr_src"])  # the target language matters
-    no_lang = EmsModel(MODEL, {**ObjectiveSettings().__dict__, "language_embedding": False}, VOCAB, 3)
+    no_lang = EmsModel(MODEL, section({"objective": {"language_embedding": False}}, "objective"), VOCAB, 3)
     assert no_lang.xtr_head.lang_embedding is None
     assert torch.allclose(no_lang(**b)["xtr_src"], no_lang(**b2)["xtr_src"])
     tied, _ = _model(1.0, 1.0, tie_xtr_output=True)

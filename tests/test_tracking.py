@@ -37,7 +37,7 @@ def test_flatten_params_and_null_tracker() -> None:
     t = NullTracker()
     t.log_params({"a": 1})
     t.log_metrics({"m": 1.0}, step=1)
-    assert isinstance(t.child("c"), NullTracker) and t.run_id is None
+    assert t.run_id is None
 
 
 def test_setup_is_idempotent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,7 +56,12 @@ def test_resume_reopens_the_same_run(tmp_path: Path, monkeypatch: pytest.MonkeyP
     t = MlflowTracker.attach(tmp_path / "parent.json", "m/seed1")
     t.log_metrics({"loss": 2.0}, step=1)
     t.close("KILLED")
+    idle = MlflowTracker.resume(parent["tracking_uri"], t.run_id)
+    idle.close("FAILED")  # a resume that never began training: the status stays
+    assert idle.client.get_run(t.run_id).info.status == "KILLED"
     r = MlflowTracker.resume(parent["tracking_uri"], t.run_id)
+    r.reopen()
+    assert r.client.get_run(t.run_id).info.status == "RUNNING"
     r.log_metrics({"loss": 1.0}, step=2)
     r.close()
     run = r.client.get_run(t.run_id)

@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 
 class Tracker:
-    """Interface: params, step metrics, tags, artifacts, child runs. Subclasses override."""
+    """Interface: params, step metrics, tags, artifacts, status. Subclasses override."""
 
     run_id: str | None = None
     experiment_id: str | None = None
@@ -36,8 +36,8 @@ class Tracker:
         """Log a file or a whole folder."""
         raise NotImplementedError
 
-    def child(self, name: str) -> Tracker:
-        raise NotImplementedError
+    def reopen(self) -> None:
+        """Mark a resumed run as running again (called when training really begins)."""
 
     def close(self, status: str = "FINISHED") -> None:
         raise NotImplementedError
@@ -57,9 +57,6 @@ class NullTracker(Tracker):
 
     def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
         pass
-
-    def child(self, name: str) -> Tracker:
-        return NullTracker()
 
     def close(self, status: str = "FINISHED") -> None:
         pass

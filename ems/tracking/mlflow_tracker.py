@@ -39,6 +39,7 @@ class MlflowTracker(Tracker):
         self.experiment_id = experiment_id
         self.client = _client(uri)
         self._closed = False
+        self._resumed_status: str | None = None  # set by resume() until reopen()
 
     @classmethod
     def start(
@@ -65,12 +66,19 @@ class MlflowTracker(Tracker):
 
     @classmethod
     def resume(cls, uri: str, run_id: str) -> MlflowTracker:
-        """Reopen an existing run (a training job resumed after a crash)."""
+        """An existing run (a training job resumed after a crash); its status changes only at
+        :meth:`reopen`, so a resume that fails before training leaves it as it was."""
         client = _client(uri)
         run = client.get_run(run_id)
-        client.update_run(run_id, status="RUNNING")
-        logger.info("resuming MLflow run %s", run_id)
-        return cls(uri, run_id, run.info.experiment_id)
+        logger.info("resuming MLflow run %s (%s)", run_id, run.info.status)
+        tracker = cls(uri, run_id, run.info.experiment_id)
+        tracker._resumed_status = run.info.status
+        return tracker
+
+    def reopen(self) -> None:
+        if self._resumed_status is not None:
+            self.client.update_run(self.run_id, status="RUNNING")
+            self._resumed_status = None
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param
@@ -107,10 +115,10 @@ class MlflowTracker(Tracker):
         else:
             self.client.log_artifact(self.run_id, str(p), artifact_path)
 
-    def child(self, name: str) -> MlflowTracker:
-        return MlflowTracker.start(self.tracking_uri or "", self.experiment_id or "0", name, self.run_id)
-
     def close(self, status: str = "FINISHED") -> None:
+        if self._resumed_status is not None:  # never reopened: the earlier status stays
+            logger.info("MLflow run %s left %s (the resume did not start training)", self.run_id, self._resumed_status)
+            self._closed = True
         if not self._closed:
             self.client.set_terminated(self.run_id, status=status)
             self._closed = True

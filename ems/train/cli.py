@@ -6,40 +6,38 @@ import argparse
 import io
 import logging
 import sys
-from pathlib import Path
+import typing
+from typing import TYPE_CHECKING
 
 from ems.config import parse_settings
+
+if TYPE_CHECKING:
+    from ems.tracking.base import Tracker
+    from ems.train.run import TrainingRun
 
 logger = logging.getLogger(__name__)
 
 
-def _tracker_for(args: argparse.Namespace, settings: dict, checkpoint_dir: Path, model_id: str, is_main: bool):
-    """A resumed run (checkpoint_dir/tracking.json), a child of --parent-run, a fresh run, or none."""
-    from ems.io import read_json, write_json
+def open_tracking(args: argparse.Namespace, run: TrainingRun, is_main: bool) -> Tracker:
+    """The tracking run of ``run``'s resume decision: the one continued, or a fresh one (a child of
+    --parent-run, tagged with the run it replaces); none with --no-tracking or off rank 0."""
     from ems.tracking.base import NullTracker
 
     if args.no_tracking or not is_main:
         return NullTracker()
     from ems.tracking.mlflow_tracker import MlflowTracker
-    from ems.train.settings import identity_hash, resolve_settings
 
-    chash = identity_hash(resolve_settings(settings))  # the trainer checks its checkpoint the same way
-    marker = checkpoint_dir / "tracking.json"
-    if marker.exists() and (checkpoint_dir / "last.pt").exists():
-        saved = read_json(marker)
-        if saved.get("config_hash") == chash:
-            return MlflowTracker.resume(saved["tracking_uri"], saved["run_id"])
-        logger.info("settings changed since %s: a new MLflow run", marker)
-    if args.parent_run:
-        tracker = MlflowTracker.attach(args.parent_run, model_id)
-    else:
+    resumed = run.resume.tracking
+    if resumed:
+        return MlflowTracker.resume(resumed["tracking_uri"], resumed["run_id"])
+    parent = args.parent_run
+    if not parent:
         from ems.tracking.setup import tracking_setup
 
-        parent = checkpoint_dir / "parent.json"
-        tracking_setup(settings, parent)
-        tracker = MlflowTracker.attach(parent, model_id)
-    write_json(marker, {"tracking_uri": tracker.tracking_uri, "run_id": tracker.run_id, "config_hash": chash})
-    return tracker
+        parent = run.checkpoint_dir / "parent.json"
+        tracking_setup(run.settings.to_dict(), parent)
+    tags = {"ems.replaces": run.resume.replaces} if run.resume.replaces else None
+    return MlflowTracker.attach(parent, run.model_id, tags)
 
 
 def _merge_overrides(settings: dict, path: str) -> dict:
@@ -60,11 +58,8 @@ def _merge_overrides(settings: dict, path: str) -> dict:
     return deep_merge(settings, data)
 
 
-def _run_train(args: argparse.Namespace) -> int:
-    import os
-
-    from ems.train.trainer import default_checkpoint_dir, train
-
+def _settings(args: argparse.Namespace) -> dict:
+    """--settings, then each --overrides file, then --set; --threads where train.num_threads is null."""
     settings = parse_settings(args.settings)
     for path in args.overrides or ():
         settings = _merge_overrides(settings, path)
@@ -72,21 +67,28 @@ def _run_train(args: argparse.Namespace) -> int:
         from ems.config import deep_merge
 
         settings = deep_merge(settings, parse_settings(args.set))
-    if args.threads:
-        settings.setdefault("train", {})
-        if not settings["train"].get("num_threads"):
-            settings["train"]["num_threads"] = args.threads
-    out = Path(args.out)
-    ckpt = Path(args.checkpoint_dir) if args.checkpoint_dir else default_checkpoint_dir(out)
-    model_id = args.model_id or "/".join(out.resolve().parts[-2:])
+    if args.threads and isinstance(settings.get("train", {}), dict) and not settings.get("train", {}).get("num_threads"):
+        settings.setdefault("train", {})["num_threads"] = args.threads
+    return settings
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    import os
+
+    from ems.tracking.callback import TrackingCallback
+    from ems.train.run import resolve_run
+    from ems.train.trainer import Trainer
+
+    run = resolve_run(_settings(args), args.shards, args.valid, args.tokenizer, args.out, model_id=args.model_id,
+                      checkpoint_dir=args.checkpoint_dir)  # validates everything; writes nothing
     is_main = int(os.environ.get("RANK", "0")) == 0
-    if is_main:
-        ckpt.mkdir(parents=True, exist_ok=True)
-    tracker = _tracker_for(args, settings, ckpt, model_id, is_main)
+    tracker = open_tracking(args, run, is_main)
     status = "FAILED"
     try:
-        summary = train(settings, args.shards, args.valid, args.tokenizer, out, tracker, model_id=model_id,
-                        checkpoint_dir=ckpt, keep_checkpoints=args.keep_checkpoints, progress=not args.no_progress)
+        run = run.with_tracking(tracker.tracking_uri, tracker.run_id, tracker.experiment_id)
+        trainer = Trainer(run, [TrackingCallback(tracker)], keep_checkpoints=args.keep_checkpoints,
+                          progress=not args.no_progress)
+        summary = trainer.train()
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"
@@ -98,6 +100,24 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_sentences(stream: typing.BinaryIO) -> list[str]:
+    """One sentence per line of UTF-8 ``stream``; DataError when it is empty or not UTF-8."""
+    from ems.errors import DataError
+
+    data = stream.read()
+    if not data.strip():
+        raise DataError("stdin is empty: give one sentence per line")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DataError(f"stdin is not UTF-8 text (line {line}, byte {exc.start}: {exc.reason})") from None
+    sentences = text.split("\n")
+    if sentences and sentences[-1] == "":
+        sentences.pop()
+    return sentences
+
+
 def _run_embed(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -105,10 +125,7 @@ def _run_embed(args: argparse.Namespace) -> int:
     from ems.languages import canonical
 
     lang = canonical(args.lang)
-    text = sys.stdin.buffer.read().decode("utf-8")
-    sentences = text.split("\n")
-    if sentences and sentences[-1] == "":
-        sentences.pop()
+    sentences = read_sentences(sys.stdin.buffer)
     enc = EmsEncoder(args.model, batch_size=args.batch_size, device=args.device)
     vectors = enc.encode(sentences, lang)
     buf = io.BytesIO()
@@ -140,7 +157,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads when train.num_threads is null")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep the checkpoints after success")
     p.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (a log line every 30 s instead)")
     p.set_defaults(func=_run_train)
 
     e = subparsers.add_parser("embed", help="embed sentences (one per line on stdin) into a .npy on stdout")

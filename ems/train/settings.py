@@ -1,8 +1,9 @@
 """Typed views of the ``model``, ``objective`` and ``train`` config sections.
 
-``resolve_settings`` validates the sections it is given against the project schema (the
-same defaults and key-naming errors as ``ems.config.validate_config``) so that ``ems train``
-behaves the same in and out of Snakemake.
+The schema (workflow/schemas/config.schema.yaml) is the only place where their defaults
+live: :func:`resolve_settings` reads each section through :func:`ems.config.section`, so
+``ems train`` behaves the same in and out of Snakemake. Keep each dataclass's fields equal
+to its schema section's keys.
 """
 
 from __future__ import annotations
@@ -13,64 +14,66 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ems.config import validate_sections
+from ems.config import config_hash, section, validate_sections
 from ems.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
 SECTIONS = ("model", "objective", "train", "tracking")
+#: Every top-level key ``ems train --settings`` accepts; any other is an error.
+TOP_LEVEL_KEYS = (*SECTIONS, "name", "results_dir")
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelSettings:
-    layers: int = 2
-    hidden_size: int = 256
-    heads: int = 4
-    ffn_size: int = 1024
-    activation: str = "gelu"
-    dropout: float = 0.1
-    max_positions: int = 128
-    lang_embedding_dim: int = 128
-    projection_dim: int = 128
-    tie_xtr_output: bool = False
-    xtr_head: str = "compact"
+    layers: int
+    hidden_size: int
+    heads: int
+    ffn_size: int
+    activation: str
+    dropout: float
+    max_positions: int
+    lang_embedding_dim: int
+    projection_dim: int
+    tie_xtr_output: bool
+    xtr_head: str
 
 
 @dataclasses.dataclass(frozen=True)
 class ObjectiveSettings:
-    xtr_weight: float = 1.0
-    contrastive_weight: float = 2.0
-    temperature: float = 0.1
-    language_embedding: bool = True
-    xtr_target: str = "normalised"
-    gather_negatives: bool = False
+    xtr_weight: float
+    contrastive_weight: float
+    temperature: float
+    language_embedding: bool
+    xtr_target: str
+    gather_negatives: bool
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainSettings:
-    batch_size: int = 128
-    max_tokens: int | None = None
-    bucketing: bool = True
-    optimizer: str = "adam"
-    lr: float = 3.0e-4
-    weight_decay: float = 1.0e-5
-    amsgrad: bool = True
-    warmup_steps: int = 300
-    schedule: str = "cosine"
-    max_steps: int = 100000
-    max_epochs: float | None = None
-    max_seconds: float | None = None
-    grad_clip: float | None = 1.0
-    grad_accumulation: int = 1
-    precision: str = "auto"
-    device: str = "auto"
-    num_threads: int | None = None
-    eval_every: int = 200
-    dev_pairs_per_language: int | None = None
-    checkpoint_every: int = 200
-    early_stopping_patience: int | None = None
-    log_every: int = 20
-    seed: int = 1
+    batch_size: int
+    max_tokens: int | None
+    bucketing: bool
+    optimizer: str
+    lr: float
+    weight_decay: float
+    amsgrad: bool
+    warmup_steps: int
+    schedule: str
+    max_steps: int
+    max_epochs: float | None
+    max_seconds: float | None
+    grad_clip: float | None
+    grad_accumulation: int
+    precision: str
+    device: str
+    num_threads: int | None
+    eval_every: int
+    dev_pairs_per_language: int | None
+    checkpoint_every: int
+    early_stopping_patience: int | None
+    log_every: int
+    seed: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,34 +87,31 @@ class Settings:
         return copy.deepcopy(self.raw)
 
 
-def _validate_sections(settings: Mapping[str, Any]) -> dict[str, Any]:
-    return validate_sections(settings, SECTIONS, "training", extra_keys=("name", "results_dir"))
-
-
-def _build(cls: type, section: Mapping[str, Any], name: str) -> Any:
-    fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(section) - fields
+def check_top_level(settings: Mapping[str, Any]) -> None:
+    """Raise ConfigError naming every top-level key that ``ems train`` does not know."""
+    unknown = sorted(set(settings) - set(TOP_LEVEL_KEYS))
     if unknown:
-        raise ConfigError(f"unknown key(s) in {name}: {', '.join(sorted(unknown))}")
-    return cls(**dict(section))
+        raise ConfigError(f"unknown top-level key(s) in the training settings: {', '.join(map(repr, unknown))} "
+                          f"(known: {', '.join(TOP_LEVEL_KEYS)})")
 
 
 def resolve_settings(settings: Mapping[str, Any]) -> Settings:
-    """Validate and fill defaults of the training sections; raise ConfigError naming the key."""
-    cfg = _validate_sections(settings)
-    return Settings(
-        model=_build(ModelSettings, cfg["model"], "model"),
-        objective=_build(ObjectiveSettings, cfg["objective"], "objective"),
-        train=_build(TrainSettings, cfg["train"], "train"),
-        raw=cfg,
-    )
+    """Validate the training sections and fill the schema's defaults; raise ConfigError naming the key."""
+    check_top_level(settings)
+    model = section(settings, "model", into=ModelSettings)
+    objective = section(settings, "objective", into=ObjectiveSettings)
+    train = section(settings, "train", into=TrainSettings)
+    raw: dict[str, Any] = {"model": dataclasses.asdict(model), "objective": dataclasses.asdict(objective),
+                           "train": dataclasses.asdict(train), "tracking": section(settings, "tracking")}
+    top = validate_sections({k: settings[k] for k in ("name", "results_dir") if k in settings}, (), "training",
+                            extra_keys=("name", "results_dir"))  # results_dir's schema default
+    raw.update(top)
+    return Settings(model=model, objective=objective, train=train, raw=raw)
 
 
 def identity_hash(s: Settings) -> str:
     """Hash of what determines a run's trajectory (threads and tracking excluded): a checkpoint
-    or MLflow run is resumed only under the same identity."""
-    from ems.config import config_hash
-
+    or tracking run is resumed only under the same identity."""
     raw = s.to_dict()
     raw.get("train", {}).pop("num_threads", None)
     for key in ("tracking", "name", "results_dir"):

@@ -1,39 +1,43 @@
-"""The EMS training loop: ``train(settings, train_dir, valid_dir, tokenizer_dir, out_dir, tracker)``.
+"""The EMS training loop: a :class:`Trainer` built from a resolved :class:`~ems.train.run.TrainingRun`.
 
 Batches of mixed languages (optionally length-bucketed / token-budgeted), Adam(W) with
-warm-up + decay, gradient clipping and accumulation, AMP on CUDA, periodic dev evaluation
-(keeps the best model by dev retrieval accuracy, optional early stopping), resumable
-checkpoints (rerunning after a crash or kill continues from the last one), DDP under
-``torchrun``. Everything reported goes to a :class:`ems.tracking.Tracker`.
-
-Callbacks ``callback(step, dev_metrics)`` run on rank 0 after each dev evaluation; see
-:mod:`ems.train.callbacks` (Optuna pruning plugs in here).
+warm-up + decay, gradient clipping and accumulation, AMP on CUDA (fp16 with a gradient
+scaler), periodic dev evaluation (keeps the best model by dev retrieval accuracy, optional
+early stopping), verified resumable checkpoints, DDP under ``torchrun``. Everything around
+the loop (tracking, pruning, progress) is a :class:`~ems.train.callbacks.TrainerCallback`;
+the loop names no tracker.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
-import math
 import os
 import shutil
 import time
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from ems.config import config_hash
 from ems.errors import ConfigError, DataError
-from ems.io import atomic_open, write_json
 from ems.model.ems_model import EmsModel
-from ems.model.io import save_model
-from ems.tracking.base import NullTracker, Tracker, git_commit
-from ems.train.callbacks import Callback, StopTraining
-from ems.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from ems.train import outputs
+from ems.train.callbacks import Callback, FunctionCallback, TrainerCallback, TrainerState
+from ems.train.checkpoint import (
+    BEST,
+    LAST,
+    PREVIOUS,
+    load_checkpoint,
+    move_aside,
+    remove,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    verify,
+)
 from ems.train.data import PairShards, collate, load_pair_shards
 from ems.train.distributed import (
     DistInfo,
@@ -45,19 +49,21 @@ from ems.train.distributed import (
 )
 from ems.train.evaluate import dev_evaluate
 from ems.train.optim import Schedule, build_optimizer
+from ems.train.progress import ProgressCallback
+from ems.train.run import TrainingRun, resolve_run
 from ems.train.sampler import BatchSampler, rank_slice
-from ems.train.settings import Settings, TrainSettings, identity_hash, resolve_settings
+from ems.train.settings import TrainSettings
 from ems.train.step import compute_losses
 
 logger = logging.getLogger(__name__)
 
 PRIMARY = "dev/retrieval_acc"
-LAST, BEST = "last.pt", "best.pt"
+#: Per-step decision of rank 0, broadcast to every rank.
+GO_ON, STOP, ABORT = 0, 1, 2
 
 
-def default_checkpoint_dir(out_dir: str | os.PathLike[str]) -> Path:
-    """Checkpoints live beside the rule's outputs (never inside a declared output)."""
-    return Path(out_dir) / "checkpoints"
+class Aborted(RuntimeError):
+    """On ranks other than 0: rank 0's callback aborted the run."""
 
 
 def choose_device(t: TrainSettings, dist_info: DistInfo) -> torch.device:
@@ -74,7 +80,7 @@ def choose_device(t: TrainSettings, dist_info: DistInfo) -> torch.device:
 
 
 def amp_dtype(t: TrainSettings, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype, or None for fp32. AMP only on CUDA (``auto``: bf16 there)."""
+    """Autocast dtype, or None for fp32. AMP only on CUDA (``auto``: bf16 there; fp16 uses a GradScaler)."""
     if device.type != "cuda":
         if t.precision in ("bf16", "fp16"):
             logger.warning("train.precision=%s ignored on %s: training in fp32", t.precision, device)
@@ -82,40 +88,290 @@ def amp_dtype(t: TrainSettings, device: torch.device) -> torch.dtype | None:
     return {"auto": torch.bfloat16, "bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}[t.precision]
 
 
-def _check_data(train: PairShards, valid: PairShards, s: Settings) -> None:
+def check_data(train: PairShards, valid: PairShards, max_positions: int) -> None:
     for key in ("vocab_size", "pad_id", "languages"):
         if train.meta[key] != valid.meta[key]:
             raise DataError(f"{valid.path}/meta.json: {key} differs from {train.path}/meta.json")
-    if int(train.meta["max_length"]) > s.model.max_positions:
+    if int(train.meta["max_length"]) > max_positions:
         raise ConfigError(
-            f"model.max_positions ({s.model.max_positions}) is below the shards' max_length ({train.meta['max_length']})"
+            f"model.max_positions ({max_positions}) is below the shards' max_length ({train.meta['max_length']})"
         )
 
 
-class _Run:
-    """Mutable state of one training run (what a checkpoint holds besides the modules)."""
+class Trainer:
+    """Train one model of a :class:`TrainingRun`; callbacks run on rank 0 (see :mod:`ems.train.callbacks`)."""
 
-    def __init__(self) -> None:
-        self.step = 0
-        self.best = -math.inf
-        self.best_step = -1
-        self.bad_evals = 0
-        self.history: list[dict[str, float]] = []
-        self.stopped = ""
+    def __init__(self, run: TrainingRun, callbacks: Iterable[TrainerCallback] = (), *,
+                 keep_checkpoints: bool = False, progress: bool = True) -> None:
+        self.run = run
+        self.callbacks = [*callbacks, ProgressCallback(bar=progress)]
+        self.keep_checkpoints = keep_checkpoints
+        self.state = TrainerState(max_steps=run.settings.train.max_steps)
 
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "step": self.step,
-            "best": self.best,
-            "best_step": self.best_step,
-            "bad_evals": self.bad_evals,
-            "history": self.history,
-            "stopped": self.stopped,
+    def train(self) -> dict[str, Any]:
+        """Run to the end of the budget; write the outputs; return a summary (rank 0; ``{}`` elsewhere)."""
+        t = self.run.settings.train
+        if t.num_threads:
+            torch.set_num_threads(t.num_threads)
+        cuda = t.device.startswith("cuda") or (t.device == "auto" and torch.cuda.is_available())
+        self.info = init_distributed(use_cuda=cuda)
+        status = "FAILED"
+        try:
+            self._build()
+            self._restore()
+            self._fire("on_train_begin", self.run, self.state)
+            self._loop()
+            summary = self._finish()
+            status = "FINISHED"
+            return summary
+        except (KeyboardInterrupt, Aborted):
+            status = "KILLED"
+            raise
+        except BaseException as exc:
+            status = "KILLED" if getattr(exc, "_ems_from_callback", False) else "FAILED"
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                self._fire("on_train_end", self.state, status)
+            shutdown(self.info)
+
+    # --- set-up -----------------------------------------------------------------------------
+    def _build(self) -> None:
+        """Device, data, model (DDP-wrapped under torchrun), optimiser, schedule, scaler, sampler."""
+        s, info = self.run.settings, self.info
+        t = s.train
+        self.device = choose_device(t, info)
+        self.dtype = amp_dtype(t, self.device)
+        self.data = load_pair_shards(self.run.train_dir)
+        self.valid = load_pair_shards(self.run.valid_dir)
+        check_data(self.data, self.valid, s.model.max_positions)
+        self.max_length = int(self.data.meta["max_length"])
+        torch.manual_seed(t.seed)  # identical initialisation on every rank
+        self.model = EmsModel(s.model.__dict__, s.objective.__dict__, int(self.data.meta["vocab_size"]),
+                              len(self.data.languages), int(self.data.meta["pad_id"])).to(self.device)
+        torch.manual_seed(t.seed * 1_000_003 + info.rank)  # dropout streams differ per rank
+        self.net: torch.nn.Module = self.model
+        if info.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = build_optimizer(self.params, t)
+        self.schedule = Schedule(self.optimizer, t)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=(self.dtype == torch.float16))
+        lengths = np.maximum(self.data.src.lengths, self.data.tgt.lengths)
+        self.sampler = BatchSampler(lengths, t.batch_size, t.seed, t.max_tokens, t.bucketing, info.world_size)
+        self.state.derived = {
+            "n_parameters": sum(p.numel() for p in self.model.parameters()), "world_size": info.world_size,
+            "global_batch_size": t.batch_size * info.world_size * t.grad_accumulation,
+            "n_train_pairs": len(self.data), "n_valid_pairs": len(self.valid), "device": str(self.device),
+            "amp_dtype": str(self.dtype) if self.dtype else "fp32", "vocab_size": int(self.data.meta["vocab_size"]),
+            "languages": ",".join(self.data.languages),
         }
 
-    def load_state_dict(self, st: Mapping[str, Any]) -> None:
-        self.step, self.best, self.best_step = int(st["step"]), float(st["best"]), int(st["best_step"])
-        self.bad_evals, self.history, self.stopped = int(st["bad_evals"]), list(st["history"]), str(st["stopped"])
+    def _restore(self) -> None:
+        """Apply the run's resume decision: unusable checkpoints moved aside, the chosen one loaded."""
+        scan, ckpt = self.run.resume.scan, self.run.checkpoint_dir
+        if self.info.is_main:
+            ckpt.mkdir(parents=True, exist_ok=True)
+            for path, reason in scan.corrupt:
+                if path.exists():
+                    move_aside(path, reason)
+            for path in scan.stale:
+                logger.warning("%s was made with other settings or data: not resumed", path)
+                remove(path)
+            if scan.resumable is None:
+                remove(ckpt / BEST)
+        barrier(self.info)
+        if scan.resumable is None:
+            return
+        st = load_checkpoint(scan.resumable, map_location=self.device)
+        for name in ("model", "optimizer", "schedule", "sampler", "scaler"):
+            getattr(self, name).load_state_dict(st[name])
+        self.state.load_state_dict(st["run"])
+        rngs = st["rng"]
+        if len(rngs) == self.info.world_size:
+            set_rng_state(rngs[self.info.rank])
+        else:
+            logger.warning("checkpoint made by %d processes, resuming with %d: new dropout RNG streams",
+                           len(rngs), self.info.world_size)
+        if self.info.is_main and (ckpt / BEST).exists() and (reason := verify(ckpt / BEST)):
+            move_aside(ckpt / BEST, reason)
+            self.state.best, self.state.best_step = float("-inf"), -1  # the next evaluation saves a new best
+        logger.info("resumed from %s at step %d", scan.resumable, self.state.step)
+
+    # --- the loop ---------------------------------------------------------------------------
+    def _loop(self) -> None:
+        t = self.run.settings.train
+        self.batches = iter(self.sampler)
+        self.window: dict[str, float] = {}
+        self.net.train()
+        decision = self._on_rank0(lambda: None)
+        while decision == GO_ON:
+            decision = self._after_step(self._step())
+            if self.state.step % t.checkpoint_every == 0:
+                self._save_last()
+        scored = any(h.get("step") == self.state.step and PRIMARY in h for h in self.state.history)
+        if not broadcast_int(int(scored), self.info):  # a last evaluation of unscored final weights
+            self._on_rank0(self._evaluate)
+        self._save_last()
+
+    def _budget_left(self) -> bool:
+        t, st = self.run.settings.train, self.state
+        if st.should_stop or st.step >= t.max_steps:
+            return False
+        if t.max_seconds and self.schedule.seconds >= t.max_seconds:
+            return False
+        return not (t.max_epochs and self.sampler.epochs_done() >= t.max_epochs)
+
+    def _step(self) -> dict[str, float]:
+        """One optimiser step over ``grad_accumulation`` micro-batches; returns its losses and stats."""
+        t, info = self.run.settings.train, self.info
+        start = time.perf_counter()
+        lr = self.schedule.apply()
+        self.optimizer.zero_grad(set_to_none=True)
+        losses: dict[str, float] = {}
+        pairs = 0
+        for micro in range(t.grad_accumulation):
+            global_batch = next(self.batches)
+            pairs += len(global_batch)
+            local = rank_slice(global_batch, info.rank, info.world_size)
+            batch = {k: v.to(self.device, non_blocking=True)
+                     for k, v in collate(self.data, local, self.max_length).items()}
+            last_micro = micro == t.grad_accumulation - 1
+            with contextlib.nullcontext() if (last_micro or not info.enabled) else self.net.no_sync():
+                terms = self._forward(batch)
+                self.scaler.scale(terms["total"] / t.grad_accumulation).backward()
+            for k, v in terms.items():
+                losses[k] = losses.get(k, 0.0) + float(v.detach()) / t.grad_accumulation
+        self.scaler.unscale_(self.optimizer)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, t.grad_clip if t.grad_clip else float("inf"))
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        elapsed = time.perf_counter() - start
+        self.schedule.advance(elapsed, self.sampler.epochs_done() if t.max_epochs else None)
+        self.state.step += 1
+        self.state.pairs_seen += pairs
+        return {**losses, "lr": lr, "grad_norm": float(grad_norm), "pairs": pairs, "seconds": elapsed}
+
+    def _forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        obj = self.run.settings.objective
+        autocast = (torch.autocast(device_type=self.device.type, dtype=self.dtype) if self.dtype
+                    else contextlib.nullcontext())
+        with autocast:
+            out = self.net(**batch)
+            return compute_losses(out, batch, obj, gather=obj.gather_negatives and self.info.enabled)
+
+    def _after_step(self, losses: dict[str, float]) -> int:
+        """Rank 0: step callbacks, the log window, dev evaluation; every rank gets its decision."""
+        t = self.run.settings.train
+
+        def rank0() -> None:
+            step_losses = {k: v for k, v in losses.items() if k not in ("lr", "grad_norm", "pairs", "seconds")}
+            self._fire("on_step_end", self.state, step_losses)
+            self._accumulate(losses)
+            if self.state.step % t.log_every == 0:
+                self._log_window()
+            if self.state.step % t.eval_every == 0:
+                self._evaluate()
+
+        return self._on_rank0(rank0)
+
+    def _on_rank0(self, fn: Any) -> int:
+        """Run ``fn`` on rank 0 and broadcast what follows: go on, stop (state or budget), or abort.
+
+        An exception of ``fn`` is re-raised on rank 0 after the others were told to abort.
+        """
+        decision, error = GO_ON, None
+        if self.info.is_main:
+            try:
+                fn()
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, after the broadcast
+                decision, error = ABORT, exc
+            else:
+                decision = GO_ON if self._budget_left() else STOP
+        decision = broadcast_int(decision, self.info)
+        if error is not None:
+            raise error
+        if decision == ABORT:
+            raise Aborted("rank 0 aborted the run")
+        return decision
+
+    def _accumulate(self, losses: dict[str, float]) -> None:
+        w = self.window
+        for k, v in losses.items():
+            w[k] = w.get(k, 0.0) + v
+        w["n"] = w.get("n", 0.0) + 1
+
+    def _log_window(self) -> None:
+        """Smoothed training metrics of the steps since the last log (rank 0)."""
+        w, self.window = self.window, {}
+        n = w.pop("n")
+        pairs, seconds, lr, grad_norm = w.pop("pairs"), w.pop("seconds"), w.pop("lr"), w.pop("grad_norm")
+        metrics = {f"loss/{k}": v / n for k, v in w.items()}
+        metrics.update({"lr": lr / n, "grad_norm": grad_norm / n, "pairs_per_s": pairs / max(seconds, 1e-9),
+                        "epoch": self.sampler.epochs_done()})
+        self.state.history.append({"step": self.state.step, "seconds": self.schedule.seconds, **metrics})
+        self._fire("on_log", self.state, metrics)
+
+    def _evaluate(self) -> None:
+        """Rank 0: dev metrics, the best model, early stopping, then the callbacks' ``on_evaluate``."""
+        t, st = self.run.settings.train, self.state
+        metrics = dev_evaluate(self.model, self.valid, self.run.settings.objective, self.device,
+                               t.dev_pairs_per_language, max_length=self.max_length)
+        st.history.append({"step": st.step, "seconds": self.schedule.seconds, **metrics})
+        score = metrics[PRIMARY]
+        logger.info("step %d: dev retrieval acc %.4f, dev loss %.4f", st.step, score, metrics["dev/loss_total"])
+        if score > st.best:
+            st.best, st.best_step, st.bad_evals = score, st.step, 0
+            save_checkpoint(self.run.checkpoint_dir / BEST, {"model": self.model.state_dict(), "step": st.step,
+                                                             "score": score})
+        else:
+            st.bad_evals += 1
+            if t.early_stopping_patience and st.bad_evals >= t.early_stopping_patience:
+                st.should_stop, st.stop_reason = True, f"early stopping at step {st.step}"
+        self._fire("on_evaluate", st, metrics)
+
+    def _save_last(self) -> None:
+        """Collective: every rank hands in its RNG state; rank 0 writes ``last.pt`` (old one kept as previous)."""
+        ckpt = self.run.checkpoint_dir
+        state = {name: getattr(self, name).state_dict() for name in ("model", "optimizer", "schedule", "sampler",
+                                                                      "scaler")}
+        state.update(run=self.state.state_dict(), rng=gather_objects(rng_state(), self.info),
+                     identity=self.run.identity)
+        if self.info.is_main:
+            save_checkpoint(ckpt / LAST, state, {"identity": self.run.identity, "step": self.state.step},
+                            previous=ckpt / PREVIOUS)
+            self._fire("on_save", self.state, ckpt / LAST)
+        barrier(self.info)
+
+    def _fire(self, hook: str, *args: Any) -> None:
+        """Call ``hook`` on every callback (rank 0 only); an exception is marked as the callback's abort."""
+        if not self.info.is_main:
+            return
+        for cb in self.callbacks:
+            try:
+                getattr(cb, hook)(*args)
+            except BaseException as exc:
+                with contextlib.suppress(AttributeError):
+                    exc._ems_from_callback = True  # type: ignore[attr-defined]
+                raise
+
+    # --- the end ----------------------------------------------------------------------------
+    def _finish(self) -> dict[str, Any]:
+        """Rank 0 writes the outputs (best weights) and tells the callbacks; checkpoints go unless kept."""
+        summary: dict[str, Any] = {}
+        if self.info.is_main:
+            best = self.run.checkpoint_dir / BEST
+            if best.exists():
+                self.model.load_state_dict(load_checkpoint(best, map_location=self.device)["model"])
+            outputs.write_model(self.run, self.model.to("cpu").eval(), self.data.languages, self.state,
+                                self.max_length)
+            self._fire("on_save", self.state, self.run.out_dir)
+            summary = outputs.write_run_json(self.run, self.state)
+            if not self.keep_checkpoints:
+                shutil.rmtree(self.run.checkpoint_dir, ignore_errors=True)
+        barrier(self.info)
+        return summary
 
 
 def train(
@@ -124,325 +380,27 @@ def train(
     valid_dir: str | os.PathLike[str],
     tokenizer_dir: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
-    tracker: Tracker | None = None,
-    callbacks: Iterable[Callback] = (),
+    tracker: Any = None,
+    callbacks: Iterable[TrainerCallback | Callback] = (),
     *,
     model_id: str | None = None,
     checkpoint_dir: str | os.PathLike[str] | None = None,
     keep_checkpoints: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train a model; write ``out_dir/{model/,heads.pt,history.csv,run.json}``; return a summary.
+    """Resolve a :class:`TrainingRun` and train it; write ``out_dir/{model/,heads.pt,history.csv,run.json}``.
 
-    ``settings`` holds the ``model``, ``objective``, ``train`` (and optionally ``tracking``)
-    config sections. ``tracker`` receives params, tags, metrics and artifacts (rank 0 only).
-    A checkpoint in ``checkpoint_dir`` (default ``out_dir/checkpoints``) is resumed from.
+    ``callbacks``: :class:`TrainerCallback` objects (a plain ``fn(step, dev_metrics)`` is the
+    legacy form, adapted). ``tracker``: an :class:`ems.tracking.Tracker` to log to through the
+    tracking plug-in; the caller opened it and closes it.
     """
-    s = resolve_settings(settings)
-    t = s.train
-    tracker = tracker or NullTracker()
-    callbacks = list(callbacks)
-    out_dir = Path(out_dir)
-    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else default_checkpoint_dir(out_dir)
-    model_id = model_id or "/".join(out_dir.resolve().parts[-2:])
-    if t.num_threads:
-        torch.set_num_threads(t.num_threads)
+    run = resolve_run(settings, train_dir, valid_dir, tokenizer_dir, out_dir, model_id=model_id,
+                      checkpoint_dir=checkpoint_dir)
+    cbs = [cb if isinstance(cb, TrainerCallback) else FunctionCallback(cb) for cb in callbacks]
+    if tracker is not None:  # the caller opened this tracking run and closes it
+        from ems.tracking.callback import TrackingCallback
 
-    info = init_distributed(use_cuda=(t.device.startswith("cuda") or (t.device == "auto" and torch.cuda.is_available())))
-    try:
-        return _train(s, Path(train_dir), Path(valid_dir), Path(tokenizer_dir), out_dir, ckpt_dir, tracker, callbacks,
-                      model_id, keep_checkpoints, progress, info)
-    finally:
-        shutdown(info)
-
-
-def _train(
-    s: Settings,
-    train_dir: Path,
-    valid_dir: Path,
-    tokenizer_dir: Path,
-    out_dir: Path,
-    ckpt_dir: Path,
-    tracker: Tracker,
-    callbacks: list[Callback],
-    model_id: str,
-    keep_checkpoints: bool,
-    progress: bool,
-    info: DistInfo,
-) -> dict[str, Any]:
-    t, obj = s.train, s.objective
-    device = choose_device(t, info)
-    dtype = amp_dtype(t, device)
-    train_data, valid_data = load_pair_shards(train_dir), load_pair_shards(valid_dir)
-    _check_data(train_data, valid_data, s)
-    vocab, pad = int(train_data.meta["vocab_size"]), int(train_data.meta["pad_id"])
-    max_length = int(train_data.meta["max_length"])
-
-    torch.manual_seed(t.seed)  # identical initialisation on every rank
-    model = EmsModel(s.model.__dict__, obj.__dict__, vocab, len(train_data.languages), pad).to(device)
-    torch.manual_seed(t.seed * 1_000_003 + info.rank)  # dropout streams differ per rank
-    net: torch.nn.Module = model
-    if info.enabled:
-        net = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], t)
-    schedule = Schedule(optimizer, t)
-    scaler = torch.amp.GradScaler("cuda", enabled=(dtype == torch.float16))
-    lengths = np.maximum(train_data.src.lengths, train_data.tgt.lengths)
-    sampler = BatchSampler(lengths, t.batch_size, t.seed, t.max_tokens, t.bucketing, info.world_size)
-    run = _Run()
-
-    last = ckpt_dir / LAST
-    identity = {"settings": identity_hash(s), "data_hash": str(train_data.meta["content_sha256"]),
-                "valid_hash": str(valid_data.meta["content_sha256"])}
-    st = load_checkpoint(last, map_location=device) if last.exists() else None
-    if st is not None and st.get("identity") != identity:
-        logger.warning("%s was made with other settings or data (%s != %s): starting afresh", last,
-                       st.get("identity"), identity)
-        st = None
-        if info.is_main:
-            for stale in (last, ckpt_dir / BEST):
-                stale.unlink(missing_ok=True)
-        barrier(info)
-    if st is not None:
-        model.load_state_dict(st["model"])
-        optimizer.load_state_dict(st["optimizer"])
-        schedule.load_state_dict(st["schedule"])
-        sampler.load_state_dict(st["sampler"])
-        scaler.load_state_dict(st["scaler"])
-        run.load_state_dict(st["run"])
-        rngs = st["rng"]
-        if len(rngs) == info.world_size:
-            set_rng_state(rngs[info.rank])
-        else:
-            logger.warning("checkpoint made by %d processes, resuming with %d: new dropout RNG streams", len(rngs), info.world_size)
-        logger.info("resumed from %s at step %d", last, run.step)
-
-    n_params = sum(p.numel() for p in model.parameters())
-    if info.is_main:
-        params = s.to_dict()
-        params["derived"] = {
-            "n_parameters": n_params,
-            "world_size": info.world_size,
-            "global_batch_size": t.batch_size * info.world_size * t.grad_accumulation,
-            "n_train_pairs": len(train_data),
-            "n_valid_pairs": len(valid_data),
-            "device": str(device),
-            "amp_dtype": str(dtype) if dtype else "fp32",
-            "vocab_size": vocab,
-            "languages": ",".join(train_data.languages),
-        }
-        tracker.log_params(params)
-        tracker.set_tags(
-            {
-                "git_commit": git_commit(),
-                "mlflow.source.git.commit": git_commit(),
-                "config_hash": config_hash(s.to_dict()),
-                "data_hash": train_data.meta["content_sha256"],
-                "valid_data_hash": valid_data.meta["content_sha256"],
-                "model_id": model_id,
-            }
-        )
-
-    def checkpoint_state() -> dict[str, Any]:
-        rngs = gather_objects(rng_state(), info)
-        return {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "schedule": schedule.state_dict(),
-            "sampler": sampler.state_dict(),
-            "scaler": scaler.state_dict(),
-            "run": run.state_dict(),
-            "rng": rngs,
-            "identity": identity,
-        }
-
-    def save_last() -> None:
-        state = checkpoint_state()  # collective: every rank takes part
-        if info.is_main:
-            save_checkpoint(last, state)
-        barrier(info)
-
-    def evaluate() -> int:
-        """Rank 0 evaluates and runs callbacks; returns 0 go on, 1 stop (broadcast)."""
-        decision = 0
-        error: BaseException | None = None
-        if info.is_main:
-            metrics = dev_evaluate(model, valid_data, obj, device, t.dev_pairs_per_language, max_length=max_length)
-            tracker.log_metrics(metrics, step=run.step)
-            run.history.append({"step": run.step, "seconds": schedule.seconds, **metrics})
-            score = metrics[PRIMARY]
-            logger.info("step %d: dev retrieval acc %.4f, dev loss %.4f", run.step, score, metrics["dev/loss_total"])
-            if score > run.best:
-                run.best, run.best_step, run.bad_evals = score, run.step, 0
-                save_checkpoint(ckpt_dir / BEST, {"model": model.state_dict(), "step": run.step, "score": score})
-            else:
-                run.bad_evals += 1
-                if t.early_stopping_patience and run.bad_evals >= t.early_stopping_patience:
-                    run.stopped = f"early stopping at step {run.step}"
-                    decision = 1
-            try:
-                for cb in callbacks:
-                    cb(run.step, metrics)
-            except StopTraining as exc:
-                run.stopped = f"stopped by callback at step {run.step}: {exc}"
-                decision = 1
-            except BaseException as exc:  # noqa: BLE001 - e.g. optuna.TrialPruned: abort, re-raise below
-                error = exc
-                decision = 2
-        decision = broadcast_int(decision, info)
-        if decision == 2:
-            if error is not None:
-                tracker.set_tags({"ems.stopped": f"{type(error).__name__}: {error}"[:500]})
-                tracker.close("KILLED")
-                raise error
-            raise StopTraining("rank 0 aborted the run")
-        return decision
-
-    if info.is_main:
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-    accum = t.grad_accumulation
-    batches = iter(sampler)
-    params = [p for p in model.parameters() if p.requires_grad]
-    autocast = (
-        (lambda: torch.autocast(device_type=device.type, dtype=dtype)) if dtype else contextlib.nullcontext
-    )
-    bar = tqdm(
-        total=t.max_steps, initial=run.step, disable=not (progress and info.is_main), unit="step",
-        mininterval=2.0, dynamic_ncols=True, desc=model_id,
-    )
-    window_pairs, window_time = 0, 0.0
-    sums: dict[str, float] = {}
-    n_sums = 0
-    net.train()
-    tick = time.perf_counter()
-
-    def budget_left() -> bool:
-        if run.stopped or run.step >= t.max_steps:
-            return False
-        if t.max_seconds and schedule.seconds >= t.max_seconds:
-            return False
-        return not (t.max_epochs and sampler.epochs_done() >= t.max_epochs)
-
-    go_on = broadcast_int(int(budget_left()), info)
-    while go_on:
-        lr = schedule.apply()
-        optimizer.zero_grad(set_to_none=True)
-        step_pairs = 0
-        for micro in range(accum):
-            global_batch = next(batches)
-            step_pairs += len(global_batch)
-            local = rank_slice(global_batch, info.rank, info.world_size)
-            batch = {k: v.to(device, non_blocking=True) for k, v in collate(train_data, local, max_length).items()}
-            sync = contextlib.nullcontext() if (micro == accum - 1 or not info.enabled) else net.no_sync()
-            with sync:
-                with autocast():
-                    out = net(**batch)
-                    terms = compute_losses(out, batch, obj, gather=obj.gather_negatives and info.enabled)
-                scaler.scale(terms["total"] / accum).backward()
-            for k, v in terms.items():
-                sums[f"loss/{k}"] = sums.get(f"loss/{k}", 0.0) + float(v.detach()) / accum
-        n_sums += 1
-        scaler.unscale_(optimizer)
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, t.grad_clip if t.grad_clip else float("inf"))
-        scaler.step(optimizer)
-        scaler.update()
-        now = time.perf_counter()
-        elapsed, tick = now - tick, now
-        schedule.advance(elapsed, sampler.epochs_done() if t.max_epochs else None)
-        run.step += 1
-        window_pairs += step_pairs
-        window_time += elapsed
-        bar.update(1)
-
-        if run.step % t.log_every == 0 and info.is_main:
-            metrics = {k: v / n_sums for k, v in sums.items()}
-            metrics.update({"lr": lr, "grad_norm": float(grad_norm), "pairs_per_s": window_pairs / max(window_time, 1e-9),
-                            "epoch": sampler.epochs_done()})
-            tracker.log_metrics(metrics, step=run.step)
-            run.history.append({"step": run.step, "seconds": schedule.seconds, **metrics})
-            bar.set_postfix(loss=f"{metrics['loss/total']:.3f}", pairs_s=f"{metrics['pairs_per_s']:.0f}",
-                            left_s=f"{max(t.max_seconds - schedule.seconds, 0):.0f}" if t.max_seconds else "-")
-            sums, n_sums, window_pairs, window_time = {}, 0, 0, 0.0
-        if run.step % t.eval_every == 0:
-            evaluate()
-        if run.step % t.checkpoint_every == 0:
-            save_last()
-        tick = time.perf_counter()  # evaluation and checkpoint time are not step time
-        go_on = broadcast_int(int(budget_left()), info)
-    bar.close()
-
-    # a last evaluation if the final weights have not been scored yet
-    scored = any(h.get("step") == run.step and PRIMARY in h for h in run.history)
-    if not broadcast_int(int(scored), info):  # rank 0 holds the history
-        evaluate()
-    save_last()
-    summary: dict[str, Any] = {}
-    if info.is_main:
-        summary = _finish(s, model, train_data, tokenizer_dir, out_dir, ckpt_dir, tracker, run, model_id, max_length, device)
-        if not keep_checkpoints:
-            shutil.rmtree(ckpt_dir, ignore_errors=True)
-    barrier(info)
-    return summary
-
-
-def _finish(
-    s: Settings,
-    model: EmsModel,
-    train_data: PairShards,
-    tokenizer_dir: Path,
-    out_dir: Path,
-    ckpt_dir: Path,
-    tracker: Tracker,
-    run: _Run,
-    model_id: str,
-    max_length: int,
-    device: torch.device,
-) -> dict[str, Any]:
-    """Load the best weights; write model/, heads.pt, history.csv, run.json; log artifacts."""
-    import pandas as pd
-
-    from ems.train.figures import plot_history
-
-    best = ckpt_dir / BEST
-    if best.exists():
-        model.load_state_dict(load_checkpoint(best, map_location=device)["model"])
-    model = model.to("cpu").eval()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    info = {
-        "model_id": model_id,
-        "languages": train_data.languages,
-        "best_step": run.best_step,
-        "best_dev_retrieval_acc": run.best,
-        "steps": run.step,
-        "settings": s.to_dict(),
-    }
-    save_model(model.encoder, tokenizer_dir, out_dir / "model", max_length, info)
-    save_checkpoint(
-        out_dir / "heads.pt",
-        {"heads": model.heads_state_dict(), "languages": train_data.languages, "settings": s.to_dict(), "step": run.best_step},
-    )
-    with atomic_open(out_dir / "history.csv") as fh:
-        pd.DataFrame(run.history).to_csv(fh, index=False)
-    write_json(out_dir / "settings.resolved.json", s.to_dict())
-    plot_history(run.history, out_dir / "loss_curve.png")
-    tracker.log_metrics({"best/dev_retrieval_acc": run.best, "best/step": run.best_step, "steps": run.step}, step=run.step)
-    if run.stopped:
-        tracker.set_tags({"ems.stopped": run.stopped})
-    for name in ("settings.resolved.json", "history.csv", "loss_curve.png", "heads.pt"):
-        tracker.log_artifact(out_dir / name)
-    tracker.log_artifact(out_dir / "model", "model")
-    tracker.log_artifact(tokenizer_dir, "tokenizer")
-    result = {
-        "run_id": tracker.run_id,
-        "experiment_id": tracker.experiment_id,
-        "tracking_uri": tracker.tracking_uri,
-        "model_id": model_id,
-        "config_hash": config_hash(s.to_dict()),
-        "data_hash": train_data.meta["content_sha256"],
-    }
-    write_json(out_dir / "run.json", result)
-    logger.info("saved %s (best dev retrieval acc %.4f at step %d)", out_dir / "model", run.best, run.best_step)
-    return {**result, "best_dev_retrieval_acc": run.best, "best_step": run.best_step, "steps": run.step,
-            "stopped": run.stopped}
+        run = dataclasses.replace(run, tracking={"tracking_uri": tracker.tracking_uri, "run_id": tracker.run_id,
+                                                 "experiment_id": tracker.experiment_id})
+        cbs.insert(0, TrackingCallback(tracker))
+    return Trainer(run, cbs, keep_checkpoints=keep_checkpoints, progress=progress).train()

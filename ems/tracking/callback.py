@@ -1,0 +1,56 @@
+"""The tracking plug-in of the trainer: a :class:`TrainerCallback` that logs a run to a :class:`Tracker`.
+
+Params (resolved settings + derived facts), tags (code commit, config / data hashes, model
+id, the run a fresh start replaces), training and dev metrics, the final artifacts. It opens
+and closes nothing: whoever opened the tracking run (``ems train``, the tuning objective)
+closes it. A resumed run is marked running again only here, when training really begins, so
+a resume that fails earlier leaves the run's status as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ems.tracking.base import Tracker, git_commit
+from ems.train.callbacks import TrainerCallback, TrainerState
+
+logger = logging.getLogger(__name__)
+
+ARTIFACT_FILES = ("settings.resolved.json", "history.csv", "loss_curve.png", "heads.pt")
+
+
+class TrackingCallback(TrainerCallback):
+    """Log a training run to ``tracker`` (an :class:`~ems.tracking.mlflow_tracker.MlflowTracker` in practice)."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        self.tracker = tracker
+
+    def on_train_begin(self, run: Any, state: TrainerState) -> None:
+        self.run = run
+        self.tracker.reopen()
+        self.tracker.log_params({**run.settings.to_dict(), "derived": state.derived})
+        commit = git_commit()
+        self.tracker.set_tags({"git_commit": commit, "mlflow.source.git.commit": commit, **run.tags()})
+
+    def on_log(self, state: TrainerState, metrics: Mapping[str, float]) -> None:
+        self.tracker.log_metrics(metrics, step=state.step)
+
+    def on_evaluate(self, state: TrainerState, metrics: Mapping[str, float]) -> None:
+        self.tracker.log_metrics(metrics, step=state.step)
+
+    def on_save(self, state: TrainerState, path: Path) -> None:
+        if Path(path) != Path(self.run.out_dir):
+            return  # a checkpoint: nothing to log
+        self.tracker.log_metrics({"best/dev_retrieval_acc": state.best, "best/step": state.best_step,
+                                  "steps": state.step}, step=state.step)
+        for name in ARTIFACT_FILES:
+            self.tracker.log_artifact(Path(path) / name)
+        self.tracker.log_artifact(Path(path) / "model", "model")
+        self.tracker.log_artifact(self.run.tokenizer_dir, "tokenizer")
+
+    def on_train_end(self, state: TrainerState, status: str) -> None:
+        if state.stop_reason:
+            self.tracker.set_tags({"ems.stopped": state.stop_reason})

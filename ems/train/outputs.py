@@ -1,0 +1,49 @@
+"""What a finished training run leaves in its model folder (rank 0), ``run.json`` last.
+
+``model/`` (encoder + tokenizer), ``heads.pt``, ``history.csv``, ``settings.resolved.json``,
+``loss_curve.png``; then, once the callbacks have had ``on_save`` (the tracking plug-in logs
+the artifacts there), ``run.json``: the rule's completion marker.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ems.io import atomic_open, write_json
+from ems.model.ems_model import EmsModel
+from ems.model.io import save_model
+from ems.train.callbacks import TrainerState
+from ems.train.checkpoint import save_checkpoint
+from ems.train.run import TrainingRun
+
+logger = logging.getLogger(__name__)
+
+
+def write_model(run: TrainingRun, model: EmsModel, languages: list[str], state: TrainerState, max_length: int) -> None:
+    """The model folder's files, each written atomically (run.json excepted: see :func:`write_run_json`)."""
+    import pandas as pd
+
+    from ems.train.figures import plot_history
+
+    out, settings = run.out_dir, run.settings.to_dict()
+    out.mkdir(parents=True, exist_ok=True)
+    info = {"model_id": run.model_id, "languages": languages, "best_step": state.best_step,
+            "best_dev_retrieval_acc": state.best, "steps": state.step, "settings": settings}
+    save_model(model.encoder, run.tokenizer_dir, out / "model", max_length, info)
+    save_checkpoint(out / "heads.pt", {"heads": model.heads_state_dict(), "languages": languages,
+                                       "settings": settings, "step": state.best_step})
+    with atomic_open(out / "history.csv") as fh:
+        pd.DataFrame(state.history).to_csv(fh, index=False)
+    write_json(out / "settings.resolved.json", settings)
+    plot_history(state.history, out / "loss_curve.png")
+
+
+def write_run_json(run: TrainingRun, state: TrainerState) -> dict[str, Any]:
+    """Write ``run.json`` (tracking run, model id, hashes); return the run's summary."""
+    tracking = {"run_id": None, "experiment_id": None, "tracking_uri": None, **run.tracking}
+    result = {**tracking, "model_id": run.model_id, "config_hash": run.config_hash, "data_hash": run.data_hash}
+    write_json(run.out_dir / "run.json", result)
+    logger.info("saved %s (best dev retrieval acc %.4f at step %d)", run.out_dir / "model", state.best, state.best_step)
+    return {**result, "best_dev_retrieval_acc": state.best, "best_step": state.best_step, "steps": state.step,
+            "stopped": state.stop_reason}

@@ -1,0 +1,75 @@
+"""Progress of a training run: a tqdm bar on a terminal, else a steady "step N/M, pairs/s, ETA" log line.
+
+Under Snakemake (no TTY) a bar would fill the log with carriage returns; there the callback
+logs one line every ``interval`` seconds instead. It also silences transformers' own
+progress bars, which would interleave with either.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ems.train.callbacks import TrainerCallback, TrainerState
+
+logger = logging.getLogger(__name__)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}h{rest // 60:02d}m" if h else f"{rest // 60}m{rest % 60:02d}s"
+
+
+class ProgressCallback(TrainerCallback):
+    """A bar when ``bar`` and stderr is a terminal; otherwise a log line every ``interval`` seconds."""
+
+    def __init__(self, bar: bool = True, interval: float = 30.0, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
+        self.use_bar = bar and bool(getattr(self.stream, "isatty", lambda: False)())
+        self.interval = interval
+        self.bar: Any = None
+
+    def on_train_begin(self, run: Any, state: TrainerState) -> None:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        self.t0 = self.last = time.monotonic()
+        self.step0, self.pairs0 = state.step, state.pairs_seen
+        self.model_id = run.model_id
+        if self.use_bar:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=state.max_steps, initial=state.step, unit="step", mininterval=2.0,
+                            dynamic_ncols=True, desc=run.model_id, file=self.stream)
+
+    def on_step_end(self, state: TrainerState, losses: Mapping[str, float]) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            return
+        now = time.monotonic()
+        if now - self.last >= self.interval:
+            self.last = now
+            logger.info("%s", self.line(state, now))
+
+    def line(self, state: TrainerState, now: float) -> str:
+        """``step N/M, X pairs/s, ETA ...`` over the steps this process ran."""
+        elapsed = max(now - self.t0, 1e-9)
+        steps = state.step - self.step0
+        rate = (state.pairs_seen - self.pairs0) / elapsed
+        eta = (state.max_steps - state.step) * elapsed / steps if steps else float("nan")
+        eta_text = _duration(eta) if math.isfinite(eta) else "?"
+        return f"{self.model_id}: step {state.step}/{state.max_steps}, {rate:.0f} pairs/s, ETA {eta_text}"
+
+    def on_log(self, state: TrainerState, metrics: Mapping[str, float]) -> None:
+        if self.bar is not None and "loss/total" in metrics:
+            self.bar.set_postfix(loss=f"{metrics['loss/total']:.3f}", pairs_s=f"{metrics.get('pairs_per_s', 0):.0f}")
+
+    def on_train_end(self, state: TrainerState, status: str) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
