@@ -73,7 +73,7 @@ rule clean:
 
 
 rule decontaminate:
-    """Drop pairs with a side in Tatoeba, FLORES, SIB-200, UMSAB or the reserved newstest sets."""
+    """Drop pairs with a side in Tatoeba, FLORES, SIB-200, UMSAB, the reserved newstest sets or an extra dataset."""
     conda:
         "../../envs/ems.yaml"
     input:
@@ -91,7 +91,14 @@ rule decontaminate:
         ),
     params:
         ems=EMS,
-        settings=lambda w: settings("decontamination", "mining"),
+        # Only the extra datasets of the evaluation section: they are decontaminated too.
+        settings=lambda w: settings_json(
+            {
+                "decontamination": config["decontamination"],
+                "mining": config["mining"],
+                "evaluation": {"extra_datasets": config["evaluation"]["extra_datasets"]},
+            }
+        ),
         laser=source_dir("laser"),
         opus=source_dir("opus_mt_testsets"),
         sib200=source_dir("sib200"),
