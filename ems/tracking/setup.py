@@ -48,8 +48,18 @@ def open_store(settings: Mapping[str, Any]) -> tuple[str, Any]:
     uri = resolve_tracking_uri(settings)
     folder = sqlite_folder(uri)
     if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
+        writable_folder(folder, "tracking store folder")
     return uri, _client(uri)
+
+
+def writable_folder(folder: Path, what: str) -> None:
+    """Create ``folder`` (and parents); ConfigError naming it when that fails or it is read-only."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the {what} {folder}: {exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"the {what} {folder} is not writable")
 
 
 def experiment_name(settings: Mapping[str, Any]) -> str:
@@ -78,6 +88,7 @@ def get_or_create_experiment(client: Any, uri: str, name: str) -> str:
 def tracking_setup(settings: Mapping[str, Any], out: str | os.PathLike[str]) -> dict[str, str]:
     """Create (or find) the experiment and this configuration's parent run; write ``out``."""
     uri, client = open_store(settings)
+    writable_folder(Path(out).resolve().parent, "folder of")
     name = experiment_name(settings)
     exp_id = get_or_create_experiment(client, uri, name)
     cfg_name = str(settings["name"])

@@ -211,9 +211,11 @@ class Trainer:
             if self.state.step % t.checkpoint_every == 0:
                 self._save_last()
         scored = any(h.get("step") == self.state.step and PRIMARY in h for h in self.state.history)
-        if not broadcast_int(int(scored), self.info):  # a last evaluation of unscored final weights
+        scored = bool(broadcast_int(int(scored), self.info))  # rank 0 holds the history
+        if not scored:  # a last evaluation of unscored final weights
             self._on_rank0(self._evaluate)
-        self._save_last()
+        if not scored or self.state.step % t.checkpoint_every:  # unless last.pt already holds this state
+            self._save_last()
 
     def _budget_left(self) -> bool:
         t, st = self.run.settings.train, self.state
