@@ -8,12 +8,13 @@ status 2 (no traceback), so Snakemake logs show what is wrong and where.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
 from collections.abc import Sequence
 
-from ems import __version__
+from ems import __version__, redact
 from ems.errors import EmsError
 
 logger = logging.getLogger("ems")
@@ -47,10 +48,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    redact.install()  # no credentials of a tracking or storage URI in any log line
     try:
         return int(args.func(args) or 0)
     except EmsError as exc:
-        print(f"ems {args.command}: error: {exc}", file=sys.stderr)
+        print(f"ems {args.command}: error: {redact.redact_text(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk outside ems.io's atomic writers
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(f"ems {args.command}: error: no space left writing {exc.filename or 'an output'}", file=sys.stderr)
         return 2
 
 

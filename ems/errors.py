@@ -21,3 +21,7 @@ class UnknownLanguageError(DataError):
 
 class TrackingError(EmsError):
     """The tracking store (MLflow) cannot be reached or refused a write; the message names its URI, redacted."""
+
+
+class OutputError(EmsError):
+    """An output cannot be written (e.g. a full disk); the message names the file."""

@@ -7,6 +7,7 @@ input never leaves a partial file where Snakemake (or a user) would take it as c
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import hashlib
 import json
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import yaml
+
+from ems.errors import OutputError
 
 
 def _current_umask() -> int:
@@ -41,6 +44,25 @@ def _tmp_sibling(path: Path, is_dir: bool = False) -> Path:
     return Path(name)
 
 
+#: Below this many free bytes a failed write is taken as a full disk (torch.save reports one
+#: as a RuntimeError from its zip writer, not as ENOSPC).
+LOW_SPACE_BYTES = 1 << 20
+
+
+def disk_full_error(target: Path, exc: BaseException) -> OutputError | None:
+    """An :class:`OutputError` naming ``target`` when ``exc`` came from a full disk, else None."""
+    full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if not full and not isinstance(exc, OutputError):
+        try:
+            full = shutil.disk_usage(target.parent).free < LOW_SPACE_BYTES
+        except OSError:
+            full = False
+    if not full:
+        return None
+    return OutputError(f"cannot write {target}: no space left on its file system (nothing was replaced; "
+                       "free some space and rerun: the job resumes)")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary file path that replaces ``path`` only if the block succeeds."""
@@ -49,6 +71,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, target)
+    except (OSError, RuntimeError) as exc:
+        raise disk_full_error(target, exc) or exc
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -64,6 +88,8 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
+    except (OSError, RuntimeError) as exc:
+        raise disk_full_error(target, exc) or exc
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
