@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from _train_toy import TINY_SETTINGS, make_toy_data  # noqa: E402
+from _train_toy import TINY_SETTINGS, make_toy_data
 
 ENV = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "HF_HUB_OFFLINE": "1",
        "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT)}
@@ -82,7 +82,7 @@ def kill_train(toy: dict[str, Path], work: Path) -> str:
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     killed_at = _last_step(part)
-    rerun = subprocess.run(train_cmd(toy, part, settings), env=ENV, capture_output=True, text=True)
+    rerun = subprocess.run(train_cmd(toy, part, settings), env=ENV, capture_output=True, text=True, check=False)
     if rerun.returncode != 0:
         raise AssertionError(f"rerun after kill -9 failed (rc {rerun.returncode}): {rerun.stderr[-500:]}")
     if not same_weights(final_weights(full), final_weights(part)):
@@ -103,7 +103,7 @@ def _last_step(run_dir: Path) -> int:
 
 def kill_tune_worker(toy: dict[str, Path], work: Path) -> str:
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "kill",
-                           str(ROOT / "tests" / "test_tune_study.py"), str(ROOT / "tests" / "test_tune_setup.py")], env=ENV, capture_output=True, text=True,
+                           str(ROOT / "tests" / "test_tune_study.py"), str(ROOT / "tests" / "test_tune_setup.py")], env=ENV, capture_output=True, text=True, check=False,
                           cwd=ROOT)
     last = (proc.stdout.strip().splitlines() or ["no output"])[-1]
     if proc.returncode != 0 or " passed" not in last:
@@ -147,13 +147,13 @@ def full_disk(toy: dict[str, Path], work: Path) -> str:
         return "SKIPPED: needs root to mount a small tmpfs"
     mnt = work / "small"
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True).returncode:
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], check=False, capture_output=True).returncode:
         return "SKIPPED: this machine does not allow mounting a tmpfs"
     try:
         settings = drill_settings(max_steps=20)
         settings["model"].update(hidden_size=64, ffn_size=256)  # checkpoints larger than the disk
         out = mnt / "run"
-        proc = subprocess.run(train_cmd(toy, out, settings), env=ENV, capture_output=True, text=True)
+        proc = subprocess.run(train_cmd(toy, out, settings), env=ENV, capture_output=True, text=True, check=False)
         lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
         if proc.returncode != 2 or "Traceback" in proc.stderr or not lines or "space" not in lines[-1].lower():
             raise AssertionError(f"full disk: rc {proc.returncode}, stderr ends {proc.stderr[-400:]!r}")
@@ -161,12 +161,12 @@ def full_disk(toy: dict[str, Path], work: Path) -> str:
             raise AssertionError("full disk left a model or run.json behind")
         message = lines[-1]
         subprocess.run(["mount", "-o", "remount,size=64m", str(mnt)], check=True)
-        again = subprocess.run(train_cmd(toy, out, settings), env=ENV, capture_output=True, text=True)
+        again = subprocess.run(train_cmd(toy, out, settings), env=ENV, capture_output=True, text=True, check=False)
         if again.returncode != 0:
             raise AssertionError(f"rerun with space failed: {again.stderr[-400:]}")
         return f"full disk: rc 2, {message.strip()[:140]!r}; rerun with space finished"
     finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True, check=False)
 
 
 DRILLS: dict[str, Callable[[dict[str, Path], Path], str]] = {
