@@ -20,6 +20,7 @@ import pandas as pd
 
 from ems.errors import DataError
 from ems.io import read_json
+from ems.redact import connectable
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def log_artifacts(parent: Mapping[str, str], files: Iterable[str | os.PathLike[s
     """Log each file as an artifact of the parent run under ``artifact_path/<parent folder>/``; return the paths."""
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=parent["tracking_uri"])
+    client = MlflowClient(tracking_uri=connectable(parent["tracking_uri"]))
     logged = []
     for f in map(Path, files):
         if not f.is_file():
@@ -158,7 +159,7 @@ def verify(aggregate_dir: str | os.PathLike[str], parent: Mapping[str, str],
     """Compare ``long.csv``/``summary.csv`` of ``aggregate_dir`` with the experiment's runs."""
     long = pd.read_csv(Path(aggregate_dir) / "long.csv")
     summary = pd.read_csv(Path(aggregate_dir) / "summary.csv")
-    runs = search_runs(parent["tracking_uri"], parent["experiment_id"])
+    runs = search_runs(connectable(parent["tracking_uri"]), parent["experiment_id"])
     return compare_with_mlflow(long, summary, runs, run_ids)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ems.io import read_json
+from ems.redact import connectable, redact_value
 from ems.tracking.base import Tracker, flatten_params
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class MlflowTracker(Tracker):
     def attach(cls, parent_json: str | os.PathLike[str], run_name: str, tags: Mapping[str, Any] | None = None) -> MlflowTracker:
         """A new child run of the parent written by ``ems tracking-setup``."""
         parent = read_json(parent_json)
-        return cls.start(parent["tracking_uri"], parent["experiment_id"], run_name, parent["run_id"], tags)
+        return cls.start(connectable(parent["tracking_uri"]), parent["experiment_id"], run_name, parent["run_id"], tags)
 
     @classmethod
     def resume(cls, uri: str, run_id: str) -> MlflowTracker:
@@ -83,7 +84,7 @@ class MlflowTracker(Tracker):
     def log_params(self, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param
 
-        flat = flatten_params(params)
+        flat = flatten_params(redact_value(params))  # no credentials of a URI in a param
         existing = self.client.get_run(self.run_id).data.params
         new = {k: v[:6000] for k, v in flat.items() if k not in existing}
         changed = [k for k, v in flat.items() if k in existing and existing[k] != v[:6000]]

@@ -16,6 +16,7 @@ from typing import Any
 
 from ems.errors import ConfigError
 from ems.io import write_json
+from ems.redact import redact_uri
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +104,6 @@ def tracking_setup(settings: Mapping[str, Any], out: str | os.PathLike[str]) -> 
         run_id = run.info.run_id
         client.set_terminated(run_id, status="FINISHED")
         logger.info("created parent run %s", run_id)
-    info = {"run_id": run_id, "experiment_id": exp_id, "tracking_uri": uri, "experiment": name}
+    info = {"run_id": run_id, "experiment_id": exp_id, "tracking_uri": redact_uri(uri), "experiment": name}
     write_json(out, info)
     return info

@@ -25,11 +25,12 @@ def open_tracking(args: argparse.Namespace, run: TrainingRun, is_main: bool) -> 
 
     if args.no_tracking or not is_main:
         return NullTracker()
+    from ems.redact import connectable
     from ems.tracking.mlflow_tracker import MlflowTracker
 
     resumed = run.resume.tracking
     if resumed:
-        return MlflowTracker.resume(resumed["tracking_uri"], resumed["run_id"])
+        return MlflowTracker.resume(connectable(resumed["tracking_uri"]), resumed["run_id"])
     parent = args.parent_run
     if not parent:
         from ems.tracking.setup import tracking_setup

@@ -20,6 +20,7 @@ from typing import Any
 from ems.config import config_hash
 from ems.errors import DataError
 from ems.io import read_json, write_json
+from ems.redact import redact_uri
 from ems.train.checkpoint import CheckpointScan, find_resumable
 from ems.train.settings import Settings, identity_hash, resolve_settings
 
@@ -72,7 +73,7 @@ class TrainingRun:
 
     def with_tracking(self, tracking_uri: str | None, run_id: str | None, experiment_id: str | None) -> TrainingRun:
         """This run, logged to the given tracking run; a real run is recorded beside the checkpoints."""
-        info = {"tracking_uri": tracking_uri, "run_id": run_id, "experiment_id": experiment_id}
+        info = {"tracking_uri": redact_uri(tracking_uri) if tracking_uri else None, "run_id": run_id, "experiment_id": experiment_id}
         if run_id:
             self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
             write_json(self.checkpoint_dir / TRACKING_MARKER, {**info, "identity": self.identity})

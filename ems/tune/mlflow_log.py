@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ems.io import read_json
+from ems.redact import connectable
 from ems.tracking import MlflowTracker
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class MlflowStudyTracker:
     def from_parent_json(cls, path: str | os.PathLike[str]) -> MlflowStudyTracker:
         """Attach to the experiment and configuration parent run written by ``ems tracking-setup``."""
         info = read_json(path)
-        return cls(info["tracking_uri"], info["experiment_id"], info.get("run_id"))
+        return cls(connectable(info["tracking_uri"]), info["experiment_id"], info.get("run_id"))
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> MlflowStudyTracker:
