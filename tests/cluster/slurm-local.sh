@@ -2,7 +2,7 @@
 # A real single-node SLURM on 127.0.0.1 (munge, slurmctld, slurmd from Debian's packages; no
 # accounting), then the smoke DAG through it: `snakemake --workflow-profile profiles/slurm
 # --configfile config/smoke.yaml` in a temporary copy of the workflow. Everything it starts is
-# stopped by PID on exit. Needs root (apt-get, daemons) and ~10 min on 2 cores.
+# stopped by PID on exit. Needs root (apt-get, daemons) and more than 25 min on 2 cores.
 #
 #   bash tests/cluster/slurm-local.sh [WORK_DIR] [SUMMARY_FILE]
 #
