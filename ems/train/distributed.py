@@ -40,6 +40,8 @@ def init_distributed(use_cuda: bool) -> DistInfo:
     rank = int(os.environ["RANK"])
     local = int(os.environ.get("LOCAL_RANK", "0"))
     here = False
+    if use_cuda:  # before any NCCL work: each rank owns its local GPU (else all ranks share cuda:0)
+        torch.cuda.set_device(local)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if use_cuda else "gloo")
         here = True
