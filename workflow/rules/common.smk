@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from snakemake.common.configfile import load_configfile
+from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 from ems import paths as ems_paths
 from ems.config import replace_free_maps, settings_json, validate_config
@@ -33,8 +34,12 @@ SOURCES = ems_paths.sources_root(config)
 LOGS = Path("logs") / config["name"]
 BENCH = Path("benchmarks") / config["name"]
 
-# The project's interpreter: rules run in the virtualenv that runs Snakemake.
-EMS = f"{shlex.quote(sys.executable)} -m ems.cli"
+# With --software-deployment-method conda a job runs in envs/ems.yaml's environment, whose
+# post-deploy script installs this checkout (EMS_ROOT): use that interpreter; else the one
+# that runs Snakemake (the project's virtualenv).
+_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+os.environ.setdefault("EMS_ROOT", str(Path(workflow.basedir).resolve()))
+EMS = "python -m ems.cli" if _CONDA else f"{shlex.quote(sys.executable)} -m ems.cli"
 
 
 def settings(*sections):
