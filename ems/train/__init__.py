@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ems.train.callbacks import StopTraining
+from ems.train.callbacks import TrainerCallback, TrainerState
 
-__all__ = ["StopTraining", "train"]
+__all__ = ["TrainerCallback", "TrainerState", "train"]
 
 
 def __getattr__(name: str):  # lazy: importing the package must not pull in torch.distributed etc.

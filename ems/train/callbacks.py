@@ -68,25 +68,3 @@ class TrainerCallback:
     def on_train_end(self, state: TrainerState, status: str) -> None:
         """Once at the end: ``FINISHED`` (also after a graceful stop), ``FAILED`` or ``KILLED``."""
 
-
-# Legacy interface, kept while ems/tune moves to TrainerCallback (then removed).
-from collections.abc import Callable
-
-Callback = Callable[[int, Mapping[str, float]], None]
-
-
-class StopTraining(Exception):
-    """Legacy: raised by a ``Callback`` to stop training early and keep the best model so far."""
-
-
-class FunctionCallback(TrainerCallback):
-    """Legacy adapter: ``fn(step, dev_metrics)`` after each dev evaluation; ``StopTraining`` stops."""
-
-    def __init__(self, fn: Callback) -> None:
-        self.fn = fn
-
-    def on_evaluate(self, state: TrainerState, metrics: Mapping[str, float]) -> None:
-        try:
-            self.fn(state.step, metrics)
-        except StopTraining as exc:
-            state.should_stop, state.stop_reason = True, f"stopped by callback at step {state.step}: {exc}"

@@ -25,7 +25,7 @@ import torch
 from ems.errors import ConfigError, DataError
 from ems.model.ems_model import EmsModel
 from ems.train import outputs
-from ems.train.callbacks import Callback, FunctionCallback, TrainerCallback, TrainerState
+from ems.train.callbacks import TrainerCallback, TrainerState
 from ems.train.checkpoint import (
     BEST,
     LAST,
@@ -383,7 +383,7 @@ def train(
     tokenizer_dir: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
     tracker: Any = None,
-    callbacks: Iterable[TrainerCallback | Callback] = (),
+    callbacks: Iterable[TrainerCallback] = (),
     *,
     model_id: str | None = None,
     checkpoint_dir: str | os.PathLike[str] | None = None,
@@ -392,13 +392,12 @@ def train(
 ) -> dict[str, Any]:
     """Resolve a :class:`TrainingRun` and train it; write ``out_dir/{model/,heads.pt,history.csv,run.json}``.
 
-    ``callbacks``: :class:`TrainerCallback` objects (a plain ``fn(step, dev_metrics)`` is the
-    legacy form, adapted). ``tracker``: an :class:`ems.tracking.Tracker` to log to through the
+    ``callbacks``: :class:`TrainerCallback` objects. ``tracker``: an :class:`ems.tracking.Tracker` to log to through the
     tracking plug-in; the caller opened it and closes it.
     """
     run = resolve_run(settings, train_dir, valid_dir, tokenizer_dir, out_dir, model_id=model_id,
                       checkpoint_dir=checkpoint_dir)
-    cbs = [cb if isinstance(cb, TrainerCallback) else FunctionCallback(cb) for cb in callbacks]
+    cbs = list(callbacks)
     if tracker is not None:  # the caller opened this tracking run and closes it
         from ems.tracking.callback import TrackingCallback
 
