@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import yaml
 
-from ems.errors import OutputError
+from ems.errors import DataError, OutputError
 
 
 def _current_umask() -> int:
@@ -118,6 +118,18 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
 def read_json(path: str | os.PathLike[str]) -> Any:
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
+
+
+def read_json_input(path: str | os.PathLike[str], name: str | None = None, hint: str = "") -> Any:
+    """:func:`read_json` of a user-given input: a missing or unparsable file is a one-line
+    :class:`DataError` naming it (``name``, default the path; ``hint`` follows "not found")."""
+    name = name or str(path)
+    try:
+        return read_json(path)
+    except FileNotFoundError as exc:
+        raise DataError(f"{name}: file not found{hint}") from exc
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{name}: not a JSON file ({' '.join(str(exc).split())})") from exc
 
 
 def write_yaml(path: str | os.PathLike[str], data: Any) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from ems import redact
 from ems.config import parse_settings
 from ems.errors import ConfigError, DataError
-from ems.io import read_json
+from ems.io import read_json_input
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +31,7 @@ def train_languages(meta: str | None) -> list[str] | None:
     """``languages`` of the training shards' meta.json (English included), or None."""
     if meta is None:
         return None
-    try:
-        info = read_json(meta)
-    except FileNotFoundError as exc:
-        raise DataError(f"--train-meta {meta}: file not found (the training shards' meta.json)") from exc
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"--train-meta {meta}: not a JSON file ({' '.join(str(exc).split())})") from exc
+    info = read_json_input(meta, f"--train-meta {meta}", " (the training shards' meta.json)")
     langs = info.get("languages") if isinstance(info, dict) else None
     if not isinstance(langs, list) or not langs:
         raise DataError(f"{meta}: no 'languages' list")

@@ -15,7 +15,7 @@ from typing import Any
 
 from ems.errors import ConfigError, DataError, EmsError, TrackingError
 from ems.evaluation.result import EvalResult
-from ems.io import read_json
+from ems.io import read_json_input
 from ems.redact import connectable, redact_text, redact_uri
 
 logger = logging.getLogger(__name__)
@@ -67,12 +67,7 @@ def check_tracking_inputs(run_json: str | os.PathLike[str] | None, parent_json: 
 
 def _read_tracking_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     """``run.json`` / ``parent.json`` with its ``run_id`` and ``tracking_uri`` (DataError/ConfigError naming it)."""
-    try:
-        info = read_json(path)
-    except FileNotFoundError as exc:
-        raise DataError(f"{path}: file not found") from exc
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"{path}: not a JSON file ({' '.join(str(exc).split())})") from exc
+    info = read_json_input(path)
     if not isinstance(info, dict):
         raise DataError(f"{path}: expected a JSON object")
     missing = [k for k in ("run_id", "tracking_uri") if not info.get(k)]
