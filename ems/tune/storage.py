@@ -41,16 +41,9 @@ def is_journal(spec: str) -> bool:
 
 def shown(spec: str) -> str:
     """The storage as written to files and logs: a URL's password replaced by ``***``."""
-    from urllib.parse import urlsplit, urlunsplit
+    from ems.redact import redact_uri
 
-    if is_journal(spec):
-        return spec
-    parts = urlsplit(spec)
-    if parts.password is None:
-        return spec
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    return redact_uri(spec)
 
 
 def make_storage(spec: str, heartbeat_interval: int | None = None, heartbeat_grace: int | None = None,
