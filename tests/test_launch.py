@@ -19,8 +19,10 @@ from ems.launch import claim_devices, launch_command, plan, process_count, threa
 PROBE = """
 import json, os, sys, time
 time.sleep(float(os.environ.get("PROBE_SLEEP", "0")))
-print(json.dumps({k: os.environ.get(k) for k in ("CUDA_VISIBLE_DEVICES", "RANK", "WORLD_SIZE", "LOCAL_RANK",
-                                                  "OMP_NUM_THREADS")} | {"argv": sys.argv[1:]}), flush=True)
+report = {k: os.environ.get(k) for k in ("CUDA_VISIBLE_DEVICES", "RANK", "WORLD_SIZE", "LOCAL_RANK",
+                                         "OMP_NUM_THREADS")} | {"argv": sys.argv[1:]}
+# One write(2) per line: ranks share the pipe, and under PYTHONUNBUFFERED print's text and newline are two writes.
+os.write(1, (json.dumps(report) + "\\n").encode())
 """
 
 
