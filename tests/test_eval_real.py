@@ -128,3 +128,24 @@ def test_zero_shot_tasks_on_real_sib200_and_umsab_with_the_floor(tmp_path: Path)
     res = build_evaluator("umsab", settings, {"umsab": umsab})(enc)
     assert res.metrics["umsab/n_languages"] == 7 and set(res.metrics) >= {"umsab/acc_mean", "umsab/eng/acc"}
     assert res.metrics["umsab/eng/acc"] > 0.4  # three classes: chance is about 1/3
+
+
+def test_evaluation_device_auto_follows_cuda_and_a_missing_gpu_is_a_clear_error(laser: Path, tmp_path: Path,
+                                                                                   monkeypatch, capsys):
+    from ems.evaluation.cli import evaluation_device
+
+    assert evaluation_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert evaluation_device("cpu") == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert evaluation_device("auto") == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    settings = {"evaluation": {"device": "cuda:1", "tatoeba": {"languages": ["deu"]}}}
+    out_json = tmp_path / "t.json"
+    rc = main(["evaluate", "--task", "tatoeba", "--model", "tfidf", "--out-csv", str(tmp_path / "t.csv"),
+               "--out-json", str(out_json), "--settings", json.dumps(settings), "--source", f"laser={laser}"])
+    assert rc == 2 and not out_json.exists()
+    assert "evaluation.device is 'cuda:1' but this job sees no CUDA device" in capsys.readouterr().err
+    bad = {"evaluation": {"device": "gpu"}}
+    rc = main(["evaluate", "--task", "tatoeba", "--model", "tfidf", "--out-csv", str(tmp_path / "t.csv"),
+               "--out-json", str(out_json), "--settings", json.dumps(bad), "--source", f"laser={laser}"])
+    assert rc == 2 and "evaluation.device" in capsys.readouterr().err

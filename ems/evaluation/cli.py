@@ -38,6 +38,17 @@ def train_languages(meta: str | None) -> list[str] | None:
     return [str(lang) for lang in langs]
 
 
+def evaluation_device(choice: str) -> str:
+    """``evaluation.device`` as a torch device string: auto picks CUDA when this job sees a GPU."""
+    import torch
+
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"evaluation.device is {choice!r} but this job sees no CUDA device (use auto or cpu)")
+    return choice
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     import torch
 
@@ -54,7 +65,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     evaluator = build_evaluator(args.task, settings, _sources(args.source), train_languages(args.train_meta))
-    encoder = load_encoder(args.model, batch_size=ev.get("batch_size"), num_threads=args.threads)
+    device = evaluation_device(ev["device"])
+    logger.info("embedding on %s (evaluation.device: %s)", device, ev["device"])
+    encoder = load_encoder(args.model, batch_size=ev.get("batch_size"), num_threads=args.threads, device=device)
     model_id = args.model_id or model_id_for(args.model)
     cache_root = None if args.no_cache or not ev.get("cache", True) else args.cache_dir
     encoder = RefuseEmpty(maybe_cached(encoder, cache_root, args.task), args.task)
