@@ -42,6 +42,16 @@ os.environ.setdefault("EMS_ROOT", str(Path(workflow.basedir).resolve()))
 EMS = "python -m ems.cli" if _CONDA else f"{shlex.quote(sys.executable)} -m ems.cli"
 
 
+def job_threads(share=1):
+    """Threads of a CPU-heavy job: launch.threads, else every core Snakemake was given, split `share` ways.
+
+    Locally that is --cores; inside a cluster job, the job's allocation. On a cluster login node
+    no --cores is set: 1 here, and profiles/slurm's set-threads says what each job asks for.
+    """
+    given = config["launch"]["threads"] or workflow.resource_settings.cores or 1
+    return max(1, int(given) // share)
+
+
 def settings(*sections):
     """JSON of config sections for a rule's params (a change reruns only that rule)."""
     return settings_json(config[sections[0]] if len(sections) == 1 else {s: config[s] for s in sections})

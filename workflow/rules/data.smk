@@ -8,6 +8,12 @@ CORPUS = RESULTS / "corpus"
 #: role -> the fetch rule's output marker of that source.
 SOURCE_MARKER = {role: source_dir(role) / ".verified.json" for role in config["sources"]}
 
+# Run on the machine Snakemake runs on, not as cluster jobs: fetch needs the internet (compute
+# nodes often have none), data_stats is a small table and figure.
+localrules:
+    fetch,
+    data_stats,
+
 
 rule fetch:
     """Copy (mirror) or download one source archive, extract its paths, verify every file."""
@@ -24,6 +30,9 @@ rule fetch:
         out=lambda w: SOURCES / w.source,
     wildcard_constraints:
         source="|".join(re.escape(name) for name in SOURCE_BY_NAME),
+    resources:
+        mem_mb=1000,
+        runtime=30,
     log:
         LOGS / "fetch" / "{source}.log",
     benchmark:
@@ -43,6 +52,9 @@ rule parse:
     params:
         ems=EMS,
         source=source_dir("opus_mt_testsets"),
+    resources:
+        mem_mb=2000,
+        runtime=30,
     log:
         LOGS / "data" / "parse.log",
     benchmark:
@@ -63,6 +75,9 @@ rule clean:
     params:
         ems=EMS,
         settings=lambda w: settings("corpus"),
+    resources:
+        mem_mb=4000,
+        runtime=60,
     log:
         LOGS / "data" / "clean.log",
     benchmark:
@@ -103,6 +118,9 @@ rule decontaminate:
         opus=source_dir("opus_mt_testsets"),
         sib200=source_dir("sib200"),
         umsab=source_dir("umsab"),
+    resources:
+        mem_mb=2000,
+        runtime=30,
     log:
         LOGS / "data" / "decontaminate.log",
     benchmark:
@@ -126,6 +144,9 @@ rule split_sample:
     params:
         ems=EMS,
         settings=lambda w: settings("corpus"),
+    resources:
+        mem_mb=1000,
+        runtime=15,
     log:
         LOGS / "data" / "split_sample.log",
     benchmark:
@@ -148,6 +169,9 @@ rule tokenizer:
         settings=lambda w: settings("tokenizer"),
         seed=config["corpus"]["seed"],
     threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=30,
     log:
         LOGS / "data" / "tokenizer.log",
     benchmark:
@@ -171,6 +195,9 @@ rule binarise:
     threads: 2
     params:
         ems=EMS,
+    resources:
+        mem_mb=1000,
+        runtime=15,
     log:
         LOGS / "data" / "binarise_{split}.log",
     benchmark:
@@ -196,6 +223,9 @@ rule data_stats:
         png=report(RESULTS / "stats" / "pairs_per_language.png", caption="../report/data_stats.rst", category="Data"),
     params:
         ems=EMS,
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         LOGS / "data" / "stats.log",
     shell:

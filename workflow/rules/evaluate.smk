@@ -28,6 +28,7 @@ rule evaluate:
     threads: 2
     resources:
         mem_mb=4000,
+        runtime=60,  # minutes
     log:
         LOGS / "evaluate" / "{model_id}" / "{task}.log",
     benchmark:

@@ -13,6 +13,15 @@ TABLES = RESULTS / "tables"
 report: "../report/workflow.rst"
 
 
+# Small jobs (tables, figures, a summary sent to the tracking server): on the machine Snakemake
+# runs on, not as cluster jobs.
+localrules:
+    ablation_aggregate,
+    ablation_figures,
+    ablation_tables,
+    ablation_mlflow_summary,
+
+
 # Evaluation summaries of every grid model and peer.
 ABLATION_EVALS = eval_rules.targets(config, RESULTS, ablation_grid.model_ids(config))
 
@@ -28,6 +37,9 @@ rule ablation_subset_shards:
     params:
         ems=EMS,
         seed=config["corpus"]["seed"],
+    resources:
+        mem_mb=2000,
+        runtime=15,
     log:
         LOGS / "ablation" / "subset_frac{fraction}.log",
     wildcard_constraints:
@@ -59,6 +71,9 @@ rule ablation_aggregate:
         settings=lambda w: ablation_rules.ablation_settings(config),
         eval_root=RESULTS / "eval",
         out=ABLATION,
+    resources:
+        mem_mb=2000,
+        runtime=10,
     log:
         LOGS / "ablation" / "aggregate.log",
     shell:
@@ -86,6 +101,9 @@ rule ablation_figures:
         bench=BENCH,
         bench_patterns=lambda w: ablation_rules.benchmark_patterns(workflow),
         out=FIGURES,
+    resources:
+        mem_mb=2000,
+        runtime=10,
     log:
         LOGS / "ablation" / "figures.log",
     shell:
@@ -114,6 +132,9 @@ rule ablation_tables:
         bench=BENCH,
         bench_patterns=lambda w: ablation_rules.benchmark_patterns(workflow),
         out=TABLES,
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         LOGS / "ablation" / "tables.log",
     shell:
@@ -141,6 +162,9 @@ rule ablation_mlflow_summary:
         settings=lambda w: ablation_rules.ablation_settings(config),
         aggregate=ABLATION,
         models=RESULTS / "models",
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         LOGS / "ablation" / "mlflow_summary.log",
     shell:

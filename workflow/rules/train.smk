@@ -5,6 +5,10 @@
 include: "train_common.smk"
 
 
+localrules:
+    tracking_setup,
+
+
 rule tracking_setup:
     """Create the MLflow store, experiment and this configuration's parent run, once."""
     conda:
@@ -14,6 +18,9 @@ rule tracking_setup:
     params:
         settings=lambda w: settings("name", "results_dir", "tracking"),
         ems=EMS,
+    resources:
+        mem_mb=500,
+        runtime=5,
     log:
         LOGS / "tracking_setup.log",
     shell:
@@ -50,9 +57,13 @@ rule train:
     wildcard_constraints:
         variant=r"[^/]+",
         seed=r"\d+",
-    threads: 2
+    # every core the job is given (launch.threads; --cores locally, set-threads on a cluster)
+    threads: job_threads()
+    # a killed, failed or timed-out job reruns and resumes from its checkpoints, with more memory
+    retries: config["launch"]["retries"]
     resources:
-        mem_mb=6000,
+        mem_mb=lambda w, attempt: 6000 * attempt,
+        runtime=240,  # minutes; profiles/slurm sets paper scale
         gpu=config["launch"]["gpus"],
     log:
         LOGS / "train" / "{variant}" / "seed{seed}.log",

@@ -12,6 +12,7 @@ if config["tune"]["enabled"] or config["tune"]["use_best"]:
 
     localrules:
         tune_setup,
+        tune_summary,
 
     rule tune_setup:
         """Storage schema, study and its MLflow run, created once before any worker starts."""
@@ -26,11 +27,14 @@ if config["tune"]["enabled"] or config["tune"]["use_best"]:
             out_dir=lambda w, output: Path(output.setup).parent,
             tracking=tune_tracking_arg,
             ems=EMS,
+        resources:
+            mem_mb=1000,
+            runtime=10,
         log:
             LOGS / "tune" / "setup.log",
         shell:
             "{params.ems} tune-setup --out-dir {params.out_dir:q} --settings {params.settings:q} {params.tracking}"
-            " --done {output.setup:q} > {log} 2>&1"
+            " --done {output.setup:q} > {log:q} 2>&1"
 
     rule tune_worker:
         conda:
@@ -47,18 +51,24 @@ if config["tune"]["enabled"] or config["tune"]["use_best"]:
             settings=tune_settings,
             out_dir=lambda w, output: Path(output.done).parent.parent,
             tracking=tune_tracking_arg,
-            ems=EMS,
+            # ems.launch (quoted like EMS): claims this worker's own GPU on a multi-GPU machine
+            ems=EMS.replace(" -m ems.cli", " -m ems.launch"),
         wildcard_constraints:
             worker=r"\d+",
-        threads: 2 if config["tune"]["workers"] == 1 else 1  # parallel workers share the cores
+        threads: job_threads(share=config["tune"]["workers"])  # parallel workers share the cores
+        resources:
+            mem_mb=6000,
+            runtime=240,  # minutes; profiles/slurm sets paper scale
+            gpu=config["launch"]["tune_gpus"],
         log:
             LOGS / "tune" / "worker-{worker}.log",
         benchmark:
             BENCH / "tune" / "worker-{worker}.tsv"
         shell:
-            "{params.ems} tune --shards {input.train:q} --valid {input.valid:q} --tokenizer {input.tokenizer:q}"
-            " --out-dir {params.out_dir:q} --settings {params.settings:q} --worker-id {wildcards.worker}"
-            " --threads {threads} {params.tracking} --done {output.done:q} > {log} 2>&1"
+            "{params.ems} --gpus {resources.gpu:q} --processes 1 --threads {threads} --"
+            " tune --shards {input.train:q} --valid {input.valid:q} --tokenizer {input.tokenizer:q}"
+            " --out-dir {params.out_dir:q} --settings {params.settings:q} --worker-id {wildcards.worker:q}"
+            " {params.tracking} --done {output.done:q} > {log:q} 2>&1"
 
     rule tune_summary:
         conda:
@@ -80,12 +90,15 @@ if config["tune"]["enabled"] or config["tune"]["use_best"]:
             out_dir=lambda w, output: Path(output.best).parent,
             tracking=tune_tracking_arg,
             ems=EMS,
+        resources:
+            mem_mb=2000,
+            runtime=15,
         log:
             LOGS / "tune" / "summary.log",
         shell:
             "{params.ems} tune-summary --out-dir {params.out_dir:q} --settings {params.settings:q} {params.tracking}"
             " --best-params {output.best:q} --trials {output.trials:q} --history {output.history:q}"
-            " --importances {output.importances:q} --parallel {output.parallel:q} > {log} 2>&1"
+            " --importances {output.importances:q} --parallel {output.parallel:q} > {log:q} 2>&1"
 
 
 if config["tune"]["enabled"]:
