@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
-from pg_server import postgres_db, postgres_url  # noqa: F401  (PostgreSQL fixtures, tests/pg_server.py)
+from pg_server import postgres_db, postgres_db2, postgres_url  # noqa: F401  (PostgreSQL fixtures, tests/pg_server.py)
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -53,9 +54,9 @@ def postgres_url() -> str:
     return url
 
 
-@pytest.fixture
-def postgres_db(postgres_url: str) -> Iterator[str]:
-    """URL of a new, empty database (``ems_test_<random>``), dropped after the test."""
+@contextmanager
+def fresh_database(postgres_url: str) -> Iterator[str]:
+    """URL of a new, empty database (``ems_test_<random>``) on the test server, dropped afterwards."""
     from sqlalchemy.engine import make_url
 
     name = f"ems_test_{uuid.uuid4().hex[:12]}"
@@ -68,3 +69,17 @@ def postgres_db(postgres_url: str) -> Iterator[str]:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         conn.close()
+
+
+@pytest.fixture
+def postgres_db(postgres_url: str) -> Iterator[str]:
+    """URL of a new, empty database, dropped after the test."""
+    with fresh_database(postgres_url) as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_db2(postgres_url: str) -> Iterator[str]:
+    """A second one (Optuna and MLflow both keep an ``alembic_version`` table: one database each)."""
+    with fresh_database(postgres_url) as url:
+        yield url

@@ -139,7 +139,7 @@ def test_history_shows_pruned_and_failed_trials(tmp_path: Path) -> None:
     assert points["completed"] == [(t.number, pytest.approx(t.value)) for t in trials if t.state.name == "COMPLETE"]
     assert points["pruned (last report)"] == [(3, pytest.approx(trials[3].intermediate_values[2]))]
     assert [x for x, _ in points["failed"]] == [2]
-    assert ax.get_ylabel() == "dev/retrieval_acc"
+    assert ax.get_ylabel() == "Dev retrieval accuracy"  # the study's metric name, readable
 
 
 def test_enqueued_baseline_sets_every_tuned_parameter(caplog: pytest.LogCaptureFixture) -> None:

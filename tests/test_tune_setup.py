@@ -36,10 +36,29 @@ def _wait_for(path: Path, procs: list[subprocess.Popen], timeout: float = 90) ->
 
 
 def test_setup_once_then_two_workers_one_killed(tmp_path: Path, mlflow_uri: str) -> None:
+    two_workers_one_killed(tmp_path, f"sqlite:///{tmp_path / 'study.db'}", mlflow_uri)
+
+
+@pytest.mark.timeout(600)
+def test_two_workers_on_a_real_postgresql(tmp_path: Path, postgres_db: str, postgres_db2: str,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same on a real PostgreSQL (``.ci/run`` starts one): the study in one database, MLflow in another."""
+    import psycopg2  # noqa: F401  (the postgres extra)
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", postgres_db2)
+    two_workers_one_killed(tmp_path, postgres_db, postgres_db2)
+    from sqlalchemy import create_engine, text
+
+    with create_engine(postgres_db).connect() as conn:  # the trials are rows of the PostgreSQL database
+        states = dict(conn.execute(text("SELECT state, count(*) FROM trials GROUP BY state")).fetchall())
+    assert states.get("COMPLETE") == 6 and "RUNNING" not in states, states
+
+
+def two_workers_one_killed(tmp_path: Path, storage: str, mlflow_uri: str) -> None:
     from mlflow.tracking import MlflowClient
 
     space = {**tune_fixtures.SPACE, "dropout": {"type": "float", "low": 0.0, "high": 0.4}}  # no trial diverges,
-    cfg = settings(n_trials=6, pruner="none", storage=f"sqlite:///{tmp_path / 'study.db'}", heartbeat_interval=1,
+    cfg = settings(n_trials=6, pruner="none", storage=storage, heartbeat_interval=1,
                    heartbeat_grace=GRACE, enqueue=[{"lr": 1e-3}], space=space)  # so the kill lands inside one
     setup = tmp_path / "setup.json"
     assert main(["tune-setup", "--out-dir", str(tmp_path), "--settings", json.dumps(cfg), "--done", str(setup)]) == 0

@@ -1,7 +1,10 @@
-"""Seaborn figures of the ablation study, each saved as PDF and PNG.
+"""Figures of the ablation study in the project's one style (:mod:`ems.figstyle`), each as PDF and PNG.
 
-One style (whitegrid, paper context) and one colour-blind palette for all figures; the
-variant -> colour map is fixed by grid order so a variant has the same colour everywhere.
+Sizes: ``ablation_bars``, ``scaling_*`` one column (3.5 in) for up to two metrics, else two
+columns (7.16 in); ``per_language_heatmap`` one column up to six cells and peers, else two;
+``learning_curves`` one column; ``cost_per_job`` two columns. The variant -> colour map is
+fixed by grid order so a variant has the same colour everywhere. Intervals (95% t over
+seeds) are clipped to the metric's range (accuracies and F1 to [0, 1]).
 """
 
 from __future__ import annotations
@@ -11,60 +14,62 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
+from ems import figstyle
 from ems.ablation import aggregate as agg
 from ems.ablation import grid
-from ems.io import atomic_path
 
 logger = logging.getLogger(__name__)
 
-PALETTE = "colorblind"
-#: Above this many grid cells the ablation bars are drawn horizontally.
-HORIZONTAL_ABOVE = 10
-FORMATS = ("pdf", "png")
+PALETTE = figstyle.PALETTE
+#: Up to this many metric panels a figure fits one column.
+ONE_COLUMN_PANELS = 2
+PEER_STYLES = ["--", ":", "-.", (0, (5, 1))] * 4
 
 
 def set_style() -> None:
-    """The one style of every figure of the project."""
-    sns.set_theme(context="paper", style="whitegrid", palette=PALETTE, font_scale=1.1)
-    plt.rcParams.update({"figure.dpi": 150, "savefig.bbox": "tight", "pdf.fonttype": 42})
+    """The project style, globally (each figure function also draws inside :func:`ems.figstyle.style`)."""
+    figstyle.apply()
 
 
-def colours(keys: Sequence[str]) -> dict[str, tuple[float, float, float]]:
-    pal = sns.color_palette(PALETTE, n_colors=max(len(keys), 1))
-    return {k: pal[i % len(pal)] for i, k in enumerate(keys)}
+colours = figstyle.colours
 
 
-def save(fig: plt.Figure, out_dir: str | os.PathLike[str], stem: str) -> list[Path]:
-    """Save ``fig`` as ``<stem>.pdf`` and ``<stem>.png`` atomically; close it."""
-    paths = []
-    for fmt in FORMATS:
-        target = Path(out_dir) / f"{stem}.{fmt}"
-        with atomic_path(target) as tmp:
-            fig.savefig(tmp, format=fmt)
-        paths.append(target)
-    plt.close(fig)
-    return paths
+def clipped_errors(mean: Sequence[float], half: Sequence[float], bounds: tuple[float, float]) -> np.ndarray:
+    """``(2, n)`` lower/upper error lengths of ``mean ± half`` with both ends clipped to ``bounds``; NaN -> 0."""
+    mean = np.asarray(mean, dtype=float)
+    half = np.nan_to_num(np.asarray(half, dtype=float), nan=0.0)
+    low, high = np.clip(mean - half, *bounds), np.clip(mean + half, *bounds)
+    return np.nan_to_num(np.vstack([mean - low, high - mean]), nan=0.0).clip(min=0.0)
+
+
+def _width(n_panels: int) -> str:
+    return "one" if n_panels <= ONE_COLUMN_PANELS else "two"
 
 
 def _empty(out_dir: str | os.PathLike[str], stem: str, message: str) -> list[Path]:
-    fig, ax = plt.subplots(figsize=(5, 2))
-    ax.axis("off")
-    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
-    logger.warning("%s: %s", stem, message)
-    return save(fig, out_dir, stem)
+    return figstyle.placeholder(Path(out_dir) / stem, message)
 
 
+def _variant_colours(variants: list[str]) -> dict[str, tuple[float, float, float]]:
+    var_col = colours(variants)
+    if len(variants) > len(sns.color_palette(PALETTE)):  # colours would repeat: colour by the first factor
+        first = grid.FACTORS[0].name
+        level = {v: grid.parse_variant(v)[first] for v in variants}
+        by_level = colours(list(dict.fromkeys(level.values())))
+        var_col = {v: by_level[level[v]] for v in variants}
+    return var_col
+
+
+@figstyle.styled
 def ablation_bars(summary: pd.DataFrame, labels: Mapping[str, str], out_dir: str | os.PathLike[str],
                   metrics: Sequence[str] | None = None, stem: str = "ablation_bars") -> list[Path]:
-    """One panel per headline metric: a bar per variant (mean over seeds, 95% CI), peers as dashed lines."""
+    """One panel per headline metric, a horizontal bar per cell (mean over seeds, 95% CI clipped to
+    the metric's range), peers as dashed lines; one column for up to two metrics, else two columns."""
     present = set(summary["metric"])
     metrics = [m for m in (metrics or agg.HEADLINE) if m in present]
     if not metrics:
@@ -72,60 +77,44 @@ def ablation_bars(summary: pd.DataFrame, labels: Mapping[str, str], out_dir: str
     ems_rows = summary[~summary["is_peer"].astype(bool)]
     variants = list(dict.fromkeys(ems_rows["variant"]))
     peers = list(dict.fromkeys(summary.loc[summary["is_peer"].astype(bool), "variant"]))
-    var_col = colours(variants)
-    if len(variants) > len(sns.color_palette(PALETTE)):  # colours would repeat: colour by the first factor
-        first = grid.FACTORS[0].name
-        level = {v: grid.parse_variant(v)[first] for v in variants}
-        by_level = colours(list(dict.fromkeys(level.values())))
-        var_col = {v: by_level[level[v]] for v in variants}
-    peer_styles = dict(zip(peers, ["--", ":", "-.", (0, (5, 1))] * 4))
-    horizontal = len(variants) > HORIZONTAL_ABOVE  # many cells: one row per cell, readable labels
-    if horizontal:
-        figsize = (1.5 + 2.6 * len(metrics), 1.0 + 0.28 * len(variants))
-    else:
-        # at least ~2.3 in per panel so that titles of neighbouring panels never overlap
-        figsize = (max(2.2 + 0.45 * len(variants) * len(metrics), 2.3 * len(metrics)), 3.4)
-    fig, axes = plt.subplots(1, len(metrics), figsize=figsize, squeeze=False, sharey=horizontal)
+    var_col = _variant_colours(variants)
+    peer_styles = dict(zip(peers, PEER_STYLES))
+    height = 0.95 + 0.2 * len(variants) + (0.25 if peers else 0.0)
+    fig, axes = figstyle.figure(_width(len(metrics)), max(height, 1.6), ncols=len(metrics), sharey=True)
+    pos = np.arange(len(variants))
     for ax, metric in zip(axes[0], metrics):
         sub = ems_rows[ems_rows["metric"] == metric].set_index("variant").reindex(variants)
-        pos = np.arange(len(variants))
-        err = sub["ci95"].fillna(0.0)
-        colour = [var_col[v] for v in variants]
-        names = [labels.get(v, v) for v in variants]
-        if horizontal:
-            ax.barh(pos, sub["mean"], color=colour, edgecolor="black", linewidth=0.4)
-            ax.errorbar(sub["mean"], pos, xerr=err, fmt="none", ecolor="black", capsize=2, linewidth=1)
-            ax.set_yticks(pos, names)
-            ax.invert_yaxis()
-            ax.set_xlabel("mean over seeds (95% CI)")
-        else:
-            ax.bar(pos, sub["mean"], color=colour, edgecolor="black", linewidth=0.4)
-            ax.errorbar(pos, sub["mean"], yerr=err, fmt="none", ecolor="black", capsize=3, linewidth=1)
-            ax.set_xticks(pos, names, rotation=35, ha="right")
-            ax.set_ylabel("mean over seeds (95% CI)" if ax is axes[0][0] else "")
+        err = clipped_errors(sub["mean"], sub["ci95"], figstyle.metric_bounds(metric))
+        ax.barh(pos, sub["mean"], color=[var_col[v] for v in variants], edgecolor="black", linewidth=0.4)
+        ax.errorbar(sub["mean"], pos, xerr=err, fmt="none", ecolor="black", capsize=2, linewidth=0.8)
         for peer in peers:
             val = summary[(summary["variant"] == peer) & (summary["metric"] == metric)]["mean"]
             if not val.empty:
-                line = ax.axvline if horizontal else ax.axhline
-                line(float(val.iloc[0]), color="dimgray", linestyle=peer_styles[peer], linewidth=1.2, label=peer)
+                ax.axvline(float(val.iloc[0]), color="dimgray", linestyle=peer_styles[peer], linewidth=1.1,
+                           label=f"peer: {peer.removeprefix('peer-')}")
+        ax.set_xlim(left=min(0.0, float(np.nanmin(sub["mean"]))))
+        ax.xaxis.set_major_locator(MaxNLocator(3))
         ax.set_title(agg.HEADLINE.get(metric, metric))
-    handles, names = axes[0][0].get_legend_handles_labels()
-    for ax in axes[0][1:]:
+        ax.grid(axis="y", visible=False)
+    axes[0][0].set_yticks(pos, [labels.get(v, v) for v in variants])
+    axes[0][0].invert_yaxis()
+    fig.supxlabel("mean over seeds, 95% CI (clipped to the metric's range)")
+    handles, names = [], []
+    for ax in axes[0]:
         for h, n in zip(*ax.get_legend_handles_labels()):
             if n not in names:
                 handles.append(h)
                 names.append(n)
-    fig.tight_layout()
-    if handles:
-        fig.legend(handles, [f"peer: {n.removeprefix('peer-')}" for n in names], loc="lower center",
-                   ncol=len(names), bbox_to_anchor=(0.5, 1.0), frameon=False)
-    return save(fig, out_dir, stem)
+    figstyle.outside_legend(fig, handles, names)
+    return figstyle.save(fig, Path(out_dir) / stem)
 
 
+@figstyle.styled
 def per_language_heatmap(per_lang: pd.DataFrame, sizes: pd.Series, labels: Mapping[str, str],
                          out_dir: str | os.PathLike[str], metric: str, task: str = "tatoeba",
                          stem: str = "per_language_heatmap") -> list[Path]:
-    """Languages (rows, by training-data size, largest first) × variants and peers (columns)."""
+    """Languages (rows, by training-data size, largest first) × cells and peers (columns); one column
+    up to six columns of values, else two; values printed in the cells when they fit at 8 pt."""
     sub = per_lang[(per_lang["task"] == task) & (per_lang["metric"] == metric)]
     if sub.empty:
         return _empty(out_dir, stem, f"no per-language {task} {metric} values")
@@ -136,43 +125,89 @@ def per_language_heatmap(per_lang: pd.DataFrame, sizes: pd.Series, labels: Mappi
     cols = list(dict.fromkeys(per_lang.loc[~per_lang["is_peer"].astype(bool), "variant"]))
     cols += [c for c in table.columns if c not in cols]
     table = table[[c for c in cols if c in table.columns]]
-    table.columns = [labels.get(c, c) for c in table.columns]
+    table.columns = [labels.get(c, c).removeprefix("peer-") for c in table.columns]
     table.index = [f"{lang} ({int(sizes[lang]):,})" if lang in sizes.index else lang for lang in table.index]
     ncol = table.shape[1]
-    fig, ax = plt.subplots(figsize=(1.6 + 0.9 * min(ncol, 12) + 0.35 * max(0, ncol - 12), 0.8 + 0.3 * table.shape[0]))
-    sns.heatmap(table, annot=ncol <= 12, fmt=".2f" if np.nanmax(table.to_numpy()) <= 1 else ".1f", cmap="viridis",
-                cbar_kws={"label": f"{task} {metric}"}, ax=ax, linewidths=0.3)
+    width = "one" if ncol <= 6 else "two"
+    cell_in = (figstyle.WIDTHS[width] - 1.9) / max(ncol, 1)  # less row labels and colour bar
+    fig, ax = figstyle.figure(width, max(2.0, 0.9 + 0.17 * table.shape[0]))  # room for the axis labels
+    ax = ax[0][0]
+    bounded = figstyle.metric_bounds(metric) == (0.0, 1.0)
+    sns.heatmap(table, annot=cell_in >= 0.32, fmt=".2f" if bounded else ".1f", cmap=figstyle.CMAP,
+                cbar_kws={"label": figstyle.metric_label(f"{task}/{metric}")}, ax=ax, linewidths=0.3)
     ax.set_xlabel("")
-    ax.set_ylabel("language (training pairs)")
-    plt.setp(ax.get_xticklabels(), rotation=35, ha="right")
-    fig.tight_layout()
-    return save(fig, out_dir, stem)
+    ax.set_ylabel("language (pairs)")
+    ax.tick_params(axis="y", rotation=0)
+    ax.tick_params(axis="x", rotation=35)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
+        label.set_rotation_mode("anchor")
+    return figstyle.save(fig, Path(out_dir) / stem)
 
 
+def seed_band(runs: pd.DataFrame, x: str = "step") -> pd.DataFrame:
+    """Mean, sample std and number of seeds of ``value`` at each ``x`` of one arm's runs.
+
+    Each run (``model_id``) is interpolated linearly onto the union of the arm's ``x`` values
+    within its own range (runs of a time budget stop at different steps), so seeds evaluated
+    at different steps still average; outside a run's range it does not count.
+    """
+    grid_x = np.unique(runs[x].to_numpy(dtype=float))
+    curves = []
+    for _, run in runs.groupby("model_id", sort=False):
+        run = run.sort_values(x)
+        xs, ys = run[x].to_numpy(dtype=float), run["value"].to_numpy(dtype=float)
+        curve = np.interp(grid_x, xs, ys)
+        curve[(grid_x < xs.min()) | (grid_x > xs.max())] = np.nan
+        curves.append(curve)
+    values = pd.DataFrame(np.vstack(curves))  # runs × x; pandas skips NaN, std of one value is NaN
+    return pd.DataFrame({x: grid_x, "mean": values.mean().to_numpy(), "std": values.std(ddof=1).to_numpy(),
+                         "n": values.notna().sum().to_numpy()})
+
+
+@figstyle.styled
 def learning_curves(histories: pd.DataFrame, labels: Mapping[str, str], out_dir: str | os.PathLike[str],
                     stem: str = "learning_curves") -> list[Path]:
-    """Dev retrieval accuracy against training steps and against seconds; one line per run."""
+    """Dev metric against training steps (one column): per arm the mean over seeds and a band of
+    ± one standard deviation over seeds (where two or more seeds reach that step), clipped to the
+    metric's range. Wall-clock seconds are in the ``learning_curves`` table."""
     if histories.empty:
         return _empty(out_dir, stem, "no training histories with a dev accuracy column")
     data = histories.copy()
-    data["variant label"] = data["variant"].map(lambda v: labels.get(v, v))
-    order = list(dict.fromkeys(data["variant label"]))
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
-    for ax, x, xlabel in ((axes[0], "step", "training step"), (axes[1], "seconds", "training seconds (wall)")):
-        sns.lineplot(data=data, x=x, y="value", hue="variant label", hue_order=order, units="model_id",
-                     estimator=None, palette=colours(order), ax=ax, linewidth=1.2, marker="o", markersize=3,
-                     legend=ax is axes[1])
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(str(data["metric"].iloc[0]))
-    if axes[1].get_legend() is not None:
-        sns.move_legend(axes[1], "center left", bbox_to_anchor=(1.02, 0.5), title="variant")
-    fig.tight_layout()
-    return save(fig, out_dir, stem)
+    data["arm"] = data["variant"].map(lambda v: labels.get(v, v))
+    order = list(dict.fromkeys(data["arm"]))
+    col = colours(order)
+    metric = str(data["metric"].iloc[0])
+    bounds = figstyle.metric_bounds(metric)
+    fig, ax = figstyle.figure("one", 2.6)
+    ax = ax[0][0]
+    seeds = {arm: data.loc[data["arm"] == arm, "model_id"].nunique() for arm in order}
+    same_n = len(set(seeds.values())) == 1
+    for arm in order:
+        band = seed_band(data[data["arm"] == arm])
+        ax.plot(band["step"], band["mean"], color=col[arm], marker="o", markersize=2.5,
+                label=arm if same_n else f"{arm} ({seeds[arm]} seeds)")
+        has = band["n"] > 1
+        lo = np.clip(band["mean"] - band["std"], *bounds)
+        hi = np.clip(band["mean"] + band["std"], *bounds)
+        ax.fill_between(band["step"], lo, hi, where=has, color=col[arm], alpha=0.25, linewidth=0,
+                        label="_band", interpolate=False)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(figstyle.metric_label(metric))
+    if bounds == (0.0, 1.0):
+        ax.set_ylim(bottom=0.0)
+    ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
+    handles, names = ax.get_legend_handles_labels()
+    n_seeds = f"{next(iter(seeds.values()))} seeds" if same_n else "seeds"
+    figstyle.outside_legend(fig, handles, names, title=f"mean ± s.d. over {n_seeds}")
+    return figstyle.save(fig, Path(out_dir) / stem)
 
 
+@figstyle.styled
 def scaling_curves(summary: pd.DataFrame, factor: str, out_dir: str | os.PathLike[str],
                    metrics: Sequence[str] | None = None, stem: str | None = None) -> list[Path]:
-    """Headline metrics against the levels of ``factor`` (mean, 95% CI), one line per other-factor combination."""
+    """Headline metrics against the levels of ``factor`` (mean, 95% CI clipped to the metric's range),
+    one line per other-factor combination; one column for up to two metrics, else two columns."""
     stem = stem or f"scaling_{factor}"
     present = set(summary["metric"])
     metrics = [m for m in (metrics or agg.HEADLINE) if m in present]
@@ -183,12 +218,13 @@ def scaling_curves(summary: pd.DataFrame, factor: str, out_dir: str | os.PathLik
     data["setting"] = data["variant"].map(lambda v: grid.short_label(v, others) if others else "EMS")
     settings = list(dict.fromkeys(data["setting"]))
     col = colours(settings)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.2), squeeze=False)
+    fig, axes = figstyle.figure(_width(len(metrics)), 2.4, ncols=len(metrics))
     for ax, metric in zip(axes[0], metrics):
         for setting in settings:
             sub = data[(data["metric"] == metric) & (data["setting"] == setting)].sort_values(factor)
-            ax.errorbar(sub[factor].astype(float), sub["mean"], yerr=sub["ci95"].fillna(0.0), marker="o",
-                        capsize=3, color=col[setting], label=setting)
+            err = clipped_errors(sub["mean"], sub["ci95"], figstyle.metric_bounds(metric))
+            ax.errorbar(sub[factor].astype(float), sub["mean"], yerr=err, marker="o", capsize=2,
+                        color=col[setting], label=setting)
         if grid.BY_NAME[factor].log_x:
             ax.set_xscale("log")
         levels = sorted(data[factor].astype(float).unique())
@@ -196,29 +232,30 @@ def scaling_curves(summary: pd.DataFrame, factor: str, out_dir: str | os.PathLik
         ax.minorticks_off()
         ax.set_xlabel(factor.replace("_", " "))
         ax.set_title(agg.HEADLINE.get(metric, metric))
-    axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
-    fig.tight_layout()
-    return save(fig, out_dir, stem)
+    axes[0][0].set_ylabel("mean over seeds, 95% CI")
+    if len(settings) > 1:
+        figstyle.outside_legend(fig, *axes[0][0].get_legend_handles_labels())
+    return figstyle.save(fig, Path(out_dir) / stem)
 
 
+@figstyle.styled
 def cost_per_job(bench: pd.DataFrame, out_dir: str | os.PathLike[str], stem: str = "cost_per_job") -> list[Path]:
-    """Wall time and peak resident memory of each rule's jobs (points) and their mean (bar)."""
+    """Wall time and peak resident memory of each rule's jobs (points) and their mean (bar); two columns."""
     if bench.empty:
         return _empty(out_dir, stem, "no benchmark files found")
     order = bench.groupby("rule")["seconds"].sum().sort_values(ascending=False).index.tolist()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 0.9 + 0.35 * len(order)), sharey=True)
-    for ax, col, xlabel in ((axes[0], "seconds", "wall time per job (s)"), (axes[1], "max_rss_mb", "peak RSS per job (MB)")):
+    fig, axes = figstyle.figure("two", 0.8 + 0.2 * len(order), ncols=2, sharey=True)
+    for ax, col, xlabel in ((axes[0][0], "seconds", "wall time per job (s)"),
+                            (axes[0][1], "max_rss_mb", "peak RSS per job (MB)")):
         vals = bench.dropna(subset=[col])
         if vals.empty:
             ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center")
             continue
         sns.barplot(data=vals, y="rule", x=col, order=order, errorbar=None, color=sns.color_palette(PALETTE)[0],
                     alpha=0.5, ax=ax)
-        sns.stripplot(data=vals, y="rule", x=col, order=order, color="black", size=3, ax=ax)
+        sns.stripplot(data=vals, y="rule", x=col, order=order, color="black", size=2.5, ax=ax)
         if vals[col].max() > 0 and vals[col].max() / max(vals[col][vals[col] > 0].min(), 1e-9) > 100:
             ax.set_xscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("")
-    fig.tight_layout()
-    return save(fig, out_dir, stem)
-
+    return figstyle.save(fig, Path(out_dir) / stem)

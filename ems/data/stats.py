@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 import pandas as pd
 
@@ -48,31 +47,37 @@ def removal_columns(report: str | os.PathLike[str]) -> pd.DataFrame:
     return wide.astype(int)
 
 
-def plot_counts(table: pd.DataFrame, out_pdf: str | os.PathLike[str], out_png: str | os.PathLike[str]) -> None:
-    """Grouped bars (log scale) of the languages kept after cleaning, one hue per step."""
-    import matplotlib
+#: Up to this many languages the bars stand (languages along x); more lie (languages along y).
+VERTICAL_MAX_LANGUAGES = 40
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def plot_counts(table: pd.DataFrame, out_pdf: str | os.PathLike[str], out_png: str | os.PathLike[str]) -> None:
+    """Grouped bars (log scale) of the languages kept after cleaning, one hue per step; two columns
+    wide (7.16 in), the legend above the axes (never over bars), in the project style (ems.figstyle)."""
     import seaborn as sns
+
+    from ems import figstyle
 
     steps = [s for s in STEPS if s in table.columns]
     shown = table[table.get("clean", table[steps[0]]) > 0]
     long = shown.melt(id_vars=["lang"], value_vars=steps, var_name="step", value_name="pairs")
-    width = max(6.0, 0.45 * len(shown) + 2)
-    fig, ax = plt.subplots(figsize=(min(width, 40), 4.5))
-    sns.barplot(data=long, x="lang", y="pairs", hue="step", ax=ax, palette="viridis")
-    ax.set_yscale("log")
-    ax.set_xlabel("language")
-    ax.set_ylabel("pairs (log scale)")
-    ax.tick_params(axis="x", rotation=90)
-    ax.legend(title="step", ncols=len(steps), fontsize="small", loc="upper right")
-    fig.tight_layout()
-    for out in (out_pdf, out_png):
-        suffix = Path(out).suffix
-        with atomic_path(out) as tmp:
-            fig.savefig(tmp, format=suffix.lstrip("."), dpi=150)
-    plt.close(fig)
+    vertical = len(shown) <= VERTICAL_MAX_LANGUAGES
+    with figstyle.style():
+        height = 2.6 if vertical else 0.9 + 0.16 * len(shown)
+        fig, ax = figstyle.figure("two", height)
+        ax = ax[0][0]
+        xy = {"x": "lang", "y": "pairs"} if vertical else {"x": "pairs", "y": "lang"}
+        sns.barplot(data=long, hue="step", ax=ax, palette=figstyle.PALETTE, hue_order=steps, legend=True, **xy)
+        (ax.set_yscale if vertical else ax.set_xscale)("log")
+        (ax.set_xlabel if vertical else ax.set_ylabel)("language")
+        (ax.set_ylabel if vertical else ax.set_xlabel)("sentence pairs (log scale)")
+        if vertical:
+            ax.tick_params(axis="x", rotation=90)
+        ax.grid(axis="x" if vertical else "y", visible=False)
+        handles, labels = ax.get_legend_handles_labels()
+        ax.get_legend().remove()
+        figstyle.outside_legend(fig, handles, labels)
+        figstyle.save_as(fig, {"pdf": out_pdf, "png": out_png})
 
 
 def run_stats(tables: Mapping[str, str | os.PathLike[str]], out_csv: str | os.PathLike[str],

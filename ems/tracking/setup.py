@@ -20,6 +20,9 @@ from ems.redact import redact_uri
 
 logger = logging.getLogger(__name__)
 
+#: URI schemes of stores MLflow talks to directly (SQLAlchemy), not through a tracking server.
+DATABASE_SCHEMES = ("postgresql", "mysql", "mssql", "sqlite")
+
 
 def store_dir(settings: Mapping[str, Any]) -> Path:
     """``<results_dir>/<name>/mlflow``: the default embedded store (absolute)."""
@@ -67,14 +70,43 @@ def experiment_name(settings: Mapping[str, Any]) -> str:
     return (settings.get("tracking") or {}).get("experiment") or f"ems-{settings['name']}"
 
 
-def get_or_create_experiment(client: Any, uri: str, name: str) -> str:
-    """The experiment's id, creating it when absent; with a SQLite store its artifacts live
-    beside the database (not in the current directory). Tolerates a concurrent creator."""
+def artifact_location(uri: str, settings: Mapping[str, Any] | None = None) -> str | None:
+    """Where a new experiment's artifacts go: ``tracking.artifact_location`` when set; beside
+    the database for SQLite; ``<results_dir>/<name>/mlflow/artifacts`` for any other direct
+    database URI (MLflow's own default is ``./mlruns`` of whichever folder the first job ran
+    in); None for a tracking server, whose ``--artifacts-destination`` decides."""
+    configured = ((settings or {}).get("tracking") or {}).get("artifact_location")
+    if configured:
+        return str(configured) if "://" in str(configured) else Path(configured).resolve().as_uri()
+    folder = sqlite_folder(uri)
+    if folder is not None:
+        return (folder / "artifacts").as_uri()
+    if uri.split("://", 1)[0].split("+", 1)[0] in DATABASE_SCHEMES and settings and "name" in settings:
+        return (store_dir(settings) / "artifacts").as_uri()
+    return None
+
+
+def portable_uri(uri: str, cwd: str | os.PathLike[str] | None = None) -> str:
+    """A SQLite URI inside the working folder as a relative one (``sqlite:///results/...``,
+    which MLflow resolves against the job's working folder): results moved or copied together
+    with their project keep working. Any other URI unchanged."""
+    folder = sqlite_folder(uri)
+    if folder is None:
+        return uri
+    path = Path(uri[len("sqlite:///") :])
+    base = Path(cwd or os.getcwd()).resolve()
+    if path.is_absolute() and path.resolve().is_relative_to(base):
+        return f"sqlite:///{path.resolve().relative_to(base).as_posix()}"
+    return uri
+
+
+def get_or_create_experiment(client: Any, uri: str, name: str, settings: Mapping[str, Any] | None = None) -> str:
+    """The experiment's id, creating it when absent, with its artifacts where
+    :func:`artifact_location` says (not the current directory). Tolerates a concurrent creator."""
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
-    folder = sqlite_folder(uri)
-    artifacts = (folder / "artifacts").as_uri() if folder is not None else None
+    artifacts = artifact_location(uri, settings)
     try:
         exp_id = client.create_experiment(name, artifact_location=artifacts)
     except Exception:
@@ -82,7 +114,8 @@ def get_or_create_experiment(client: Any, uri: str, name: str) -> str:
         if exp is None:
             raise
         return exp.experiment_id
-    logger.info("created MLflow experiment %s (%s) at %s", name, exp_id, uri)
+    logger.info("created MLflow experiment %s (%s) at %s, artifacts in %s", name, exp_id, redact_uri(uri),
+                artifacts or "the tracking server's artifact store")
     return exp_id
 
 
@@ -91,7 +124,7 @@ def tracking_setup(settings: Mapping[str, Any], out: str | os.PathLike[str]) -> 
     uri, client = open_store(settings)
     writable_folder(Path(out).resolve().parent, "folder of")
     name = experiment_name(settings)
-    exp_id = get_or_create_experiment(client, uri, name)
+    exp_id = get_or_create_experiment(client, uri, name, settings)
     cfg_name = str(settings["name"])
     found = client.search_runs(
         [exp_id], filter_string=f"tags.`ems.role` = 'parent' AND tags.`ems.config` = '{cfg_name}'", max_results=1
@@ -104,6 +137,6 @@ def tracking_setup(settings: Mapping[str, Any], out: str | os.PathLike[str]) -> 
         run_id = run.info.run_id
         client.set_terminated(run_id, status="FINISHED")
         logger.info("created parent run %s", run_id)
-    info = {"run_id": run_id, "experiment_id": exp_id, "tracking_uri": redact_uri(uri), "experiment": name}
+    info = {"run_id": run_id, "experiment_id": exp_id, "tracking_uri": redact_uri(portable_uri(uri)), "experiment": name}
     write_json(out, info)
     return info

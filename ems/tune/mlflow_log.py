@@ -71,7 +71,7 @@ class MlflowStudyTracker:
 
         uri, client = open_store(settings)
         name = experiment_name(settings)
-        return cls(uri, retry(functools.partial(get_or_create_experiment, client, uri, name), "experiment"))
+        return cls(uri, retry(functools.partial(get_or_create_experiment, client, uri, name, settings), "experiment"))
 
     def ensure_parent(self, study: Any, tags: Mapping[str, str] | None = None) -> str:
         """Return the study's parent run, creating it once (call under the study's gate)."""
