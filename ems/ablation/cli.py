@@ -85,8 +85,13 @@ def cmd_mlflow_summary(args: argparse.Namespace) -> int:
     counts = check["status"].value_counts().to_dict()
     ems_rows = check[~check["id"].astype(str).str.startswith("peer-")]
     bad = ems_rows[ems_rows["status"] == "mismatch"]
+    finished = None
+    if bad.empty:  # the grid's numbers hold: the parent gets config, headline table, description, and ends
+        config = parse_settings(args.config) if args.config else cfg
+        summary = pd.read_csv(Path(args.aggregate) / "summary.csv")
+        finished = mlflow_summary.finish_parent(parent, config, summary, run_ids)
     receipt = {"parent_run_id": parent["run_id"], "experiment_id": parent["experiment_id"],
-               "artifacts": logged, "checked": counts,
+               "artifacts": logged, "checked": counts, "parent": finished,
                "mismatches": bad.head(20).to_dict(orient="records")}
     write_json(args.out, receipt)
     if not bad.empty:
@@ -140,4 +145,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--files", nargs="+", required=True, help="figures and tables to log")
     p.add_argument("--out", required=True, help="receipt JSON (artifacts logged, check counts)")
     p.add_argument("--settings", required=True)
+    p.add_argument("--config", help="JSON of the resolved configuration: params and config/resolved.yaml of the parent run "
+                                    "(default: --settings)")
     p.set_defaults(func=cmd_mlflow_summary)

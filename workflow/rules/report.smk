@@ -144,7 +144,8 @@ rule ablation_tables:
 
 
 rule ablation_mlflow_summary:
-    """Figures and tables as artifacts of the parent run; fails if a table differs from MLflow."""
+    """Figures and tables as artifacts of the parent run; fails if a table differs from MLflow; else the parent
+    gets the resolved config, the headline table as metrics and a description, and is ended (FINISHED)."""
     conda:
         "../../envs/ems.yaml"
     input:
@@ -162,6 +163,7 @@ rule ablation_mlflow_summary:
         settings=lambda w: ablation_rules.ablation_settings(config),
         aggregate=ABLATION,
         models=RESULTS / "models",
+        config=lambda w: settings_json(config),  # the parent run's params and config/resolved.yaml
     resources:
         mem_mb=1000,
         runtime=10,
@@ -170,7 +172,7 @@ rule ablation_mlflow_summary:
     shell:
         "{params.ems} mlflow-summary --parent {input.parent:q} --aggregate {params.aggregate:q} --models {params.models:q}"
         " --table {input.table:q} --files {input.figures:q} {input.tables:q} {input.summary:q}"
-        " --out {output.receipt:q} --settings {params.settings:q} > {log:q} 2>&1"
+        " --out {output.receipt:q} --settings {params.settings:q} --config {params.config:q} > {log:q} 2>&1"
 
 
 TARGETS.extend(rules.ablation_figures.output)
