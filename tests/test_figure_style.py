@@ -74,9 +74,10 @@ def assert_paper_figure(fig: Figure, paths: list[Path]) -> None:
     assert any(width == pytest.approx(w) for w in WIDTHS), f"figure width {width} in"
     small = [(t.get_text(), t.get_fontsize()) for t in texts(fig) if t.get_fontsize() < figstyle.MIN_FONT_PT]
     assert not small, f"text below {figstyle.MIN_FONT_PT} pt: {small}"
-    pdf = next(p for p in paths if p.suffix == ".pdf")
-    png = next(p for p in paths if p.suffix == ".png")
-    assert pdf == png.with_suffix(".pdf"), "the PDF lies beside the PNG"
+    by_suffix = {p.suffix: p for p in paths}
+    assert set(by_suffix) == {".pdf", ".png"}, f"written: {paths}"
+    pdf, png = by_suffix[".pdf"], by_suffix[".png"]
+    assert pdf == png.with_suffix(".pdf") and pdf.exists() and png.exists(), "the PDF lies beside the PNG"
     assert pdf.read_bytes()[:5] == b"%PDF-" and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     types = pdf_font_types(pdf)
     assert types, f"{pdf}: no font found"
@@ -197,6 +198,7 @@ def test_learning_curves_are_mean_and_band_over_seeds(saved: list, tmp_path: Pat
         expect = runs.groupby("step")["value"].agg(["mean", "std"])
         assert list(line.get_xdata()) == list(expect.index)
         assert np.allclose(line.get_ydata(), expect["mean"])
+        assert band.get_paths(), f"{objective}: empty band"
         ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
         assert ys.min() >= 0.0 and ys.max() <= 1.0
         at20 = expect.loc[20]
