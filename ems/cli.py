@@ -23,6 +23,7 @@ logger = logging.getLogger("ems")
 COMMAND_MODULES: tuple[str, ...] = (
     "ems.data.cli",
     "ems.train.cli",
+    "ems.model.cli",
     "ems.evaluation.cli",
     "ems.tracking.cli",
     "ems.ablation.cli",

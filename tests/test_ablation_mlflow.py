@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from ablation_fixtures import PEER_TATOEBA, tiny_config, write_results
 
 from ems.ablation import aggregate, grid, mlflow_summary, outputs
@@ -85,10 +86,42 @@ def test_cli_logs_artifacts_to_the_parent_run(tracked: tuple[dict, Path, dict]) 
     proc = subprocess.run([sys.executable, "-m", "ems.cli", "mlflow-summary", "--parent", str(res / "tracking" / "parent.json"),
                            "--aggregate", str(res / "ablation"), "--models", str(res / "models"),
                            "--table", str(res / "tables" / "ablation.csv"), "--files", *files,
-                           "--out", str(res / "tracking" / "summary.json"), "--settings", settings],
+                           "--out", str(res / "tracking" / "summary.json"), "--settings", settings,
+                           "--config", json.dumps(cfg)],
                           capture_output=True, text=True, check=False, env=dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true"))
     assert proc.returncode == 0, proc.stderr
     receipt = json.loads((res / "tracking" / "summary.json").read_text())
     assert receipt["checked"] == {"ok": (6 * 4 + 1) + (2 * 4 + 1) + (2 * 3 + 1)}  # runs, means, table cells
     logged = {a.path for a in MlflowClient(parent["tracking_uri"]).list_artifacts(parent["run_id"], "ablation/tables")}
-    assert logged == {"ablation/tables/ablation.csv", "ablation/tables/ablation.tex"}
+    assert {"ablation/tables/ablation.csv", "ablation/tables/ablation.tex"} <= logged
+
+
+def test_summary_finishes_the_parent_with_config_headline_and_short_names(tracked: tuple[dict, Path, dict]) -> None:
+    """After test_cli_logs_artifacts_to_the_parent_run (same module fixture): the parent run holds the
+    resolved config, the headline table (means over seeds of summary.csv) and a description, and has ended;
+    the models' runs carry the grid's short names (only objective varies: both/s1 ... xtr/s3)."""
+    from mlflow.tracking import MlflowClient
+
+    cfg, res, parent = tracked
+    client = MlflowClient(parent["tracking_uri"])
+    run = client.get_run(parent["run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.params["ablation.seeds"] == "[1, 2, 3]" and run.data.params["objective.temperature"] == "0.1"
+    assert run.data.params["name"] == "synthetic"
+    m = run.data.metrics
+    assert m["both/tatoeba/acc_mean"] == pytest.approx((0.80 + 0.84 + 0.82) / 3)
+    assert m["xtr/tatoeba/acc_mean"] == pytest.approx((0.70 + 0.75 + 0.71) / 3)
+    assert m["peer-tfidf/tatoeba/acc_mean"] == pytest.approx(PEER_TATOEBA)
+    summary = pd.read_csv(res / "ablation" / "summary.csv")
+    row = summary[(summary["variant"] == grid.reference_variant(cfg)) & (summary["metric"] == "mining/f1")].iloc[0]
+    assert m["both/mining/f1"] == pytest.approx(row["mean"]) and m["both/mining/f1/ci95"] == pytest.approx(row["ci95"])
+    note = run.data.tags["mlflow.note.content"]
+    assert "| both | " in note and f"{(0.80 + 0.84 + 0.82) / 3:.4f}" in note and "ems.cell" in note
+    assert run.data.tags["ems.grid.varying"] == "objective" and run.data.tags["mlflow.source.git.commit"]
+    config = client.download_artifacts(parent["run_id"], "config/resolved.yaml", str(res / "dl"))
+    assert yaml.safe_load(Path(config).read_text())["ablation"]["seeds"] == [1, 2, 3]
+    names = {}
+    for mid, rid in mlflow_summary.run_ids_from_models(res / "models", grid.model_ids(cfg)).items():
+        names[mid] = client.get_run(rid).info.run_name
+    assert sorted(names.values()) == ["both/s1", "both/s2", "both/s3", "xtr/s1", "xtr/s2", "xtr/s3"]
+    assert names[f"{grid.reference_variant(cfg)}/seed2"] == "both/s2"

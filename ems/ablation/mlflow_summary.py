@@ -173,3 +173,82 @@ def compare_table(table: pd.DataFrame, check: pd.DataFrame) -> pd.DataFrame:
         rows.append({"level": "table", "id": rec.variant, "metric": rec.column, "table": float(rec.mean),
                      "mlflow": value, "status": status})
     return pd.DataFrame(rows, columns=["level", "id", "metric", "table", "mlflow", "status"])
+
+
+def headline(summary: pd.DataFrame, varying: Sequence[str]) -> dict[str, float]:
+    """``<cell>/<metric>`` -> mean over seeds, and ``<cell>/<metric>/ci95`` where defined, for every row of
+    ``summary.csv`` (cells named as the runs: ``both_t0.05``; peers by their id). Metric keys, so ASCII only."""
+    from ems.tracking.naming import cell_name
+
+    out: dict[str, float] = {}
+    for rec in summary.itertuples(index=False):
+        variant = str(rec.variant)
+        cell = variant if variant.startswith("peer-") or "~" not in variant else cell_name(variant, varying)
+        if pd.notna(rec.mean) and math.isfinite(float(rec.mean)):
+            out[f"{cell}/{rec.metric}"] = float(rec.mean)
+        ci = getattr(rec, "ci95", math.nan)
+        if pd.notna(ci) and math.isfinite(float(ci)):
+            out[f"{cell}/{rec.metric}/ci95"] = float(ci)
+    return out
+
+
+def describe(config: Mapping[str, Any], summary: pd.DataFrame, varying: Sequence[str], commit: str) -> str:
+    """The parent run's description (``mlflow.note.content``, Markdown): what ran, and the primary metric
+    of each task per cell (mean ± 95% CI over seeds)."""
+    from ems.tracking.naming import cell_name
+
+    primary = [m for m in dict.fromkeys(summary["metric"]) if str(m).endswith(("/acc_mean", "/f1", "/acc"))
+               and str(m).count("/") == 1]
+    seeds = list(config.get("ablation", {}).get("seeds", []))
+    lines = [(f"EMS configuration `{config.get('name')}` at commit `{commit}`; grid factors that vary: "
+              f"{', '.join(varying) or 'none'}; seeds {seeds}."),
+             "Group the runs by the tag `ems.cell` to average seeds. Mean ± 95% CI over seeds:", "",
+             "| cell | " + " | ".join(primary) + " |", "|---" * (len(primary) + 1) + "|"]
+    for variant, group in summary.groupby("variant", sort=False):
+        cell = variant if str(variant).startswith("peer-") or "~" not in str(variant) else cell_name(str(variant), varying)
+        cells = []
+        for metric in primary:
+            row = group[group["metric"] == metric]
+            if row.empty or pd.isna(row["mean"].iloc[0]):
+                cells.append("")
+                continue
+            ci = row["ci95"].iloc[0] if "ci95" in row else math.nan
+            cells.append(f"{row['mean'].iloc[0]:.4f}" + (f" ± {ci:.4f}" if pd.notna(ci) else ""))
+        lines.append(f"| {cell} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def finish_parent(parent: Mapping[str, str], config: Mapping[str, Any], summary: pd.DataFrame,
+                  run_ids: Mapping[str, str]) -> dict[str, Any]:
+    """The grid has ended: give the parent run the resolved config (params, flattened, and
+    ``config/resolved.yaml``), the commit, the headline table (metrics and description), rename the
+    models' runs to the grid's short names, and end the parent (FINISHED). Returns what was logged."""
+    import tempfile
+
+    from ems.ablation import grid
+    from ems.io import write_yaml
+    from ems.redact import redact_value
+    from ems.tracking.base import git_commit
+    from ems.tracking.mlflow_tracker import MlflowTracker
+    from ems.tracking.naming import run_names
+
+    tracker = MlflowTracker(connectable(parent["tracking_uri"]), parent["run_id"], parent["experiment_id"])
+    varying = grid.varying_factors(config)
+    commit = git_commit()
+    tracker.log_params(config)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "resolved.yaml"
+        write_yaml(path, redact_value(dict(config)))
+        tracker.log_artifact(path, "config")
+    metrics = headline(summary, varying)
+    tracker.log_metrics(metrics, step=0)
+    tracker.set_tags({"git_commit": commit, "mlflow.source.git.commit": commit,
+                      "ems.grid.varying": ",".join(varying) or "none",
+                      "mlflow.note.content": describe(config, summary, varying, commit)})
+    names = run_names(list(run_ids), varying)
+    for mid, rid in run_ids.items():  # runs created before the grid's varying factors changed get today's names
+        MlflowTracker(tracker.tracking_uri, rid, parent["experiment_id"]).set_tags({"mlflow.runName": names[mid]})
+    tracker.close("FINISHED")
+    logger.info("parent run %s: %d config params, %d headline metrics, %d runs named; FINISHED",
+                parent["run_id"], len(config), len(metrics), len(names))
+    return {"headline_metrics": len(metrics), "renamed": len(names), "varying": varying}

@@ -20,7 +20,6 @@ from ems.evaluation.registry import enabled_tasks, source_roles, task_settings
 logger = logging.getLogger(__name__)
 
 
-
 def tasks(config: Mapping[str, Any]) -> list[str]:
     return enabled_tasks(config["evaluation"], config.get("mining"))
 
@@ -33,12 +32,18 @@ def peer_ids(config: Mapping[str, Any]) -> list[str]:
     return [paths.peer_id(p) for p in config["evaluation"]["peers"]]
 
 
+def peer_run_json(results: Path, model_id: str) -> Path:
+    """``<results>/tracking/peers/<peer>.json``: the peer's one MLflow run (rule ``tracking_peer``); not under
+    ``eval/`` (every JSON there is an evaluation result)."""
+    return Path(results) / "tracking" / "peers" / f"{model_id}.json"
+
+
 def inputs(config: Mapping[str, Any], results: Path, model_id: str, task: str) -> dict[str, Path]:
-    """Source markers of the task, the training shards, and the model's run.json or the parent run."""
+    """Source markers of the task, the training shards, and the model's run.json (a peer's: its own run)."""
     out = {f"source_{role}": paths.source_dir(config, role) / ".verified.json" for role in source_roles(task)}
     out["shards"] = paths.shards_dir(results)
     if paths.is_peer(model_id):
-        out["parent"] = paths.parent_json(results)
+        out["run"] = peer_run_json(results, model_id)
     else:
         out["run"] = paths.run_json(results, model_id)
     return out
@@ -50,8 +55,8 @@ def args(config: Mapping[str, Any], results: Path, model_id: str, task: str, inp
     out += ["--train-meta", str(paths.shards_dir(results) / "meta.json")]
     if paths.is_peer(model_id):
         out += ["--model", paths.peer_name(model_id)]
-        if "parent" in input_keys:
-            out += ["--parent-json", str(paths.parent_json(results))]
+        if "run" in input_keys:
+            out += ["--run-json", str(peer_run_json(results, model_id))]
     else:
         out += ["--model", f"ems:{paths.model_dir(results, model_id)}"]
         out += ["--run-json", str(paths.run_json(results, model_id))]

@@ -6,6 +6,7 @@
 tokenizer is made self-contained: lower-casing (``ems_lowercase``) becomes a ``Lowercase``
 normaliser and no special tokens are added (the shards hold none), so ``load_model``,
 ``AutoModel`` + ``AutoTokenizer`` and ``SentenceTransformer(path)`` give identical vectors.
+``README.md`` is the model card (:mod:`ems.model.card`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from transformers import AutoTokenizer, BertModel, PreTrainedTokenizerFast
 
 from ems.errors import DataError
 from ems.io import atomic_dir
+from ems.model.card import CARD_FILE, write_card
 from ems.model.encoder import mean_pool
 
 logger = logging.getLogger(__name__)
@@ -102,7 +104,9 @@ def save_model(
         (tmp / "config_sentence_transformers.json").write_text(
             json.dumps({"similarity_fn_name": "cosine", "prompts": {}, "default_prompt_name": None}, indent=2)
         )
-        (tmp / INFO_FILE).write_text(json.dumps({"max_length": int(max_length), **(info or {})}, indent=2, sort_keys=True))
+        full_info = {"max_length": int(max_length), **(info or {})}
+        (tmp / INFO_FILE).write_text(json.dumps(full_info, indent=2, sort_keys=True))
+        write_card(tmp / CARD_FILE, full_info)  # the results come later, in ../README.md (rule model_card)
     return Path(out)
 
 

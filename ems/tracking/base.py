@@ -36,6 +36,11 @@ class Tracker:
         """Log a file or a whole folder."""
         raise NotImplementedError
 
+    def log_model(self, path: str | os.PathLike[str], name: str = "model") -> str | None:
+        """Log a saved model folder as a model of the tracking store (default: as a plain artifact folder)."""
+        self.log_artifact(path, name)
+        return None
+
     def reopen(self) -> None:
         """Mark a resumed run as running again (called when training really begins)."""
 

@@ -1,7 +1,8 @@
 """The tracking plug-in of the trainer: a :class:`TrainerCallback` that logs a run to a :class:`Tracker`.
 
 Params (resolved settings + derived facts), tags (code commit, config / data hashes, model
-id, the run a fresh start replaces), training and dev metrics, the final artifacts. It opens
+id, cell / factor values / seed, the run a fresh start replaces), training and dev metrics, the
+final artifacts, and the model as an MLflow model (``tracking.log_model``; else a plain folder). It opens
 and closes nothing: whoever opened the tracking run (``ems train``, the tuning objective)
 closes it. A resumed run is marked running again only here, when training really begins, so
 a resume that fails earlier leaves the run's status as it was.
@@ -48,7 +49,12 @@ class TrackingCallback(TrainerCallback):
                                   "steps": state.step}, step=state.step)
         for name in ARTIFACT_FILES:
             self.tracker.log_artifact(Path(path) / name)
-        self.tracker.log_artifact(Path(path) / "model", "model")
+        if self.run.settings.to_dict()["tracking"]["log_model"]:
+            uri = self.tracker.log_model(Path(path) / "model", "model")  # an MLflow model (sentence_transformers)
+            if uri:
+                self.tracker.set_tags({"ems.model_uri": uri})
+        else:
+            self.tracker.log_artifact(Path(path) / "model", "model")  # the plain folder
         self.tracker.log_artifact(self.run.tokenizer_dir, "tokenizer")
 
     def on_train_end(self, state: TrainerState, status: str) -> None:

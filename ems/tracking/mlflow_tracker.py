@@ -7,6 +7,7 @@ Children attach to a parent run with the ``mlflow.parentRunId`` tag.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -116,6 +117,23 @@ class MlflowTracker(Tracker):
         else:
             self.client.log_artifact(self.run_id, str(p), artifact_path)
 
+    def log_model(self, path: str | os.PathLike[str], name: str = "model") -> str:
+        """Log the saved sentence-transformers folder ``path`` as an MLflow model (flavour
+        ``mlflow.sentence_transformers``), linked to this run; return its ``models:/`` URI.
+
+        Requirements are pinned from the installed versions (MLflow's inference of them loads the
+        model in a subprocess: ~15 s). ``log_model`` reads the tracking URI and experiment from
+        MLflow's globals: they are set for the call only and restored after it."""
+        import mlflow.sentence_transformers
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(str(path), device="cpu")
+        with _scoped_mlflow(self.tracking_uri, self.experiment_id):
+            info = mlflow.sentence_transformers.log_model(model, name=name, run_id=self.run_id,
+                                                          pip_requirements=_pinned_requirements())
+        logger.info("logged %s as MLflow model %s (sentence_transformers flavour)", path, info.model_uri)
+        return info.model_uri
+
     def close(self, status: str = "FINISHED") -> None:
         if self._resumed_status is not None:  # never reopened: the earlier status stays
             logger.info("MLflow run %s left %s (the resume did not start training)", self.run_id, self._resumed_status)
@@ -123,3 +141,32 @@ class MlflowTracker(Tracker):
         if not self._closed:
             self.client.set_terminated(self.run_id, status=status)
             self._closed = True
+
+
+def _pinned_requirements() -> list[str]:
+    """``package==version`` of what loading the model needs (local version labels such as ``+cpu`` dropped)."""
+    from importlib import metadata
+
+    return [f"{pkg}=={metadata.version(pkg).split('+')[0]}" for pkg in ("sentence-transformers", "transformers", "torch")]
+
+
+@contextlib.contextmanager
+def _scoped_mlflow(uri: str, experiment_id: str | None):
+    """MLflow's global tracking URI and experiment set for one fluent call, then restored exactly
+    (``set_tracking_uri`` also exports ``MLFLOW_TRACKING_URI``; later runs must not inherit it)."""
+    import mlflow
+
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID")}
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    if experiment_id:
+        os.environ["MLFLOW_EXPERIMENT_ID"] = str(experiment_id)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -119,8 +119,12 @@ def get_or_create_experiment(client: Any, uri: str, name: str, settings: Mapping
     return exp_id
 
 
-def tracking_setup(settings: Mapping[str, Any], out: str | os.PathLike[str]) -> dict[str, str]:
-    """Create (or find) the experiment and this configuration's parent run; write ``out``."""
+def tracking_setup(settings: Mapping[str, Any], out: str | os.PathLike[str], keep_running: bool = False) -> dict[str, str]:
+    """Create (or find) the experiment and this configuration's parent run; write ``out``.
+
+    ``keep_running`` (the workflow's ``tracking_setup`` rule): the parent stays RUNNING until the
+    grid's summary step (``ems mlflow-summary``) logs the headline table and ends it; else it
+    is ended at once (``ems train`` outside the workflow)."""
     uri, client = open_store(settings)
     writable_folder(Path(out).resolve().parent, "folder of")
     name = experiment_name(settings)
@@ -132,10 +136,15 @@ def tracking_setup(settings: Mapping[str, Any], out: str | os.PathLike[str]) -> 
     if found:
         run_id = found[0].info.run_id
         logger.info("reusing parent run %s", run_id)
+        if keep_running:
+            client.update_run(run_id, status="RUNNING")
     else:
-        run = client.create_run(exp_id, run_name=f"{cfg_name}", tags={"ems.role": "parent", "ems.config": cfg_name})
+        from ems.tracking.naming import parent_tags
+
+        run = client.create_run(exp_id, run_name=f"{cfg_name}", tags=parent_tags(cfg_name))
         run_id = run.info.run_id
-        client.set_terminated(run_id, status="FINISHED")
+        if not keep_running:
+            client.set_terminated(run_id, status="FINISHED")
         logger.info("created parent run %s", run_id)
     info = {"run_id": run_id, "experiment_id": exp_id, "tracking_uri": redact_uri(portable_uri(uri)), "experiment": name}
     write_json(out, info)

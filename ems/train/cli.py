@@ -37,8 +37,10 @@ def open_tracking(args: argparse.Namespace, run: TrainingRun, is_main: bool) -> 
 
         parent = run.checkpoint_dir / "parent.json"
         tracking_setup(run.settings.to_dict(), parent)
-    tags = {"ems.replaces": run.resume.replaces} if run.resume.replaces else None
-    return MlflowTracker.attach(parent, run.model_id, tags)
+    from ems.tracking.naming import ROLE_TRAIN, name_for
+
+    tags = {"ems.role": ROLE_TRAIN, **({"ems.replaces": run.resume.replaces} if run.resume.replaces else {})}
+    return MlflowTracker.attach(parent, name_for(run.model_id, args.run_names), tags)
 
 
 def _merge_overrides(settings: dict, path: str) -> dict:
@@ -154,6 +156,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--set", help="JSON of config sections merged last (a variant's overrides, its seed)")
     p.add_argument("--parent-run", help="parent.json from `ems tracking-setup`: this run becomes its child")
     p.add_argument("--model-id", help="<variant>/seed<seed> (default: the last two parts of --out)")
+    p.add_argument("--run-names", help="tracking/run_names.json (`ems tracking-names`): the short MLflow run name")
     p.add_argument("--checkpoint-dir", help="resumable checkpoints (default: OUT/checkpoints)")
     p.add_argument("--threads", type=int, help="torch CPU threads when train.num_threads is null")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep the checkpoints after success")

@@ -28,8 +28,13 @@ def write_model(run: TrainingRun, model: EmsModel, languages: list[str], state: 
 
     out, settings = run.out_dir, run.settings.to_dict()
     out.mkdir(parents=True, exist_ok=True)
+    from ems.tracking.base import git_commit
+
     info = {"model_id": run.model_id, "languages": languages, "best_step": state.best_step,
-            "best_dev_retrieval_acc": state.best, "steps": state.step, "settings": settings}
+            "best_dev_retrieval_acc": state.best, "steps": state.step, "settings": settings,
+            # provenance for the model card (ems.model.card)
+            "data_hash": run.data_hash, "valid_data_hash": run.valid_hash, "config_hash": run.config_hash,
+            "git_commit": git_commit(), "mlflow_run_id": (run.tracking or {}).get("run_id")}
     save_model(model.encoder, run.tokenizer_dir, out / "model", max_length, info)
     save_checkpoint(out / "heads.pt", {"heads": model.heads_state_dict(), "languages": languages,
                                        "settings": settings, "step": state.best_step})

@@ -21,6 +21,7 @@ from ems.config import config_hash
 from ems.errors import DataError
 from ems.io import read_json, write_json
 from ems.redact import redact_uri
+from ems.tracking.naming import model_tags
 from ems.train.checkpoint import CheckpointScan, find_resumable
 from ems.train.settings import Settings, identity_hash, resolve_settings
 
@@ -69,7 +70,7 @@ class TrainingRun:
                 "model_id": self.model_id}
         if self.resume.replaces:
             tags["ems.replaces"] = self.resume.replaces
-        return tags
+        return {**tags, **model_tags(self.model_id)}  # cell, factor values, seed: "Group by" in the MLflow UI
 
     def with_tracking(self, tracking_uri: str | None, run_id: str | None, experiment_id: str | None) -> TrainingRun:
         """This run, logged to the given tracking run; a real run is recorded beside the checkpoints."""

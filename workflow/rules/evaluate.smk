@@ -1,10 +1,29 @@
 # evaluate stage: one job per (model, task): per-language CSV + summary JSON under
-# results/<name>/eval/<model_id>/, metrics to MLflow (training run, or a child run for peers).
+# results/<name>/eval/<model_id>/, metrics to MLflow (the training run; a peer's one run, rule tracking_peer).
 # Tasks: ems.evaluation.registry.enabled_tasks (tatoeba, flores, mining [BUCC-style], sib200,
 # umsab, bucc2018 when configured, evaluation.extra_datasets). See docs/evaluation.md.
 from ems.evaluation import rules as eval_rules
 
 EVAL = RESULTS / "eval"
+
+
+rule tracking_peer:
+    """The one MLflow run of a peer encoder (every task of the peer logs to it, as a model's to its training run)."""
+    conda:
+        "../../envs/ems.yaml"
+    input:
+        parent=RESULTS / "tracking" / "parent.json",
+    output:
+        run=RESULTS / "tracking" / "peers" / "{model_id}.json",
+    params:
+        ems=EMS,
+    wildcard_constraints:
+        model_id=ems_paths.PEER_ID_REGEX,
+    log:
+        LOGS / "tracking_peer" / "{model_id}.log",
+    shell:
+        "{params.ems} tracking-peer --parent {input.parent:q} --model-id {wildcards.model_id:q}"
+        " --out {output.run:q} > {log:q} 2>&1"
 
 
 rule evaluate:
@@ -39,4 +58,28 @@ rule evaluate:
         " --threads {threads} --settings {params.settings:q} > {log:q} 2>&1"
 
 
+rule model_card:
+    """A trained model's card with its evaluation results, beside the model folder (the card inside model/,
+    written at training time, has none: a rule cannot write into another rule's directory() output)."""
+    conda:
+        "../../envs/ems.yaml"
+    input:
+        model=RESULTS / "models" / "{variant}" / "seed{seed}" / "model",
+        run=RESULTS / "models" / "{variant}" / "seed{seed}" / "run.json",
+        evals=lambda w: [EVAL / ems_paths.model_id(w.variant, w.seed) / f"{t}.json" for t in eval_rules.tasks(config)],
+    output:
+        card=RESULTS / "models" / "{variant}" / "seed{seed}" / "README.md",
+    params:
+        ems=EMS,
+    wildcard_constraints:
+        variant=r"[^/]+",
+        seed=r"\d+",
+    log:
+        LOGS / "model_card" / "{variant}" / "seed{seed}.log",
+    shell:
+        "{params.ems} model-card --model {input.model:q} --run {input.run:q} --evals {input.evals:q}"
+        " --out {output.card:q} > {log:q} 2>&1"
+
+
 TARGETS.extend(eval_rules.targets(config, RESULTS, ems_model_ids()))
+TARGETS.extend(str(RESULTS / "models" / m / "README.md") for m in ems_model_ids())

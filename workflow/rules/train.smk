@@ -27,6 +27,21 @@ rule tracking_setup:
         "{params.ems} tracking-setup --settings {params.settings:q} --out {output.parent:q} > {log:q} 2>&1"
 
 
+rule tracking_names:
+    """Short MLflow run names of the grid's models (both/s1: only the factors that vary)."""
+    conda:
+        "../../envs/ems.yaml"
+    output:
+        names=RESULTS / "tracking" / "run_names.json",
+    params:
+        settings=lambda w: settings("name", "ablation"),
+        ems=EMS,
+    log:
+        LOGS / "tracking_names.log",
+    shell:
+        "{params.ems} tracking-names --settings {params.settings:q} --out {output.names:q} > {log:q} 2>&1"
+
+
 rule train:
     """Train one EMS model (resumes from its checkpoints after a crash or kill)."""
     conda:
@@ -73,7 +88,7 @@ rule train:
         "{params.ems} --gpus {resources.gpu:q} --processes {params.processes:q} --threads {threads} --"
         " train --shards {input.train:q} --valid {input.valid:q} --tokenizer {input.tokenizer:q}"
         " --out {params.out:q} --settings {params.settings:q} {params.overrides} --set {params.set:q}"
-        " --parent-run {input.parent:q} --model-id {params.model_id:q} --checkpoint-dir {params.checkpoints:q}"
+        " --parent-run {input.parent:q} --run-names {input.names:q} --model-id {params.model_id:q} --checkpoint-dir {params.checkpoints:q}"
         " --no-progress > {log:q} 2>&1"
 
 

@@ -29,6 +29,8 @@ def _train_inputs(wildcards):
         "valid": RESULTS / "shards" / "valid",
         "tokenizer": RESULTS / "tokenizer",
         "parent": RESULTS / "tracking" / "parent.json",
+        # ancient: a grid that changes which factors vary renames runs, it never retrains a model
+        "names": ancient(RESULTS / "tracking" / "run_names.json"),
     }
     tuned = tuned_overrides()  # tune_common.smk
     if tuned:
