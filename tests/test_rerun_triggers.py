@@ -25,7 +25,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 MIRROR = Path(os.environ.get("EMS_DATA_MIRROR", ROOT.parent / "shared" / "data"))
-ALLOWED = re.compile(r"^(evaluate.*|ablation_(aggregate|figures|tables|mlflow_summary)|all)$")
+ALLOWED = re.compile(r"^(evaluate.*|ablation_(aggregate|figures|tables|mteb_export|mlflow_summary)|all)$")
 
 
 

@@ -1,4 +1,4 @@
-"""``ems aggregate | figures | tables | subset-shards | mlflow-summary``: the ablation stage's commands."""
+"""``ems aggregate | figures | tables | mteb-export | subset-shards | mlflow-summary``: the ablation stage's commands."""
 
 from __future__ import annotations
 
@@ -60,6 +60,14 @@ def cmd_tables(args: argparse.Namespace) -> int:
     from ems.ablation import outputs
 
     outputs.make_tables(_inputs(args), args.out)
+    return 0
+
+
+def cmd_mteb_export(args: argparse.Namespace) -> int:
+    from ems.ablation import mteb
+
+    sources = validate_sections(parse_settings(args.settings), ("sources",), "--settings", strict=True)["sources"]
+    mteb.export([Path(p) for p in args.evals], args.out, sources)
     return 0
 
 
@@ -129,6 +137,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("tables", help="ablation tables (CSV + LaTeX booktabs)")
     _common_outputs(p)
     p.set_defaults(func=cmd_tables)
+
+    p = subparsers.add_parser("mteb-export", help="each model's eval results as MTEB result files (one JSON per task per model)")
+    p.add_argument("--evals", nargs="+", required=True, help="eval JSON files (results/<name>/eval/<model_id>/<task>.json)")
+    p.add_argument("--out", required=True, help="output folder (<model>/no_revision_available/ems_<task>.json)")
+    p.add_argument("--settings", required=True, help='JSON {"sources": ...} (dataset revisions)')
+    p.set_defaults(func=cmd_mteb_export)
 
     p = subparsers.add_parser("subset-shards", help="deterministic stratified fraction of a training shard folder")
     p.add_argument("--src", required=True)

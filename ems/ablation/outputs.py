@@ -16,7 +16,7 @@ import pandas as pd
 
 from ems.ablation import aggregate as agg
 from ems.ablation import figures as figs
-from ems.ablation import grid, sources
+from ems.ablation import grid, names, sources
 from ems.ablation import tables as tabs
 from ems.errors import DataError
 
@@ -37,8 +37,20 @@ def figure_stems(config: Mapping[str, Any]) -> list[str]:
 
 
 def table_stems(config: Mapping[str, Any]) -> list[str]:
-    return ["ablation", "differences", "per_language_tatoeba", "learning_curves", "cost_per_job",
+    return ["ablation", "differences", "per_language_tatoeba", "per_task_language", "learning_curves", "cost_per_job",
             *[f"scaling_{f}" for f in scaling_factors(config)]]
+
+
+#: Report label of each table (``scaling_<factor>`` tables: "Scaling: <factor>").
+TABLE_TITLES = {"ablation": "Headline metrics", "differences": "Differences to the reference",
+                "per_language_tatoeba": "Tatoeba per language", "per_task_language": "Tasks per language (MTEB layout)",
+                "learning_curves": "Training runs", "cost_per_job": "Cost per rule"}
+
+
+def table_title(stem: str) -> str:
+    if stem.startswith("scaling_"):
+        return "Scaling: " + stem[len("scaling_"):].replace("_", " ")
+    return TABLE_TITLES.get(stem, stem.replace("_", " "))
 
 
 def per_language_metric(per_lang: pd.DataFrame, task: str = PER_LANGUAGE_TASK) -> str | None:
@@ -102,42 +114,76 @@ def make_figures(inputs: Inputs, out_dir: str | os.PathLike[str]) -> list[Path]:
     return out
 
 
+def _table(inputs: Inputs, out_dir: str | os.PathLike[str], tidy: pd.DataFrame, spec: tabs.TableSpec) -> list[Path]:
+    return list(tabs.write_table(tidy, out_dir, spec, tabs.options_for(inputs.config, spec.stem)))
+
+
+def _rows(tidy: pd.DataFrame, order: list[str] | None = None) -> list[str]:
+    """Row (or column) keys of ``tidy``: those in ``order`` first, in its order, then the rest as they come."""
+    present = [str(r) for r in dict.fromkeys(tidy["row"])]
+    first = [r for r in order or [] if r in set(present)]
+    return first + [r for r in present if r not in set(first)]
+
+
+def _columns(tidy: pd.DataFrame, order: list[str]) -> list[str]:
+    return _rows(tidy.assign(row=tidy["column"]), order)
+
+
 def make_tables(inputs: Inputs, out_dir: str | os.PathLike[str]) -> list[Path]:
-    """Write every table of ``table_stems`` into ``out_dir`` (CSV + LaTeX each)."""
+    """Write every table of ``table_stems`` into ``out_dir`` (CSV + LaTeX + HTML each)."""
     name = inputs.config.get("name", "")
-    out: list[Path] = []
-    metrics = [m for m in agg.HEADLINE if not inputs.summary.empty and m in set(inputs.summary["metric"])]
-    head = tabs.headline_tidy(inputs.summary, inputs.labels, metrics)
-    rows = list(dict.fromkeys(head["row"]))
-    out += tabs.write_table(head, out_dir, "ablation", rows, metrics,
-                            f"Headline metrics of the ablation grid of configuration {name}: mean over seeds ± 95% CI (t); best in bold.",
-                            "variant", agg.HEADLINE)
-    diff = tabs.differences_tidy(inputs.diffs, inputs.labels, metrics) if not inputs.diffs.empty else pd.DataFrame(columns=tabs.TIDY_COLUMNS)
     ref = grid.reference_variant(inputs.config)
-    out += tabs.write_table(diff, out_dir, "differences", list(dict.fromkeys(diff["row"])), metrics,
-                            f"Difference to the reference cell ({inputs.labels.get(ref, ref)}) ± 95% CI "
-                            "(paired by seed where possible, else Welch); largest in bold.", "variant", agg.HEADLINE)
+    one_at_a_time = (inputs.config.get("ablation") or {}).get("design") == "one_at_a_time"
+    variants = list(inputs.summary["variant"].unique()) if not inputs.summary.empty else []
+    labels = tabs.variant_labels(variants, inputs.factors, ref if one_at_a_time else None)
+    ref_note = f" Reference: {inputs.labels.get(ref, ref)}." if one_at_a_time else ""
+    peers = [v for v in variants if v not in set(grid.variants(inputs.config))]
+    models = [labels[v] for v in [*grid.variants(inputs.config), *peers] if v in labels]  # grid order, then peers
+    out: list[Path] = [tabs.write_summary_html(inputs.summary, inputs.labels, Path(out_dir) / "summary.html")]
+    metrics = [m for m in agg.HEADLINE if not inputs.summary.empty and m in set(inputs.summary["metric"])]
+    head = tabs.headline_tidy(inputs.summary, labels, metrics)
+    out += _table(inputs, out_dir, head, tabs.TableSpec(
+        "ablation", f"Headline metrics of the ablation grid ({name}): mean over seeds ± 95% CI (t); "
+        "best of each column in bold." + ref_note, _rows(head, models), metrics, ("Variant",)))
+    diff = tabs.differences_tidy(inputs.diffs, labels, metrics) if not inputs.diffs.empty else pd.DataFrame(columns=tabs.TIDY_COLUMNS)
+    out += _table(inputs, out_dir, diff, tabs.TableSpec(
+        "differences", f"Difference to the reference cell ({inputs.labels.get(ref, ref)}) ± 95% CI, paired by seed "
+        "where possible, else Welch; the largest improvement of each column in bold (none where no cell improves).",
+        _rows(diff, models), metrics, ("Variant",), signed=True))
     if inputs.lang_metric:
-        lang = tabs.per_language_tidy(inputs.per_lang, inputs.labels, inputs.lang_metric)
+        lang = tabs.per_language_tidy(inputs.per_lang, labels, inputs.lang_metric)
         order = [lg for lg in inputs.sizes.index if lg in set(lang["row"])]
         order += sorted(set(lang["row"]) - set(order))
     else:
         lang, order = pd.DataFrame(columns=tabs.TIDY_COLUMNS), []
-    out += tabs.write_table(lang, out_dir, "per_language_tatoeba", order, list(dict.fromkeys(lang["column"])),
-                            f"Tatoeba {inputs.lang_metric} per language (ordered by training pairs), mean over seeds ± 95% CI; best per language in bold.",
-                            "language")
-    learn = tabs.learning_tidy(inputs.histories, inputs.labels)
-    out += tabs.write_table(learn, out_dir, "learning_curves", list(dict.fromkeys(learn["row"])),
-                            ["best_dev_acc", "step_of_best", "final_step", "seconds"],
-                            "Training runs: best dev retrieval accuracy, step reached, training seconds; mean over seeds ± 95% CI.",
-                            "variant")
+    lang_col = names.column(f"{PER_LANGUAGE_TASK}/{inputs.lang_metric or 'acc_mean'}")
+    out += _table(inputs, out_dir, lang, tabs.TableSpec(
+        "per_language_tatoeba", f"{lang_col.label} per language (rows ordered by training pairs), mean over seeds "
+        "± 95% CI; best of each language in bold.", order, _columns(lang, models),
+        ("Language",), values=lang_col))
+    mteb = tabs.mteb_tidy(inputs.per_lang, labels)
+    mteb_rows = _rows(mteb)
+    first = {r: (r.split("|", 1)[0] != mteb_rows[i - 1].split("|", 1)[0] if i else True) for i, r in enumerate(mteb_rows)}
+    cells = {r: [names.task_name(r.split("|", 1)[0]) if first[r] else "", r.split("|", 1)[1]] for r in mteb_rows}
+    mains = "; ".join(f"{names.task_name(t)} {names.METRICS[m]}" for t, m in names.MAIN_METRIC.items()
+                      if t in set(mteb.get("task", [])))
+    out += _table(inputs, out_dir, mteb, tabs.TableSpec(
+        "per_task_language", "Main score of each task per language (rows: task and language; columns: models, as in "
+        f"MTEB's subset-level results), mean over seeds; best of each row in bold. Main scores: {mains}".rstrip(".") + ".",
+        mteb_rows, _columns(mteb, models), ("Task", "Language"), cells,
+        values=names.Column("main_score", "main score", "main", "", True, True), group_gap=True))
+    learn = tabs.learning_tidy(inputs.histories, labels)
+    out += _table(inputs, out_dir, learn, tabs.TableSpec(
+        "learning_curves", "Training runs: best dev retrieval accuracy (highest in bold), its step, the last step and "
+        "training time; mean over seeds ± 95% CI." + ref_note, _rows(learn, models), tabs.LEARNING_COLUMNS, ("Variant",)))
     cost = tabs.cost_tidy(inputs.bench)
-    out += tabs.write_table(cost, out_dir, "cost_per_job", list(dict.fromkeys(cost["row"])),
-                            ["wall_s", "peak_rss_mb", "total_wall_s"],
-                            "Cost per Snakemake rule from its benchmark files: mean over jobs ± 95% CI; lowest in bold.", "rule")
+    out += _table(inputs, out_dir, cost, tabs.TableSpec(
+        "cost_per_job", "Cost per Snakemake rule from its benchmark files: mean over jobs ± 95% CI and total.",
+        _rows(cost), tabs.COST_COLUMNS, ("Rule",)))
     for factor in scaling_factors(inputs.config):
-        sc = tabs.scaling_tidy(inputs.summary, factor, metrics)
-        out += tabs.write_table(sc, out_dir, f"scaling_{factor}", list(dict.fromkeys(sc["row"])), metrics,
-                                f"Headline metrics against {factor.replace('_', ' ')}: mean over seeds ± 95% CI.",
-                                "setting", agg.HEADLINE)
+        sc = tabs.scaling_tidy(inputs.summary, factor, metrics, inputs.factors, ref if one_at_a_time else None)
+        out += _table(inputs, out_dir, sc, tabs.TableSpec(
+            f"scaling_{factor}", f"Headline metrics against {factor.replace('_', ' ')}: mean over seeds ± 95% CI; "
+            "best of each column in bold." + (" Other factors as in the reference." + ref_note if one_at_a_time else ""),
+            _rows(sc), metrics, ("Setting",)))
     return out

@@ -44,8 +44,32 @@ def figure_outputs(config: Mapping[str, Any], folder: Path, report: Callable[...
 
 
 def table_outputs(config: Mapping[str, Any], folder: Path, report: Callable[..., Any]) -> dict[str, Any]:
-    """Named outputs of the tables rule: ``<stem>`` (CSV, in the report) and ``<stem>_tex``."""
-    return _outputs(outputs.table_stems(config), folder, report, "table", "csv", "tex", "Tables")
+    """Named outputs of the tables rule: ``<stem>`` (CSV), ``<stem>_tex`` and ``<stem>_html`` (rendered, in the report)."""
+    out: dict[str, Any] = {}
+    for stem in outputs.table_stems(config):
+        out[stem] = Path(folder) / f"{stem}.csv"
+        out[f"{stem}_tex"] = Path(folder) / f"{stem}.tex"
+        out[f"{stem}_html"] = report(Path(folder) / f"{stem}.html", caption=_caption("table", stem), category="Ablation",
+                                     subcategory="Tables", labels={"table": outputs.table_title(stem)})
+    out["summary_html"] = report(Path(folder) / "summary.html", caption="../report/summary.rst", category="Ablation",
+                                 subcategory="Aggregates", labels={"table": "All metrics over seeds"})
+    return out
+
+
+def mteb_settings(config: Mapping[str, Any]) -> str:
+    """``--settings`` of the MTEB export: the sources (dataset revisions)."""
+    return settings_json({"sources": config["sources"]})
+
+
+def mteb_outputs(eval_jsons: list[str], results: Path) -> list[str]:
+    """The MTEB result file of each eval JSON ``<results>/eval/<model_id>/<task>.json``."""
+    from ems.ablation import mteb
+
+    out = []
+    for path in map(Path, eval_jsons):
+        model_id = path.parent.relative_to(Path(results) / "eval").as_posix()
+        out.append(str(mteb.result_path(Path(results) / "mteb", model_id, path.stem)))
+    return out
 
 
 def benchmark_patterns(workflow: Any) -> str:

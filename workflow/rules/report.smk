@@ -57,12 +57,7 @@ rule ablation_aggregate:
         evals=ABLATION_EVALS,
     output:
         long=ABLATION / "long.csv",
-        summary=report(
-            ABLATION / "summary.csv",
-            caption="../report/summary.rst",
-            category="Ablation",
-            subcategory="Aggregates",
-        ),
+        summary=ABLATION / "summary.csv",  # rendered in the report by ablation_tables (summary_html)
         differences=ABLATION / "differences.csv",
         per_language=ABLATION / "per_language.csv",
         per_language_long=ABLATION / "per_language_long.csv",
@@ -143,6 +138,28 @@ rule ablation_tables:
         " --settings {params.settings:q} > {log:q} 2>&1"
 
 
+rule ablation_mteb_export:
+    """Each model's results in MTEB's result format: <model>/no_revision_available/ems_<task>.json."""
+    conda:
+        "../../envs/ems.yaml"
+    input:
+        evals=ABLATION_EVALS,
+    output:
+        ablation_rules.mteb_outputs(ABLATION_EVALS, RESULTS),
+    params:
+        ems=EMS,
+        settings=lambda w: ablation_rules.mteb_settings(config),
+        out=RESULTS / "mteb",
+    log:
+        LOGS / "ablation" / "mteb_export.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "{params.ems} mteb-export --evals {input.evals:q} --out {params.out:q}"
+        " --settings {params.settings:q} > {log:q} 2>&1"
+
+
 rule ablation_mlflow_summary:
     """Figures and tables as artifacts of the parent run; fails if a table differs from MLflow; else the parent
     gets the resolved config, the headline table as metrics and a description, and is ended (FINISHED)."""
@@ -177,4 +194,5 @@ rule ablation_mlflow_summary:
 
 TARGETS.extend(rules.ablation_figures.output)
 TARGETS.extend(rules.ablation_tables.output)
+TARGETS.extend(rules.ablation_mteb_export.output)
 TARGETS.append(rules.ablation_mlflow_summary.output.receipt)
