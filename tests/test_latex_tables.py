@@ -243,6 +243,7 @@ def test_per_task_language_table_in_mteb_layout(paper_tables: tuple[dict, Path])
     assert len(rows["Tatoeba"]) == 1 + 11  # language cell + 8 grid cells + 3 peers
     first_langs = [line.split(" & ")[1] for line in lines if line.startswith(("Tatoeba &", "SIB-200 &", "UMSAB &"))]
     assert first_langs == ["deu", "deu", "arb\\_Arab"]
+    assert [r for r in rows if r] == ["Tatoeba", "FLORES-200", "Mining", "SIB-200", "UMSAB"]  # task order as evaluated
     assert " eng " not in tex.replace("&", " ")  # a classification task's English (training) row is left out
     html = (folder / "per_task_language.html").read_text()
     assert "<th>Task</th>" in html and "<b>" in html

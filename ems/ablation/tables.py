@@ -396,7 +396,8 @@ def mteb_tidy(per_lang: pd.DataFrame, labels: Mapping[str, str], tasks: Sequence
     """
     rows = []
     present = list(dict.fromkeys(per_lang["task"])) if not per_lang.empty else []
-    for task in tasks or present:
+    ordered = [t for t in names.MAIN_METRIC if t in present] + [t for t in present if t not in names.MAIN_METRIC]
+    for task in tasks or ordered:
         metric = names.MAIN_METRIC.get(task)
         if metric is None or task not in present:
             continue
