@@ -9,8 +9,10 @@ seeds) are clipped to the metric's range (accuracies and F1 to [0, 1]).
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -49,6 +51,16 @@ def clipped_errors(mean: Sequence[float], half: Sequence[float], bounds: tuple[f
 
 def _width(n_panels: int) -> str:
     return "one" if n_panels <= ONE_COLUMN_PANELS else "two"
+
+
+def _title(metric: str, n_panels: int) -> str:
+    """The metric's headline label, on two lines when more than three panels share the width."""
+    label = agg.HEADLINE.get(metric, metric)
+    return textwrap.fill(label, 12, break_long_words=False) if n_panels > 3 else label
+
+
+#: Tick steps without 2.5 (0.25 steps print as three-digit labels that collide in narrow panels).
+TICKS = MaxNLocator(3, steps=[1, 2, 5, 10])
 
 
 def _empty(out_dir: str | os.PathLike[str], stem: str, message: str) -> list[Path]:
@@ -93,8 +105,8 @@ def ablation_bars(summary: pd.DataFrame, labels: Mapping[str, str], out_dir: str
                 ax.axvline(float(val.iloc[0]), color="dimgray", linestyle=peer_styles[peer], linewidth=1.1,
                            label=f"peer: {peer.removeprefix('peer-')}")
         ax.set_xlim(left=min(0.0, float(np.nanmin(sub["mean"]))))
-        ax.xaxis.set_major_locator(MaxNLocator(3))
-        ax.set_title(agg.HEADLINE.get(metric, metric))
+        ax.xaxis.set_major_locator(copy.copy(TICKS))
+        ax.set_title(_title(metric, len(metrics)))
         ax.grid(axis="y", visible=False)
     axes[0][0].set_yticks(pos, [labels.get(v, v) for v in variants])
     axes[0][0].invert_yaxis()
@@ -218,20 +230,23 @@ def scaling_curves(summary: pd.DataFrame, factor: str, out_dir: str | os.PathLik
     data["setting"] = data["variant"].map(lambda v: grid.short_label(v, others) if others else "EMS")
     settings = list(dict.fromkeys(data["setting"]))
     col = colours(settings)
+    n_colours = len(sns.color_palette(PALETTE))
+    styles = {s: ["-", "--", ":", "-."][(i // n_colours) % 4] for i, s in enumerate(settings)}  # colours repeat
     fig, axes = figstyle.figure(_width(len(metrics)), 2.4, ncols=len(metrics))
     for ax, metric in zip(axes[0], metrics):
         for setting in settings:
             sub = data[(data["metric"] == metric) & (data["setting"] == setting)].sort_values(factor)
             err = clipped_errors(sub["mean"], sub["ci95"], figstyle.metric_bounds(metric))
             ax.errorbar(sub[factor].astype(float), sub["mean"], yerr=err, marker="o", capsize=2,
-                        color=col[setting], label=setting)
+                        color=col[setting], linestyle=styles[setting], label=setting)
         if grid.BY_NAME[factor].log_x:
             ax.set_xscale("log")
         levels = sorted(data[factor].astype(float).unique())
         ax.set_xticks(levels, [f"{v:g}" for v in levels])
         ax.minorticks_off()
         ax.set_xlabel(factor.replace("_", " "))
-        ax.set_title(agg.HEADLINE.get(metric, metric))
+        ax.yaxis.set_major_locator(copy.copy(TICKS))
+        ax.set_title(_title(metric, len(metrics)))
     axes[0][0].set_ylabel("mean over seeds, 95% CI")
     if len(settings) > 1:
         figstyle.outside_legend(fig, *axes[0][0].get_legend_handles_labels())
