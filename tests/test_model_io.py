@@ -83,3 +83,54 @@ def test_embed_cli(model_dir: Path, tmp_path: Path) -> None:
     )
     vectors = np.load(io.BytesIO(proc.stdout))
     np.testing.assert_allclose(vectors, EmsEncoder(model_dir).encode(SENTENCES, "deu"), atol=1e-6)
+
+
+def test_model_card_has_provenance_then_this_models_results(tmp_path: Path) -> None:
+    """save_model writes a Hub-style card (front matter, config, languages, data hash, commit, how to load);
+    `ems model-card` adds the model's own evaluation numbers beside the folder."""
+    import json
+
+    import yaml
+    from _train_toy import make_toy_data, toy_pairs
+
+    from ems.evaluation.retrieval import RetrievalEvaluator
+    from ems.tracking.base import git_commit
+
+    toy = make_toy_data(tmp_path, n_train=32, n_valid=16)
+    data_hash = json.loads((toy["train"] / "meta.json").read_text())["content_sha256"]
+    from transformers import AutoTokenizer
+
+    torch.manual_seed(0)
+    enc = build_encoder(MODEL, len(AutoTokenizer.from_pretrained(str(toy["tokenizer"]))), 0)
+    settings = {"model": MODEL, "objective": {"temperature": 0.1, "xtr_weight": 1.0}, "train": {"lr": 0.003, "seed": 1}}
+    info = {"model_id": "v/seed1", "languages": ["deu", "fra", "eng"], "settings": settings, "data_hash": data_hash,
+            "git_commit": git_commit(), "best_step": 4, "steps": 6, "best_dev_retrieval_acc": 0.5}
+    folder = save_model(enc, toy["tokenizer"], tmp_path / "models" / "v" / "seed1" / "model", max_length=8, info=info)
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    front = yaml.safe_load(card.split("---\n")[1])
+    assert front["language"] == ["de", "fr", "en"] and front["library_name"] == "sentence-transformers"
+    assert front["license"] == "unknown" and "sentence-transformers" in front["tags"]
+    assert data_hash in card and info["git_commit"] in card and "| `objective.temperature` | 0.1000 |" in card
+    assert "German (`deu`)" in card and 'SentenceTransformer("path/to/model")' in card and "../README.md" in card
+
+    # A real evaluation of this model (toy retrieval deu/fra -> English), then the full card.
+    pairs = toy_pairs(12, seed=5)
+    data = {lang: ([p[1] for p in pairs if p[0] == lang], [p[2] for p in pairs if p[0] == lang]) for lang in ("deu", "fra")}
+    result = RetrievalEvaluator("toyret", data)(EmsEncoder(folder, batch_size=4))
+    result.write(tmp_path / "eval" / "toyret.csv", tmp_path / "eval" / "toyret.json", "v/seed1")
+    run_json = folder.parent / "run.json"
+    run_json.write_text(json.dumps({"run_id": "abc123", "data_hash": data_hash, "model_id": "v/seed1"}))
+    out = folder.parent / "README.md"
+    proc = subprocess.run([sys.executable, "-m", "ems.cli", "model-card", "--model", str(folder), "--run", str(run_json),
+                           "--evals", str(tmp_path / "eval" / "toyret.json"), "--out", str(out)],
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    full = out.read_text(encoding="utf-8")
+    assert f"| toyret | `toyret/acc_mean` (primary) | {result.metrics['toyret/acc_mean']:.4f} |" in full
+    assert f"| toyret | `toyret/acc_xx2en` | {result.metrics['toyret/acc_xx2en']:.4f} |" in full
+    assert "`abc123`" in full and data_hash in full and "Not evaluated" not in full
+    other = tmp_path / "eval" / "other.json"
+    other.write_text(json.dumps({**result.to_json("w/seed2")}))
+    bad = subprocess.run([sys.executable, "-m", "ems.cli", "model-card", "--model", str(folder), "--evals", str(other),
+                          "--out", str(tmp_path / "x.md")], capture_output=True, text=True, check=False, timeout=120)
+    assert bad.returncode == 2 and "not of v/seed1" in bad.stderr and not (tmp_path / "x.md").exists()
