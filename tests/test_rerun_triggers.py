@@ -25,7 +25,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 MIRROR = Path(os.environ.get("EMS_DATA_MIRROR", ROOT.parent / "shared" / "data"))
-ALLOWED = re.compile(r"^(evaluate.*|ablation_(aggregate|figures|tables|mteb_export|mlflow_summary)|all)$")
+# model_card: the card shows the model's evaluation results, so it follows them
+ALLOWED = re.compile(r"^(evaluate.*|model_card|ablation_(aggregate|figures|tables|mteb_export|mlflow_summary)|all)$")
 
 
 
