@@ -283,3 +283,15 @@ def test_mteb_export_has_the_task_result_fields_and_the_summary_mean(tmp_path: P
                           str(tmp_path / "x"), "--settings", json.dumps({"sources": {"laser": {"repo": "nope"}}})],
                          capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and "sources.laser" in bad.stderr and not (tmp_path / "x").exists()
+
+
+def test_a_lone_value_is_not_bold(tmp_path: Path) -> None:
+    """A column (or language row) with one value has no "best": nothing bold there."""
+    cfg = tiny_config(factors={"objective": ["both"], "language_embedding": [True], "temperature": [0.1],
+                               "data_fraction": [1.0]})
+    res = write_results(tmp_path, cfg)
+    aggregate.aggregate(aggregate.find_eval_files(res / "eval"), res / "ablation", grid.reference_variant(cfg), res / "eval")
+    outputs.make_tables(outputs.Inputs(cfg, res / "ablation", res / "models"), res / "tables")
+    head = _cells((res / "tables" / "ablation.tex").read_text())
+    assert [c.startswith(r"\textbf{") for c in head["both"]] == [True, False, False]  # Tatoeba: both vs TF-IDF
+    assert r"\textbf" not in (res / "tables" / "learning_curves.tex").read_text()  # one variant

@@ -142,13 +142,16 @@ def _latex_cell(mean: float, ci: float, decimals: int, cells: str, signed: bool)
 # ----------------------------------------------------------------------------- best cells
 def mark_best(tidy: pd.DataFrame, by: str = "column",
               higher_is_better: bool | None | Mapping[str, bool | None] = True) -> pd.DataFrame:
-    """Set ``best`` on the best mean of each ``by`` group (ties all marked); direction ``None``: none marked."""
+    """Set ``best`` on the best mean of each ``by`` group (ties all marked).
+
+    Nothing is marked where the direction is ``None`` or fewer than two values compete.
+    """
     tidy = tidy.copy()
     tidy["best"] = False
     for key, group in tidy.groupby(by, sort=False):
         hib = higher_is_better.get(key) if isinstance(higher_is_better, Mapping) else higher_is_better
         vals = group["mean"].dropna()
-        if hib is None or vals.empty:
+        if hib is None or len(vals) < 2:
             continue
         target = vals.max() if hib else vals.min()
         tidy.loc[group.index[group["mean"] == target], "best"] = True
