@@ -7,6 +7,12 @@ from ems.evaluation import rules as eval_rules
 EVAL = RESULTS / "eval"
 
 
+# Small jobs (one MLflow run, one Markdown file): on the machine Snakemake runs on.
+localrules:
+    tracking_peer,
+    model_card,
+
+
 rule tracking_peer:
     """The one MLflow run of a peer encoder (every task of the peer logs to it, as a model's to its training run)."""
     conda:
@@ -19,6 +25,9 @@ rule tracking_peer:
         ems=EMS,
     wildcard_constraints:
         model_id=ems_paths.PEER_ID_REGEX,
+    resources:
+        mem_mb=500,
+        runtime=5,
     log:
         LOGS / "tracking_peer" / "{model_id}.log",
     shell:
@@ -74,6 +83,9 @@ rule model_card:
     wildcard_constraints:
         variant=r"[^/]+",
         seed=r"\d+",
+    resources:
+        mem_mb=500,
+        runtime=5,
     log:
         LOGS / "model_card" / "{variant}" / "seed{seed}.log",
     shell:

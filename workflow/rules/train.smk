@@ -7,6 +7,7 @@ include: "train_common.smk"
 
 localrules:
     tracking_setup,
+    tracking_names,
 
 
 rule tracking_setup:
@@ -36,6 +37,9 @@ rule tracking_names:
     params:
         settings=lambda w: settings("name", "ablation"),
         ems=EMS,
+    resources:
+        mem_mb=500,
+        runtime=5,
     log:
         LOGS / "tracking_names.log",
     shell:
