@@ -103,6 +103,7 @@ rule decontaminate:
             CORPUS / "decontamination.csv",
             caption="../report/decontamination.rst",
             category="Data",
+            labels={"table": "Decontamination: pairs removed per evaluation set"},
         ),
     params:
         ems=EMS,
@@ -218,9 +219,11 @@ rule data_stats:
         train=rules.split_sample.output.train,
         valid=rules.split_sample.output.valid,
     output:
-        csv=report(RESULTS / "stats" / "pairs_per_language.csv", caption="../report/data_stats.rst", category="Data"),
+        csv=report(RESULTS / "stats" / "pairs_per_language.csv", caption="../report/data_stats.rst", category="Data",
+                   labels={"table": "Pairs per language"}),
         pdf=RESULTS / "stats" / "pairs_per_language.pdf",
-        png=report(RESULTS / "stats" / "pairs_per_language.png", caption="../report/data_stats.rst", category="Data"),
+        png=report(RESULTS / "stats" / "pairs_per_language.png", caption="../report/data_stats.rst", category="Data",
+                   labels={"figure": "Pairs per language"}),
     params:
         ems=EMS,
     resources:

@@ -61,6 +61,7 @@ rule train:
             caption="../report/train_loss_curve.rst",
             category="Training",
             subcategory="{variant}",
+            labels={"model": "seed {seed}", "figure": "Loss and dev curves"},
         ),
         run=RESULTS / "models" / "{variant}" / "seed{seed}" / "run.json",
     params:

@@ -77,13 +77,18 @@ if config["tune"]["enabled"] or config["tune"]["use_best"]:
             workers=expand(TUNE / "workers" / "worker-{worker}.json", worker=TUNE_WORKERS),
             tracking=tune_tracking_parent,
         output:
-            best=report(TUNE / "best_params.yaml", caption="../report/tune_best_params.rst", category="Tuning"),
-            trials=report(TUNE / "trials.csv", caption="../report/tune_trials.rst", category="Tuning"),
-            history=report(TUNE / "figures" / "history.png", caption="../report/tune_history.rst", category="Tuning"),
+            best=report(TUNE / "best_params.yaml", caption="../report/tune_best_params.rst", category="Tuning",
+                        labels={"result": "Best parameters"}),
+            trials=report(TUNE / "trials.csv", caption="../report/tune_trials.rst", category="Tuning",
+                          labels={"result": "Trials"}),
+            history=report(TUNE / "figures" / "history.png", caption="../report/tune_history.rst", category="Tuning",
+                           labels={"figure": "Optimisation history"}),
             importances=report(
-                TUNE / "figures" / "importances.png", caption="../report/tune_importances.rst", category="Tuning"
+                TUNE / "figures" / "importances.png", caption="../report/tune_importances.rst", category="Tuning",
+                labels={"figure": "Parameter importances"},
             ),
-            parallel=report(TUNE / "figures" / "parallel.png", caption="../report/tune_parallel.rst", category="Tuning"),
+            parallel=report(TUNE / "figures" / "parallel.png", caption="../report/tune_parallel.rst", category="Tuning",
+                            labels={"figure": "Parallel coordinates"}),
             pdfs=[TUNE / "figures" / f"{name}.pdf" for name in TUNE_FIGURES],  # written beside each PNG
         params:
             settings=tune_settings,
