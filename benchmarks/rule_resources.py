@@ -24,9 +24,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ems.ablation.sources import read_benchmarks  # noqa: E402
+from ems.ablation.sources import read_benchmarks
 
-_RULE = re.compile(r"^\s*rule (\w+):", re.M)
+_RULE = re.compile(r"^\s*rule (\w+):", re.MULTILINE)
 _BENCH = re.compile(r"benchmark:\s*\n\s*BENCH((?:\s*/\s*(?:f?\"[^\"]*\"|\w+))+)")
 
 
