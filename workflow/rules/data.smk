@@ -76,7 +76,7 @@ rule clean:
         ems=EMS,
         settings=lambda w: settings("corpus"),
     resources:
-        mem_mb=4000,
+        mem_mb=5000,
         runtime=60,
     log:
         LOGS / "data" / "clean.log",
@@ -146,7 +146,7 @@ rule split_sample:
         ems=EMS,
         settings=lambda w: settings("corpus"),
     resources:
-        mem_mb=1000,
+        mem_mb=2000,
         runtime=15,
     log:
         LOGS / "data" / "split_sample.log",
@@ -197,7 +197,7 @@ rule binarise:
     params:
         ems=EMS,
     resources:
-        mem_mb=1000,
+        mem_mb=2000,
         runtime=15,
     log:
         LOGS / "data" / "binarise_{split}.log",
