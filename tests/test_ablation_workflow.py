@@ -137,9 +137,11 @@ def test_snakemake_report_holds_figures_and_captions(stub_run: Path) -> None:
     with zipfile.ZipFile(stub_run / "report.zip") as zf:
         names = zf.namelist()
         assert any(n.endswith("ablation_bars.png") for n in names)
-        assert any(n.endswith("ablation.csv") for n in names)
+        tables = [n for n in names if n.endswith("ablation.html")]  # the table itself, rendered
+        assert tables and "<table" in zf.read(tables[0]).decode()
         blob = "".join(zf.read(n).decode("utf-8", "replace") for n in names if n.endswith((".html", ".js")))
     assert "Ablation: headline metrics per grid cell" in blob and "configuration" in blob
+    assert "All metrics over seeds" in blob  # entries labelled by name, not by file path
 
 
 def test_evaluation_change_reruns_evaluation_and_aggregation_only(stub_run: Path) -> None:
