@@ -1,6 +1,6 @@
 """The train rule launches ``torchrun`` itself: 2 gloo CPU ranks through Snakemake match a direct torchrun run.
 
-Only the ``train`` and ``tracking_setup`` rules run (``--allowed-rules``), on toy shards put
+Only the ``train``, ``tracking_setup`` and ``tracking_names`` rules run (``--allowed-rules``), on toy shards put
 where the data stage would write them, with ``launch.cpu_processes: 2``. The direct run takes
 the settings the rule's job resolved (``settings.resolved.json``); both runs must agree within
 the tolerance of tests/test_train_ddp.py.
@@ -75,7 +75,7 @@ def test_train_rule_runs_two_gloo_ranks_like_direct_torchrun(tmp_path: Path) -> 
     shutil.copytree(toy["tokenizer"], results / "tokenizer")
 
     target = f"results/launch/models/{MODEL_ID}/run.json"
-    proc = _run([sys.executable, "-m", "snakemake", "--cores", "2", "--allowed-rules", "train", "tracking_setup",
+    proc = _run([sys.executable, "-m", "snakemake", "--cores", "2", "--allowed-rules", "train", "tracking_setup", "tracking_names",
                  "--configfile", "config/smoke.yaml", "overlay.yaml", "--", target], work, timeout=300)
     log = work / "logs" / "launch" / "train" / f"{MODEL_ID}.log"
     assert proc.returncode == 0, proc.stderr[-3000:] + (log.read_text()[-3000:] if log.exists() else "")
