@@ -41,6 +41,9 @@ class ProgressCallback(TrainerCallback):
         self.t0 = self.last = time.monotonic()
         self.step0, self.pairs0 = state.step, state.pairs_seen
         self.model_id = run.model_id
+        # the wall-clock budget (train.max_seconds) ends a run before max_steps when it binds
+        self.max_seconds = getattr(run.settings.train, "max_seconds", None)
+        self.seconds0 = float(state.history[-1].get("seconds", 0.0)) if state.history else 0.0
         if self.use_bar:
             from tqdm.auto import tqdm
 
@@ -57,13 +60,19 @@ class ProgressCallback(TrainerCallback):
             logger.info("%s", self.line(state, now))
 
     def line(self, state: TrainerState, now: float) -> str:
-        """``step N/M, X pairs/s, ETA ...`` over the steps this process ran."""
+        """``step N/M, X pairs/s, ETA ...`` over the steps this process ran; the ETA is that of
+        whichever budget ends the run first (steps, or ``train.max_seconds`` of training)."""
         elapsed = max(now - self.t0, 1e-9)
         steps = state.step - self.step0
         rate = (state.pairs_seen - self.pairs0) / elapsed
         eta = (state.max_steps - state.step) * elapsed / steps if steps else float("nan")
+        budget = ""
+        if self.max_seconds:
+            left = self.max_seconds - self.seconds0 - elapsed
+            if not math.isfinite(eta) or left < eta:
+                eta, budget = left, f" (time budget {_duration(self.max_seconds)})"
         eta_text = _duration(eta) if math.isfinite(eta) else "?"
-        return f"{self.model_id}: step {state.step}/{state.max_steps}, {rate:.0f} pairs/s, ETA {eta_text}"
+        return f"{self.model_id}: step {state.step}/{state.max_steps}{budget}, {rate:.0f} pairs/s, ETA {eta_text}"
 
     def on_log(self, state: TrainerState, metrics: Mapping[str, float]) -> None:
         if self.bar is not None and "loss/total" in metrics:
