@@ -27,6 +27,9 @@ import seaborn as sns
 from ems.io import atomic_path
 
 logger = logging.getLogger(__name__)
+# matplotlib subsets each Type-42 font through fontTools, which logs every table it prunes at
+# INFO: dozens of lines per PDF in a job's log.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 #: Text width of one column and of both columns of a two-column paper (IEEEtran, ACL), inches.
 ONE_COLUMN_IN = 3.5
