@@ -37,7 +37,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ems.ablation.grid import _objective_overrides
+from ems.ablation.grid import BY_NAME
 from ems.config import deep_merge, validate_config
 from ems.train.callbacks import TrainerCallback, TrainerState
 
@@ -77,11 +77,11 @@ def load_recipe(spec: str) -> dict[str, Any]:
 def settings_for(recipe: dict[str, Any], base: dict[str, Any], arm: str | None, seconds: float | None) -> dict:
     """The recipe over config.yaml (as Snakemake merges --configfile), validated; the arm's objective."""
     cfg = validate_config(deep_merge(base, recipe), source="recipe")
-    if arm:
-        cfg = deep_merge(cfg, _objective_overrides(arm))
-    if seconds:
+    if arm:  # as the ablation grid realises an objective level
+        cfg = deep_merge(cfg, BY_NAME["objective"].overrides(arm))
+    if seconds:  # the time budget alone ends every recipe
         cfg["train"]["max_seconds"] = seconds
-    cfg["train"]["max_steps"] = max(cfg["train"]["max_steps"], 10**7) if seconds else cfg["train"]["max_steps"]
+        cfg["train"]["max_steps"] = max(cfg["train"]["max_steps"], 10**7)
     return cfg
 
 
