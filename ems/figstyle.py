@@ -67,16 +67,6 @@ RC: dict[str, Any] = {
     "savefig.bbox": "standard",  # keep the figure's width: the figure *is* the column width
 }
 
-#: Readable axis names of metric keys (``dev/retrieval_acc`` is a column name, not a label).
-METRIC_LABELS: dict[str, str] = {
-    "dev/retrieval_acc": "Dev retrieval accuracy",
-    "tatoeba/acc_mean": "Tatoeba accuracy",
-    "flores/acc_mean": "FLORES accuracy",
-    "mining/f1": "Mining F1",
-    "sib200/acc_mean": "SIB-200 accuracy",
-    "umsab/acc_mean": "UMSAB accuracy",
-}
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -118,10 +108,10 @@ def colours(keys: Sequence[str]) -> dict[str, tuple[float, float, float]]:
 
 
 def metric_label(metric: str) -> str:
-    """Readable name of a metric key, for axis labels."""
-    if metric in METRIC_LABELS:
-        return METRIC_LABELS[metric]
-    return metric.replace("/", " ").replace("_", " ").capitalize()
+    """Readable name of a metric key, for axis labels (the words live in :mod:`ems.ablation.names`)."""
+    from ems.ablation.names import axis_label
+
+    return axis_label(metric)
 
 
 def metric_bounds(metric: str) -> tuple[float, float]:

@@ -17,7 +17,8 @@ def _default() -> dict:
     return yaml.safe_load((ROOT / "config.yaml").read_text())
 
 
-@pytest.mark.parametrize("overlay", [None, "config/smoke.yaml", "config/paper.yaml"])
+@pytest.mark.parametrize("overlay", [None, "config/smoke.yaml", "config/paper.yaml", "config/laptop-long.yaml",
+                                     "config/study-laptop.yaml"])
 def test_shipped_configs_validate(overlay: str | None) -> None:
     overrides = yaml.safe_load((ROOT / overlay).read_text()) if overlay else None
     cfg = load_config(ROOT / "config.yaml", overrides)

@@ -19,20 +19,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ems.ablation import grid
+from ems.ablation import grid, names
 from ems.errors import DataError
 from ems.io import atomic_open, read_json
 
 logger = logging.getLogger(__name__)
 
 #: Headline metrics of the paper's tables, in display order: key -> label.
-HEADLINE: dict[str, str] = {
-    "tatoeba/acc_mean": "Tatoeba acc.",
-    "flores/acc_mean": "FLORES acc.",
-    "mining/f1": "Mining F1",
-    "sib200/acc_mean": "SIB-200 topic",
-    "umsab/acc_mean": "UMSAB sentiment",
-}
+HEADLINE = names.HEADLINE  # the headline metrics, in order; their words: ems.ablation.names
 FACTOR_NAMES = list(grid.FACTOR_COLUMNS)
 ID_COLUMNS = ["model_id", "variant", *FACTOR_NAMES, "seed", "is_peer"]
 CONFIDENCE = 0.95

