@@ -13,7 +13,8 @@ Run it on an idle machine; nothing else heavy beside it.
         --results results/default --laser results/sources/facebookresearch+LASER@<commit> \\
         --out docs/measurements/time_to_accuracy_<date>.json
 
-``--seconds`` overrides every recipe's ``train.max_seconds`` (same budget for all);
+``--seconds`` overrides every recipe's ``train.max_seconds`` (same budget for all),
+``--budget name=SECONDS`` one recipe's (an old recipe need not run as long as a new one);
 ``--arm both|contrastive|xtr`` sets the objective as the ablation grid does.
 """
 
@@ -136,11 +137,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--laser", type=Path, required=True, help="extracted LASER archive (Tatoeba v1)")
     p.add_argument("--arm", choices=["both", "contrastive", "xtr"], help="objective of every recipe")
     p.add_argument("--seconds", type=float, help="training seconds of every recipe (else each recipe's own)")
+    p.add_argument("--budget", action="append", default=[], metavar="NAME=SECONDS",
+                   help="training seconds of one recipe (over --seconds)")
     p.add_argument("--snapshot-every", type=int, default=2, help="save/evaluate on Tatoeba every k-th dev evaluation")
     p.add_argument("--dev-levels", default="0.2,0.3,0.4,0.5,0.6")
     p.add_argument("--tatoeba-levels", default="0.1,0.2,0.3,0.4,0.45")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
+    names = [item.partition("=")[0] for item in args.recipe]
+    budgets: dict[str, float] = {}
+    for item in args.budget:
+        name, _, value = item.partition("=")
+        if name not in names:
+            p.error(f"--budget {item}: no recipe named {name!r} (recipes: {', '.join(names)})")
+        try:
+            budgets[name] = float(value)
+        except ValueError:
+            p.error(f"--budget {item}: {value!r} is not a number of seconds")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     base = yaml.safe_load((ROOT / "config.yaml").read_text())
     report: dict[str, Any] = {
@@ -149,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                     "python": platform.python_version(), "load_average_start": os.getloadavg()},
         "commit": subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], check=False, capture_output=True,
                                  text=True).stdout.strip(),
-        "arm": args.arm, "seconds": args.seconds, "recipes": {},
+        "arm": args.arm, "seconds": args.seconds, "budgets": budgets, "recipes": {},
     }
     import torch
 
@@ -158,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for item in args.recipe:
             name, _, spec = item.partition("=")
-            cfg = settings_for(load_recipe(spec), base, args.arm, args.seconds)
+            cfg = settings_for(load_recipe(spec), base, args.arm, budgets.get(name, args.seconds))
             logger.info("recipe %s (%s)", name, spec)
             rec = run_recipe(name, cfg, args.results, args.laser, args.snapshot_every, work)
             rec["source"] = spec

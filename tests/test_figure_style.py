@@ -83,6 +83,31 @@ def assert_paper_figure(fig: Figure, paths: list[Path]) -> None:
     assert types, f"{pdf}: no font found"
     assert not [t for t in types if t.replace(" ", "") == "Type3"], f"{pdf}: Type-3 fonts {types}"
     assert page_width_in(pdf) == pytest.approx(width, abs=0.01)  # no tight bbox: the page is the column
+    assert_text_inside(fig)
+
+
+def assert_text_inside(fig: Figure) -> None:
+    """No text runs past the figure's edges (the page is the column: what is outside is cut off).
+
+    Tick labels of ticks outside an axis's view limits are not drawn and do not count."""
+    renderer = renderer_of(fig)
+    page = fig.bbox
+    hidden = set()  # labels of ticks outside the view limits: matplotlib does not draw them
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            for ticks in (axis.get_major_ticks(), axis.get_minor_ticks()):
+                for tick in ticks:
+                    if not lo - 1e-9 * (hi - lo) <= tick.get_loc() <= hi + 1e-9 * (hi - lo):
+                        hidden.update({id(tick.label1), id(tick.label2)})
+    outside = []
+    for t in texts(fig):
+        if id(t) in hidden:
+            continue
+        box = t.get_window_extent(renderer)
+        if box.x0 < page.x0 - 1 or box.x1 > page.x1 + 1 or box.y0 < page.y0 - 1 or box.y1 > page.y1 + 1:
+            outside.append((t.get_text(), round(box.x0), round(box.x1), round(page.x1)))
+    assert not outside, f"text cut off at the figure's edge: {outside}"
 
 
 def renderer_of(fig: Figure) -> RendererAgg:
@@ -260,7 +285,7 @@ def test_tuning_figures(saved: list, tmp_path: Path) -> None:
     ax = parallel.axes[0]
     trial_lines = [line for line in ax.get_lines() if len(line.get_xdata()) == 3]  # objective, dropout, lr
     assert len(trial_lines) == len(done) >= 2
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["objective", "dropout", "lr"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["Dev retrieval\naccuracy", "dropout", "lr"]
     assert len(parallel.axes) == 2 and parallel.axes[1].get_ylabel() == "Dev retrieval accuracy"  # colour bar
     renderer = renderer_of(parallel)
     colour_bar = parallel.axes[1].get_window_extent(renderer)

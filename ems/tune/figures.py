@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,8 @@ def plot_importances(study: Any) -> Any:
     ax = ax[0][0]
     ax.barh(names, [importances[n] for n in names], color=figstyle.colours(["bar"])["bar"], edgecolor="black",
             linewidth=0.4)
-    ax.set_xlabel(f"importance for {figstyle.metric_label(_metric(study)).lower()} (PED-ANOVA)")
+    # two lines: one line of this length runs past the one-column width
+    ax.set_xlabel(f"importance (PED-ANOVA)\nfor {figstyle.metric_label(_metric(study)).lower()}")
     ax.set_xlim(0, 1)
     ax.grid(axis="y", visible=False)
     return fig
@@ -134,7 +136,8 @@ def plot_parallel(study: Any) -> Any:
         for pos, text in labels:
             ax.text(x, pos, f" {text}", ha="left", va="center", fontsize=figstyle.MIN_FONT_PT,
                     bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.5})
-    ax.set_xticks(range(len(columns)), ["objective", *params], rotation=30 if len(columns) > 3 else 0)
+    names = [textwrap.fill(figstyle.metric_label(metric), 14), *(p.replace("_", " ") for p in params)]
+    ax.set_xticks(range(len(columns)), names, rotation=30 if len(columns) > 3 else 0)
     ax.set_xlim(-0.1, len(columns) - 0.4)
     ax.set_ylim(-0.08, 1.08)
     ax.set_yticks([])
