@@ -37,8 +37,9 @@ def test_a_new_factor_is_one_entry_and_one_schema_line(tmp_path: Path, monkeypat
 
     cfg = ems.config.load_config(ROOT / "config.yaml", {"ablation": {"factors": {"objective": ["both"], "dropout": [0.1, 0.3]}}})
     variants = grid.variants(cfg)
-    assert variants == ["objective~both_langemb~True_temp~0.1_frac~1.0_drop~0.1",
-                        "objective~both_langemb~True_temp~0.1_frac~1.0_drop~0.3"]
+    temp = f"{cfg['ablation']['factors']['temperature'][0]:g}"  # the default config's level
+    assert variants == [f"objective~both_langemb~True_temp~{temp}_frac~1.0_drop~0.1",
+                        f"objective~both_langemb~True_temp~{temp}_frac~1.0_drop~0.3"]
     assert grid.parse_variant(variants[1])["dropout"] == 0.3
     assert grid.variant_overrides(cfg, variants[1])["model"] == {"dropout": 0.3}
     assert grid.short_label(variants[1], grid.varying_factors(cfg)) == "dropout 0.3"
