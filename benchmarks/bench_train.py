@@ -213,13 +213,12 @@ def main() -> None:
     ours_batches = BatchSampler(lengths, args.batch_size, seed=1, bucketing=True).batches_of_epoch(0)[:need]
     plain_batches = BatchSampler(lengths, args.batch_size, seed=1, bucketing=False).batches_of_epoch(0)[:need]
 
-    t = TRAIN
     results: dict[str, Any] = {}
     models = {}
     for kind in ("ours", "straightforward"):
         torch.manual_seed(0)
         model = EmsModel(MODEL.__dict__, OBJECTIVE.__dict__, vocab, n_langs).train()
-        opt = build_optimizer(list(model.parameters()), t)
+        opt = build_optimizer(list(model.parameters()), TRAIN)
         models[kind] = (model, opt)
         batches = ours_batches if kind == "ours" else plain_batches
         run_steps(kind, model, opt, data, batches[:3], vocab, max_length)  # warm-up

@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tatoeba-levels", default="0.1,0.2,0.3,0.4,0.45")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
-    names = [item.partition("=")[0] for item in args.recipe]
+    recipes = [(name, spec) for name, _, spec in (item.partition("=") for item in args.recipe)]
+    names = [name for name, _ in recipes]
     budgets: dict[str, float] = {}
     for item in args.budget:
         name, _, value = item.partition("=")
@@ -169,8 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     report["machine"]["torch"] = torch.__version__
     work = Path(tempfile.mkdtemp(prefix="ems-tta-"))
     try:
-        for item in args.recipe:
-            name, _, spec = item.partition("=")
+        for name, spec in recipes:
             cfg = settings_for(load_recipe(spec), base, args.arm, budgets.get(name, args.seconds))
             logger.info("recipe %s (%s)", name, spec)
             rec = run_recipe(name, cfg, args.results, args.laser, args.snapshot_every, work)

@@ -24,6 +24,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import seaborn as sns
 
+from ems.ablation.names import axis_label
 from ems.io import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -109,8 +110,6 @@ def colours(keys: Sequence[str]) -> dict[str, tuple[float, float, float]]:
 
 def metric_label(metric: str) -> str:
     """Readable name of a metric key, for axis labels (the words live in :mod:`ems.ablation.names`)."""
-    from ems.ablation.names import axis_label
-
     return axis_label(metric)
 
 

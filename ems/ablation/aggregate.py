@@ -25,8 +25,8 @@ from ems.io import atomic_open, read_json
 
 logger = logging.getLogger(__name__)
 
-#: Headline metrics of the paper's tables, in display order: key -> label.
-HEADLINE = names.HEADLINE  # the headline metrics, in order; their words: ems.ablation.names
+#: Headline metrics of the paper's tables, in display order (their words: :mod:`ems.ablation.names`).
+HEADLINE = names.HEADLINE
 FACTOR_NAMES = list(grid.FACTOR_COLUMNS)
 ID_COLUMNS = ["model_id", "variant", *FACTOR_NAMES, "seed", "is_peer"]
 CONFIDENCE = 0.95
