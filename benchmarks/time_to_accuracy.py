@@ -15,7 +15,8 @@ Run it on an idle machine; nothing else heavy beside it.
 
 ``--seconds`` overrides every recipe's ``train.max_seconds`` (same budget for all),
 ``--budget name=SECONDS`` one recipe's (an old recipe need not run as long as a new one);
-``--arm both|contrastive|xtr`` sets the objective as the ablation grid does.
+``--arm both|contrastive|xtr`` sets the objective as the ablation grid does, ``--arm-of name=ARM``
+one recipe's (one run can measure both arms of a recipe: ``--recipe both=X --recipe contrastive=X``).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ DEV = "dev/retrieval_acc"
 
 
 class Snapshots(TrainerCallback):
-    """Record (step, seconds, pairs, dev accuracy) at every dev evaluation; save the encoder every k-th."""
+    """Record (step, seconds, pairs, dev accuracy) at every dev evaluation; save the encoder every k-th and the last."""
 
     def __init__(self, folder: Path, every: int) -> None:
         self.folder, self.every, self.trainer = folder, every, None
@@ -59,7 +60,8 @@ class Snapshots(TrainerCallback):
         point = {"step": state.step, "seconds": round(float(self.trainer.schedule.seconds), 2),
                  "pairs": int(state.pairs_seen), "dev_acc": float(metrics[DEV])}
         n = len(self.points)
-        if n % self.every == self.every - 1:
+        final = not self.trainer._budget_left()  # the budget is spent: the curve's last point is always scored
+        if final or n % self.every == self.every - 1:
             path = self.folder / f"step{state.step:07d}"
             save_model(self.trainer.model.encoder, self.trainer.run.tokenizer_dir, path, self.trainer.max_length)
             point["snapshot"] = str(path)
@@ -136,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, required=True, help="results/<name> with shards/ and tokenizer/")
     p.add_argument("--laser", type=Path, required=True, help="extracted LASER archive (Tatoeba v1)")
     p.add_argument("--arm", choices=["both", "contrastive", "xtr"], help="objective of every recipe")
+    p.add_argument("--arm-of", action="append", default=[], metavar="NAME=ARM",
+                   help="objective of one recipe (over --arm)")
     p.add_argument("--seconds", type=float, help="training seconds of every recipe (else each recipe's own)")
     p.add_argument("--budget", action="append", default=[], metavar="NAME=SECONDS",
                    help="training seconds of one recipe (over --seconds)")
@@ -155,6 +159,14 @@ def main(argv: list[str] | None = None) -> int:
             budgets[name] = float(value)
         except ValueError:
             p.error(f"--budget {item}: {value!r} is not a number of seconds")
+    arms: dict[str, str] = {}
+    for item in args.arm_of:
+        name, _, arm = item.partition("=")
+        if name not in names:
+            p.error(f"--arm-of {item}: no recipe named {name!r} (recipes: {', '.join(names)})")
+        if arm not in ("both", "contrastive", "xtr"):
+            p.error(f"--arm-of {item}: {arm!r} is not one of both, contrastive, xtr")
+        arms[name] = arm
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     base = yaml.safe_load((ROOT / "config.yaml").read_text())
     report: dict[str, Any] = {
@@ -163,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                     "python": platform.python_version(), "load_average_start": os.getloadavg()},
         "commit": subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], check=False, capture_output=True,
                                  text=True).stdout.strip(),
-        "arm": args.arm, "seconds": args.seconds, "budgets": budgets, "recipes": {},
+        "arm": args.arm, "arms": arms, "seconds": args.seconds, "budgets": budgets, "recipes": {},
     }
     import torch
 
@@ -171,10 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="ems-tta-"))
     try:
         for name, spec in recipes:
-            cfg = settings_for(load_recipe(spec), base, args.arm, budgets.get(name, args.seconds))
+            cfg = settings_for(load_recipe(spec), base, arms.get(name, args.arm), budgets.get(name, args.seconds))
             logger.info("recipe %s (%s)", name, spec)
             rec = run_recipe(name, cfg, args.results, args.laser, args.snapshot_every, work)
             rec["source"] = spec
+            rec["arm"] = arms.get(name, args.arm)
             rec["dev_crossings"] = {lv: first_crossing(rec["points"], "dev_acc", float(lv))
                                     for lv in args.dev_levels.split(",")}
             rec["tatoeba_crossings"] = {lv: first_crossing(rec["points"], "tatoeba_acc", float(lv))
