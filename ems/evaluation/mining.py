@@ -24,7 +24,7 @@ from ems.datasets import load_newstest
 from ems.encoders.base import Encoder
 from ems.errors import ConfigError, DataError
 from ems.evaluation.result import EvalResult, Skips, finite, mean
-from ems.evaluation.retrieval import knn_mean, nearest, normalise
+from ems.evaluation.retrieval import margin_both_ways, normalise
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +63,7 @@ def mine(x: np.ndarray, y: np.ndarray, k: int = 4, mode: str = "intersection",
     if mode not in MODES:
         raise ConfigError(f"evaluation.mining.mode must be one of {', '.join(MODES)}, not {mode!r}")
     x, y = normalise(x), normalise(y)
-    x_knn, y_knn = knn_mean(x, y, k), knn_mean(y, x, k)
-    fwd, fwd_s = nearest(x, y, True, k, x_knn, y_knn, candidates=candidates)
-    bwd, bwd_s = nearest(y, x, True, k, y_knn, x_knn, candidates=candidates)
+    fwd, fwd_s, bwd, bwd_s = margin_both_ways(x, y, k, candidates)
     pairs: dict[tuple[int, int], float] = {}
     if mode == "intersection":
         for i, j in enumerate(fwd):

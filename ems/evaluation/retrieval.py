@@ -67,12 +67,13 @@ def margin_mode(margin: bool | str) -> tuple[bool, str]:
 
 def nearest(x: np.ndarray, y: np.ndarray, margin: bool = False, k: int = 4,
             x_knn: np.ndarray | None = None, y_knn: np.ndarray | None = None,
-            block: int = BLOCK, candidates: str = "knn") -> tuple[np.ndarray, np.ndarray]:
+            block: int = BLOCK, candidates: str = "knn",
+            top: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Index and score of the best ``y`` for each ``x`` (unit-norm rows), by cosine or ratio margin.
 
     With ``margin``, ``candidates="knn"`` scores the ``k`` cosine-nearest ``y`` of each ``x`` (LASER)
-    and ``"all"`` every ``y``. ``x_knn``/``y_knn`` (k-NN mean similarities of x→y and y→x) may be
-    passed to reuse them.
+    and ``"all"`` every ``y``. ``x_knn``/``y_knn`` (k-NN mean similarities of x→y and y→x) and
+    ``top`` (:func:`knn` of x in y) may be passed to reuse them: the k-NN search is the costly part.
     """
     if len(x) == 0 or len(y) == 0:
         raise DataError("retrieval over an empty set")
@@ -81,7 +82,7 @@ def nearest(x: np.ndarray, y: np.ndarray, margin: bool = False, k: int = 4,
     idx = np.empty(len(x), dtype=np.int64)
     score = np.empty(len(x), dtype=np.float32)
     if margin and candidates == "knn":
-        cos, cand = knn(x, y, k, block)
+        cos, cand = knn(x, y, k, block) if top is None else top
         x_knn = cos.mean(axis=1) if x_knn is None else x_knn
         y_knn = knn_mean(y, x, k, block) if y_knn is None else y_knn
         scores = cos / np.maximum((x_knn[:, None] + y_knn[cand]) / 2, 1e-12)
@@ -108,11 +109,25 @@ def retrieval_accuracy(xx: np.ndarray, en: np.ndarray, margin: bool = False, k: 
         raise DataError(f"retrieval: {len(xx)} source rows but {len(en)} target rows")
     x, y = normalise(xx), normalise(en)
     gold = np.arange(len(x))
-    x_knn = knn_mean(x, y, k) if margin else None
-    y_knn = knn_mean(y, x, k) if margin else None
-    fwd, _ = nearest(x, y, margin, k, x_knn, y_knn, candidates=candidates)
-    bwd, _ = nearest(y, x, margin, k, y_knn, x_knn, candidates=candidates)
+    if margin:
+        fwd, _, bwd, _ = margin_both_ways(x, y, k, candidates)
+    else:
+        fwd, _ = nearest(x, y, candidates=candidates)
+        bwd, _ = nearest(y, x, candidates=candidates)
     return float((fwd == gold).mean()), float((bwd == gold).mean())
+
+
+def margin_both_ways(x: np.ndarray, y: np.ndarray, k: int = 4,
+                     candidates: str = "knn") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Best match and ratio-margin score x→y and y→x (unit-norm rows), each k-NN search done once."""
+    if candidates not in CANDIDATES:
+        raise ConfigError(f"margin candidates must be one of {CANDIDATES}, not {candidates!r}")
+    top_xy, top_yx = knn(x, y, k), knn(y, x, k)
+    x_knn, y_knn = top_xy[0].mean(axis=1), top_yx[0].mean(axis=1)
+    reuse = candidates == "knn"
+    fwd, fwd_s = nearest(x, y, True, k, x_knn, y_knn, candidates=candidates, top=top_xy if reuse else None)
+    bwd, bwd_s = nearest(y, x, True, k, y_knn, x_knn, candidates=candidates, top=top_yx if reuse else None)
+    return fwd, fwd_s, bwd, bwd_s
 
 
 class RetrievalEvaluator:
