@@ -99,6 +99,9 @@ def test_study_on_the_trainer_end_to_end(toy: dict[str, Path], tmp_path: Path, m
     # the trainer logged its own losses and dev metrics into the trial's nested run
     assert "loss/total" in trial_runs[0].data.metrics and "dev/retrieval_acc" in trial_runs[0].data.metrics
     assert math.isclose(trial_runs[0].data.metrics["value"], trials[0].value, rel_tol=1e-6)
+    # trial models are not kept, so no weights go to the artifact store either: history yes, model no
+    logged = {a.path for a in client.list_artifacts(trial_runs[0].info.run_id)}
+    assert "history.csv" in logged and not logged & {"model", "heads.pt", "tokenizer"}, logged
     assert parent.info.status == "FINISHED" and parent.data.metrics["best_value"] == pytest.approx(winner.value)
 
 

@@ -2,7 +2,9 @@
 
 Params (resolved settings + derived facts), tags (code commit, config / data hashes, model
 id, cell / factor values / seed, the run a fresh start replaces), training and dev metrics, the
-final artifacts, and the model as an MLflow model (``tracking.log_model``; else a plain folder). It opens
+final artifacts, and the model as an MLflow model (``tracking.log_model``; else a plain folder) unless
+``log_models`` is off (tuning trials whose models are not kept: a study of many trials would
+otherwise fill the artifact store with models nobody reads, and pay ~15 s per trial). It opens
 and closes nothing: whoever opened the tracking run (``ems train``, the tuning objective)
 closes it. A resumed run is marked running again only here, when training really begins, so
 a resume that fails earlier leaves the run's status as it was.
@@ -20,14 +22,15 @@ from ems.train.callbacks import TrainerCallback, TrainerState
 
 logger = logging.getLogger(__name__)
 
-ARTIFACT_FILES = ("settings.resolved.json", "history.csv", "loss_curve.png", "heads.pt")
+ARTIFACT_FILES = ("settings.resolved.json", "history.csv", "loss_curve.png")
+MODEL_FILES = ("heads.pt",)  # weights: logged with the model
 
 
 class TrackingCallback(TrainerCallback):
     """Log a training run to ``tracker`` (an :class:`~ems.tracking.mlflow_tracker.MlflowTracker` in practice)."""
 
-    def __init__(self, tracker: Tracker) -> None:
-        self.tracker = tracker
+    def __init__(self, tracker: Tracker, log_models: bool = True) -> None:
+        self.tracker, self.log_models = tracker, log_models
 
     def on_train_begin(self, run: Any, state: TrainerState) -> None:
         self.run = run
@@ -48,6 +51,10 @@ class TrackingCallback(TrainerCallback):
         self.tracker.log_metrics({"best/dev_retrieval_acc": state.best, "best/step": state.best_step,
                                   "steps": state.step}, step=state.step)
         for name in ARTIFACT_FILES:
+            self.tracker.log_artifact(Path(path) / name)
+        if not self.log_models:
+            return
+        for name in MODEL_FILES:
             self.tracker.log_artifact(Path(path) / name)
         if self.run.settings.to_dict()["tracking"]["log_model"]:
             uri = self.tracker.log_model(Path(path) / "model", "model")  # an MLflow model (sentence_transformers)

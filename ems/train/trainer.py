@@ -389,11 +389,13 @@ def train(
     checkpoint_dir: str | os.PathLike[str] | None = None,
     keep_checkpoints: bool = False,
     progress: bool = True,
+    log_models: bool = True,
 ) -> dict[str, Any]:
     """Resolve a :class:`TrainingRun` and train it; write ``out_dir/{model/,heads.pt,history.csv,run.json}``.
 
     ``callbacks``: :class:`TrainerCallback` objects. ``tracker``: an :class:`ems.tracking.Tracker` to log to through the
-    tracking plug-in; the caller opened it and closes it.
+    tracking plug-in; the caller opened it and closes it. ``log_models``: log the weights to it too (metrics,
+    settings and history always).
     """
     run = resolve_run(settings, train_dir, valid_dir, tokenizer_dir, out_dir, model_id=model_id,
                       checkpoint_dir=checkpoint_dir)
@@ -403,5 +405,5 @@ def train(
 
         run = dataclasses.replace(run, tracking={"tracking_uri": tracker.tracking_uri, "run_id": tracker.run_id,
                                                  "experiment_id": tracker.experiment_id})
-        cbs.insert(0, TrackingCallback(tracker))
+        cbs.insert(0, TrackingCallback(tracker, log_models=log_models))
     return Trainer(run, cbs, keep_checkpoints=keep_checkpoints, progress=progress).train()

@@ -111,7 +111,7 @@ def training_objective(
         pruning = OptunaPruning(report, metric)
         try:
             run_training(cfg, (train_dir, valid_dir, tokenizer_dir), out_dir, getattr(report, "tracker", None),
-                         [pruning, DivergenceGuard()])
+                         [pruning, DivergenceGuard()], log_models=keep_models)
         finally:
             if not keep_models:
                 shutil.rmtree(out_dir, ignore_errors=True)

@@ -22,12 +22,15 @@ Folder = str | os.PathLike[str]
 
 
 def run_training(settings: Mapping[str, Any], data: tuple[Folder, Folder, Folder], out_dir: Folder,
-                 tracker: Tracker | None, callbacks: Sequence[TrainerCallback]) -> dict[str, Any]:
-    """Train one trial's model; ``data`` is (train shards, valid shards, tokenizer); callbacks may raise to abort."""
+                 tracker: Tracker | None, callbacks: Sequence[TrainerCallback], log_models: bool = False) -> dict[str, Any]:
+    """Train one trial's model; ``data`` is (train shards, valid shards, tokenizer); callbacks may raise to abort.
+
+    ``log_models``: log the trial's weights to its tracking run too (only when trial models are kept).
+    """
     from ems.tracking import NullTracker
     from ems.train import train
 
     tracker = tracker if tracker is not None else NullTracker()
     train_dir, valid_dir, tokenizer_dir = data
     return train(settings, train_dir, valid_dir, tokenizer_dir, out_dir, tracker, callbacks=list(callbacks),
-                 progress=False)
+                 progress=False, log_models=log_models)
