@@ -41,6 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def interrupted_exit_code(reason: str) -> int:
+    """128 + the signal's number, as a shell reports a process killed by it (``signal 15`` -> 143; Ctrl-C 130)."""
+    words = reason.split()
+    if len(words) == 2 and words[0] == "signal" and words[1].isdigit():
+        return 128 + int(words[1])
+    return 128 + 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -55,6 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EmsError as exc:
         print(f"ems {args.command}: error: {redact.redact_text(str(exc))}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM turned into one (a cancelled job): no traceback
+        reason = str(exc) or "Ctrl-C"
+        print(f"ems {args.command}: interrupted ({reason}); finished outputs are kept, rerun to continue",
+              file=sys.stderr)
+        return interrupted_exit_code(reason)
     except OSError as exc:  # a full disk outside ems.io's atomic writers
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise

@@ -139,6 +139,24 @@ def test_sigterm_closes_the_running_trial_as_interrupted(tmp_path: Path) -> None
     assert len(_counted(_study(cfg, tmp_path))) == 3
 
 
+@pytest.mark.parametrize(("raised", "code", "said"), [(KeyboardInterrupt("signal 15"), 143, "(signal 15)"),
+                                                       (KeyboardInterrupt(), 130, "(Ctrl-C)")])
+def test_an_interrupted_worker_ends_with_one_line_not_a_traceback(monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str],
+                                                                 raised: BaseException, code: int, said: str) -> None:
+    import ems.tune.cli
+    from ems.cli import main
+
+    def interrupted(args: object) -> int:
+        raise raised  # what Interrupts raises when Snakemake cancels the job (SIGTERM), or Ctrl-C does
+
+    monkeypatch.setattr(ems.tune.cli, "_run_tune", interrupted)
+    argv = ["tune", "--shards", "s", "--valid", "v", "--tokenizer", "t", "--out-dir", "o", "--settings", "{}"]
+    assert main(argv) == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ems tune: interrupted ") and said in err[0], err
+
+
 def test_enqueued_points_run_first_and_once(tmp_path: Path) -> None:
     cfg = settings(n_trials=4, pruner="none", enqueue=[{"lr": 1e-3, "dropout": 0.0}, {"lr": 2e-3}])
     tune_worker(cfg, tmp_path, make_objective(), worker_id=1, max_trials=1)  # any worker may be first
