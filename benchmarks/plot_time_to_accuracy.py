@@ -4,7 +4,8 @@
         --out docs/figures/time_to_accuracy_<date>
 
 Writes ``<out>.png`` and ``<out>.pdf`` (project figure style): two panels side by side,
-one line per recipe, Tatoeba (snapshots, filled markers) solid and dev accuracy dashed.
+one line per recipe, Tatoeba (snapshots, filled markers) solid and dev accuracy dashed; with
+``--markdown`` it also prints the curves and the crossings as Markdown tables (for docs).
 """
 
 from __future__ import annotations
@@ -31,31 +32,50 @@ def plot(report: dict, stem: Path, target: float | None) -> list[Path]:
         points = rec["points"]
         scored = [p for p in points if p.get("tatoeba_acc") is not None]
         arm = rec.get("arm") or "both"
+        who = name if arm in name else f"{name} ({arm})"
         for ax, key, scale in ((axes[0][0], "seconds", 60.0), (axes[0][1], "pairs", 1e3)):
             (dev,) = ax.plot([p[key] / scale for p in points], [p["dev_acc"] for p in points],
                              ls="--", lw=1.0, color=colours[name])
             (tat,) = ax.plot([p[key] / scale for p in scored], [p["tatoeba_acc"] for p in scored],
                              ls="-", marker="o", ms=3.5, lw=1.5, color=colours[name])
         handles += [tat, dev]
-        labels += [f"{name} ({arm}): Tatoeba", f"{name} ({arm}): dev (50 candidates)"]
+        labels += [f"{who}: Tatoeba", f"{who}: dev (50 candidates)"]
     for ax, xlabel in ((axes[0][0], "training minutes (step time)"), (axes[0][1], "pairs seen (thousands)")):
         ax.set_xlabel(xlabel)
         ax.set_xlim(left=0)
         if target is not None:
-            ax.axhline(target, color="0.4", lw=0.8, ls=":")
+            line = ax.axhline(target, color="0.4", lw=0.8, ls=":")
+    if target is not None:  # in the legend, not on the plot: no label over a curve
+        handles.append(line)
+        labels.append(f"Tatoeba target {target:g}")
     axes[0][0].set_ylabel("accuracy")
     axes[0][0].set_ylim(0, 1)
-    if target is not None:
-        axes[0][0].annotate(f"Tatoeba target {target:g}", (0.02, target), xytext=(2, 2),
-                            textcoords="offset points", xycoords=("axes fraction", "data"), fontsize=8, color="0.3")
     figstyle.outside_legend(fig, handles, labels, ncols=2)
     return figstyle.save(fig, stem)
+
+
+def markdown(report: dict) -> str:
+    """The scored points of every recipe, then the seconds/pairs at which each level is first crossed."""
+    lines = ["| recipe | step | step minutes | pairs seen | dev acc. | Tatoeba acc. |", "|---|---|---|---|---|---|"]
+    for name, rec in report["recipes"].items():
+        for p in rec["points"]:
+            if p.get("tatoeba_acc") is not None:
+                lines.append(f"| {name} | {p['step']:,} | {p['seconds'] / 60:.1f} | {p['pairs']:,} | {p['dev_acc']:.3f} "
+                             f"| {p['tatoeba_acc']:.3f} |")
+    lines += ["", "| recipe | metric | level | step minutes | pairs seen |", "|---|---|---|---|---|"]
+    for name, rec in report["recipes"].items():
+        for metric, key in (("dev acc.", "dev_crossings"), ("Tatoeba", "tatoeba_crossings")):
+            for level, hit in rec[key].items():
+                where = (f"{hit['seconds'] / 60:.1f} | {hit['pairs']:,}" if hit else "not reached | —")
+                lines.append(f"| {name} | {metric} | {level} | {where} |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("report", type=Path, help="JSON written by benchmarks/time_to_accuracy.py")
     p.add_argument("--out", type=Path, required=True, help="output stem (.png and .pdf are added)")
+    p.add_argument("--markdown", action="store_true", help="also print the curves and crossings as Markdown")
     p.add_argument("--target", type=float, default=0.45, help="horizontal line: the Tatoeba target (none: 0)")
     args = p.parse_args(argv)
     try:
@@ -68,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for path in plot(report, args.out, args.target or None):
         print(path)
+    if args.markdown:
+        print(markdown(report))
     return 0
 
 
