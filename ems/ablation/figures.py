@@ -24,6 +24,7 @@ from matplotlib.ticker import MaxNLocator
 from ems import figstyle
 from ems.ablation import aggregate as agg
 from ems.ablation import grid
+from ems.ablation.names import model_name
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def ablation_bars(summary: pd.DataFrame, labels: Mapping[str, str], out_dir: str
             val = summary[(summary["variant"] == peer) & (summary["metric"] == metric)]["mean"]
             if not val.empty:
                 ax.axvline(float(val.iloc[0]), color="dimgray", linestyle=peer_styles[peer], linewidth=1.1,
-                           label=f"peer: {peer.removeprefix('peer-')}")
+                           label=f"peer: {model_name(peer)}")
         ax.set_xlim(left=min(0.0, float(np.nanmin(sub["mean"]))))
         ax.xaxis.set_major_locator(copy.copy(TICKS))
         ax.set_title(_title(metric, len(metrics)))
@@ -137,7 +138,7 @@ def per_language_heatmap(per_lang: pd.DataFrame, sizes: pd.Series, labels: Mappi
     cols = list(dict.fromkeys(per_lang.loc[~per_lang["is_peer"].astype(bool), "variant"]))
     cols += [c for c in table.columns if c not in cols]
     table = table[[c for c in cols if c in table.columns]]
-    table.columns = [labels.get(c, c).removeprefix("peer-") for c in table.columns]
+    table.columns = [model_name(c, labels.get(c, c)) for c in table.columns]
     table.index = [f"{lang} ({int(sizes[lang]):,})" if lang in sizes.index else lang for lang in table.index]
     ncol = table.shape[1]
     width = "one" if ncol <= 6 else "two"
@@ -208,6 +209,7 @@ def learning_curves(histories: pd.DataFrame, labels: Mapping[str, str], out_dir:
     ax.set_ylabel(figstyle.metric_label(metric))
     if bounds == (0.0, 1.0):
         ax.set_ylim(bottom=0.0)
+    ax.set_xlim(left=0)  # the step axis starts at the start of training, not at the first evaluation
     ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
     handles, names = ax.get_legend_handles_labels()
     n_seeds = f"{next(iter(seeds.values()))} seeds" if same_n else "seeds"
