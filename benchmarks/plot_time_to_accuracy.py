@@ -62,12 +62,14 @@ def markdown(report: dict) -> str:
             if p.get("tatoeba_acc") is not None:
                 lines.append(f"| {name} | {p['step']:,} | {p['seconds'] / 60:.1f} | {p['pairs']:,} | {p['dev_acc']:.3f} "
                              f"| {p['tatoeba_acc']:.3f} |")
-    lines += ["", "| recipe | metric | level | step minutes | pairs seen |", "|---|---|---|---|---|"]
-    for name, rec in report["recipes"].items():
-        for metric, key in (("dev acc.", "dev_crossings"), ("Tatoeba", "tatoeba_crossings")):
-            for level, hit in rec[key].items():
-                where = (f"{hit['seconds'] / 60:.1f} | {hit['pairs']:,}" if hit else "not reached | —")
-                lines.append(f"| {name} | {metric} | {level} | {where} |")
+    for metric, key in (("dev acc.", "dev_crossings"), ("Tatoeba", "tatoeba_crossings")):
+        levels = list(next(iter(report["recipes"].values()))[key])
+        lines += ["", f"| first {metric} ≥ (step minutes, pairs) | " + " | ".join(levels) + " |",
+                  "|---" * (len(levels) + 1) + "|"]
+        for name, rec in report["recipes"].items():
+            cells = [f"{hit['seconds'] / 60:.1f} min, {hit['pairs'] / 1e3:.0f}k" if hit else "not reached"
+                     for hit in (rec[key].get(level) for level in levels)]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
