@@ -45,6 +45,7 @@ from ems.train.callbacks import TrainerCallback, TrainerState
 
 logger = logging.getLogger("time_to_accuracy")
 DEV = "dev/retrieval_acc"
+ARMS = ("both", "contrastive", "xtr")  # objective levels of the ablation grid
 
 
 class Snapshots(TrainerCallback):
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--recipe", action="append", required=True, help="name=config file or name=rev:path")
     p.add_argument("--results", type=Path, required=True, help="results/<name> with shards/ and tokenizer/")
     p.add_argument("--laser", type=Path, required=True, help="extracted LASER archive (Tatoeba v1)")
-    p.add_argument("--arm", choices=["both", "contrastive", "xtr"], help="objective of every recipe")
+    p.add_argument("--arm", choices=ARMS, help="objective of every recipe")
     p.add_argument("--arm-of", action="append", default=[], metavar="NAME=ARM",
                    help="objective of one recipe (over --arm)")
     p.add_argument("--seconds", type=float, help="training seconds of every recipe (else each recipe's own)")
@@ -164,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         name, _, arm = item.partition("=")
         if name not in names:
             p.error(f"--arm-of {item}: no recipe named {name!r} (recipes: {', '.join(names)})")
-        if arm not in ("both", "contrastive", "xtr"):
-            p.error(f"--arm-of {item}: {arm!r} is not one of both, contrastive, xtr")
+        if arm not in ARMS:
+            p.error(f"--arm-of {item}: {arm!r} is not one of {', '.join(ARMS)}")
         arms[name] = arm
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     base = yaml.safe_load((ROOT / "config.yaml").read_text())
@@ -183,11 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="ems-tta-"))
     try:
         for name, spec in recipes:
-            cfg = settings_for(load_recipe(spec), base, arms.get(name, args.arm), budgets.get(name, args.seconds))
+            arm = arms.get(name, args.arm)
+            cfg = settings_for(load_recipe(spec), base, arm, budgets.get(name, args.seconds))
             logger.info("recipe %s (%s)", name, spec)
             rec = run_recipe(name, cfg, args.results, args.laser, args.snapshot_every, work)
             rec["source"] = spec
-            rec["arm"] = arms.get(name, args.arm)
+            rec["arm"] = arm
             rec["dev_crossings"] = {lv: first_crossing(rec["points"], "dev_acc", float(lv))
                                     for lv in args.dev_levels.split(",")}
             rec["tatoeba_crossings"] = {lv: first_crossing(rec["points"], "tatoeba_acc", float(lv))

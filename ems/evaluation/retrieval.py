@@ -56,6 +56,12 @@ def knn_mean(x: np.ndarray, y: np.ndarray, k: int, block: int = BLOCK) -> np.nda
     return knn(x, y, k, block)[0].mean(axis=1)
 
 
+def check_candidates(candidates: str) -> None:
+    """Fail on a margin-candidates value other than those of :data:`CANDIDATES`."""
+    if candidates not in CANDIDATES:
+        raise ConfigError(f"margin candidates must be one of {CANDIDATES}, not {candidates!r}")
+
+
 def margin_mode(margin: bool | str) -> tuple[bool, str]:
     """``(use margin, candidates)`` of a config value: false, true (LASER: k candidates) or "exhaustive"."""
     if margin is True or margin is False:
@@ -77,8 +83,7 @@ def nearest(x: np.ndarray, y: np.ndarray, margin: bool = False, k: int = 4,
     """
     if len(x) == 0 or len(y) == 0:
         raise DataError("retrieval over an empty set")
-    if candidates not in CANDIDATES:
-        raise ConfigError(f"margin candidates must be one of {CANDIDATES}, not {candidates!r}")
+    check_candidates(candidates)
     idx = np.empty(len(x), dtype=np.int64)
     score = np.empty(len(x), dtype=np.float32)
     if margin and candidates == "knn":
@@ -120,8 +125,7 @@ def retrieval_accuracy(xx: np.ndarray, en: np.ndarray, margin: bool = False, k: 
 def margin_both_ways(x: np.ndarray, y: np.ndarray, k: int = 4,
                      candidates: str = "knn") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Best match and ratio-margin score x→y and y→x (unit-norm rows), each k-NN search done once."""
-    if candidates not in CANDIDATES:
-        raise ConfigError(f"margin candidates must be one of {CANDIDATES}, not {candidates!r}")
+    check_candidates(candidates)
     top_xy, top_yx = knn(x, y, k), knn(y, x, k)
     x_knn, y_knn = top_xy[0].mean(axis=1), top_yx[0].mean(axis=1)
     reuse = candidates == "knn"
