@@ -11,6 +11,7 @@ import argparse
 import errno
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -58,6 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         datefmt="%H:%M:%S",
     )
     redact.install()  # no credentials of a tracking or storage URI in any log line
+    code = _dispatch(args)
+    if args.command == "train" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        from ems.train.distributed import exit_now
+
+        exit_now(code)  # a torchrun rank with its outputs written: no interpreter teardown to hang in
+    return code
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the subcommand; its exit status, with EmsError, interruption and a full disk as one-line messages."""
     try:
         return int(args.func(args) or 0)
     except EmsError as exc:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import copy
 import json
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from _bounded import run_bounded
 from _train_toy import TINY_SETTINGS, make_toy_data
 
 from ems.train.checkpoint import load_checkpoint
@@ -45,15 +44,8 @@ def test_two_gloo_processes_match_one(tmp_path: Path) -> None:
         "--out", str(two), "--settings", json.dumps(_settings(8)), "--no-tracking", "--keep-checkpoints",
         "--no-progress",
     ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        _, err = proc.communicate(timeout=200)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # torchrun and both workers
-        _, err = proc.communicate()
-        pytest.fail("DDP run hung:\n" + err[-3000:])
-    assert proc.returncode == 0, err[-3000:]
+    proc = run_bounded(cmd, env, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
 
     a = load_checkpoint(one / "checkpoints" / "last.pt")
     b = load_checkpoint(two / "checkpoints" / "last.pt")

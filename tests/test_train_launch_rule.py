@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from _bounded import run_bounded
 from _train_toy import make_toy_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,15 +45,7 @@ def _env() -> dict[str, str]:
 
 
 def _run(cmd: list[str], cwd: Path, timeout: int) -> subprocess.CompletedProcess:
-    proc = subprocess.Popen(cmd, cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # snakemake / torchrun and every rank
-        out, err = proc.communicate()
-        pytest.fail(f"{cmd[:4]} hung:\n{err[-3000:]}")
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    return run_bounded(cmd, _env(), timeout, cwd=cwd)
 
 
 @pytest.mark.timeout(400)

@@ -6,10 +6,14 @@ Backend: NCCL on CUDA, gloo on CPU (the tests run 2 gloo processes).
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
 import logging
 import os
+import sys
+import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 import torch.distributed as dist
@@ -73,6 +77,36 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
-def shutdown(info: DistInfo) -> None:
-    if info.initialised_here and dist.is_initialized():
-        dist.destroy_process_group()
+# seconds a rank waits for ``destroy_process_group`` before it gives up on it (pytorch#75097)
+DESTROY_GRACE_S = 60.0
+
+
+def shutdown(info: DistInfo, grace_s: float = DESTROY_GRACE_S) -> None:
+    """Destroy the process group this run created, waiting at most ``grace_s`` seconds.
+
+    Teardown of a process group hangs now and then (pytorch#75097): a rank that never returns from it keeps
+    torchrun, and the cluster job, waiting until the wall-time limit. The outputs are written by then, so a
+    hung destroy is left behind (with a warning and every thread's stack) instead of waited for.
+    """
+    if not (info.initialised_here and dist.is_initialized()):
+        return
+    worker = threading.Thread(target=dist.destroy_process_group, name="ems-destroy-process-group", daemon=True)
+    worker.start()
+    worker.join(grace_s)
+    if worker.is_alive():
+        logger.warning("rank %d: destroy_process_group still running after %.0f s (a PyTorch teardown hang, "
+                       "pytorch#75097); the outputs are complete, leaving it behind. Stacks:", info.rank, grace_s)
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+
+
+def exit_now(code: int) -> NoReturn:
+    """Flush the logs and end this process with ``code``, skipping interpreter teardown.
+
+    Used by a torchrun rank once its outputs and tracking are written: teardown of the communication
+    threads can hang there (pytorch#75097) and there is nothing left that it would save.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
