@@ -61,7 +61,7 @@ class Snapshots(TrainerCallback):
         point = {"step": state.step, "seconds": round(float(self.trainer.schedule.seconds), 2),
                  "pairs": int(state.pairs_seen), "dev_acc": float(metrics[DEV])}
         n = len(self.points)
-        final = not self.trainer._budget_left()  # the budget is spent: the curve's last point is always scored
+        final = not self.trainer.budget_left()  # the budget is spent: the curve's last point is always scored
         if final or n % self.every == self.every - 1:
             path = self.folder / f"step{state.step:07d}"
             save_model(self.trainer.model.encoder, self.trainer.run.tokenizer_dir, path, self.trainer.max_length)

@@ -217,7 +217,8 @@ class Trainer:
         if not scored or self.state.step % t.checkpoint_every:  # unless last.pt already holds this state
             self._save_last()
 
-    def _budget_left(self) -> bool:
+    def budget_left(self) -> bool:
+        """Whether steps, seconds and epochs all leave room for another step (and no callback asked to stop)."""
         t, st = self.run.settings.train, self.state
         if st.should_stop or st.step >= t.max_steps:
             return False
@@ -290,7 +291,7 @@ class Trainer:
             except BaseException as exc:  # noqa: BLE001 - re-raised below, after the broadcast
                 decision, error = ABORT, exc
             else:
-                decision = GO_ON if self._budget_left() else STOP
+                decision = GO_ON if self.budget_left() else STOP
         decision = broadcast_int(decision, self.info)
         if error is not None:
             raise error
