@@ -11,7 +11,6 @@ import argparse
 import errno
 import importlib
 import logging
-import os
 import sys
 from collections.abc import Sequence
 
@@ -60,10 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     redact.install()  # no credentials of a tracking or storage URI in any log line
     code = _dispatch(args)
-    if args.command == "train" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        from ems.train.distributed import exit_now
-
-        exit_now(code)  # a torchrun rank with its outputs written: no interpreter teardown to hang in
+    on_exit = getattr(args, "on_exit", None)  # a subcommand's last word on its status (``ems train``: a torchrun rank)
+    if on_exit is not None:
+        on_exit(code)
     return code
 
 

@@ -27,7 +27,8 @@ def run_bounded(cmd: Sequence[str], env: Mapping[str, str], timeout: float,
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+        root = psutil.Process(proc.pid)
+        tree = [root, *root.children(recursive=True)]
         alive = []
         for p in tree:
             try:

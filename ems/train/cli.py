@@ -103,6 +103,15 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _end_rank(code: int) -> None:
+    """A torchrun rank whose outputs and tracking are written ends here, skipping interpreter teardown,
+    where the communication threads can hang (pytorch#75097); one process exits normally."""
+    from ems.train.distributed import env_world_size, exit_now
+
+    if env_world_size() > 1:
+        exit_now(code)
+
+
 def read_sentences(stream: typing.BinaryIO) -> list[str]:
     """One sentence per line of UTF-8 ``stream``; DataError when it is empty or not UTF-8."""
     from ems.errors import DataError
@@ -162,7 +171,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-checkpoints", action="store_true", help="keep the checkpoints after success")
     p.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (a log line every 30 s instead)")
-    p.set_defaults(func=_run_train)
+    p.set_defaults(func=_run_train, on_exit=_end_rank)
 
     e = subparsers.add_parser("embed", help="embed sentences (one per line on stdin) into a .npy on stdout")
     e.add_argument("--model", required=True, help="a saved model folder (models/<model_id>/model)")

@@ -37,8 +37,13 @@ class DistInfo:
         return self.world_size > 1
 
 
+def env_world_size() -> int:
+    """Number of ranks torchrun started (``WORLD_SIZE``); 1 outside torchrun."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def init_distributed(use_cuda: bool) -> DistInfo:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = env_world_size()
     if world <= 1:
         return DistInfo()
     rank = int(os.environ["RANK"])
