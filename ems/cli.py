@@ -11,11 +11,12 @@ import argparse
 import errno
 import importlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
 from ems import __version__, redact
-from ems.errors import EmsError
+from ems.errors import EmsError, Interrupted
 
 logger = logging.getLogger("ems")
 
@@ -41,12 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def interrupted_exit_code(reason: str) -> int:
-    """128 + the signal's number, as a shell reports a process killed by it (``signal 15`` -> 143; Ctrl-C 130)."""
-    words = reason.split()
-    if len(words) == 2 and words[0] == "signal" and words[1].isdigit():
-        return 128 + int(words[1])
-    return 128 + 2
+def interrupted_exit_code(exc: KeyboardInterrupt) -> int:
+    """128 + the signal's number, as a shell reports a process killed by it (SIGTERM -> 143; Ctrl-C 130)."""
+    return 128 + (exc.signum if isinstance(exc, Interrupted) else signal.SIGINT)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,7 +74,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         reason = str(exc) or "Ctrl-C"
         print(f"ems {args.command}: interrupted ({reason}); finished outputs are kept, rerun to continue",
               file=sys.stderr)
-        return interrupted_exit_code(reason)
+        return interrupted_exit_code(exc)
     except OSError as exc:  # a full disk outside ems.io's atomic writers
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise

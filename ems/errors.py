@@ -25,3 +25,15 @@ class TrackingError(EmsError):
 
 class OutputError(EmsError):
     """An output cannot be written (e.g. a full disk); the message names the file."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A signal (SIGTERM: Snakemake or the scheduler cancelling a job) turned into an interrupt.
+
+    A ``KeyboardInterrupt`` so that every ``except KeyboardInterrupt`` cleanup runs as for Ctrl-C;
+    ``signum`` gives the shell's exit status (128 + the number) without parsing the message.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum

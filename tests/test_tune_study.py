@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
+from ems.errors import Interrupted
 from ems.tune.run import make_spec, tune_worker
 from ems.tune.study import Interrupts, open_study
 from ems.tune.trials import OUTCOME, RETRY_OF, is_surplus, trials_used
@@ -139,7 +140,7 @@ def test_sigterm_closes_the_running_trial_as_interrupted(tmp_path: Path) -> None
     assert len(_counted(_study(cfg, tmp_path))) == 3
 
 
-@pytest.mark.parametrize(("raised", "code", "said"), [(KeyboardInterrupt("signal 15"), 143, "(signal 15)"),
+@pytest.mark.parametrize(("raised", "code", "said"), [(Interrupted(signal.SIGTERM), 143, "(signal 15)"),
                                                        (KeyboardInterrupt(), 130, "(Ctrl-C)")])
 def test_an_interrupted_worker_ends_with_one_line_not_a_traceback(monkeypatch: pytest.MonkeyPatch,
                                                                  capsys: pytest.CaptureFixture[str],
@@ -204,7 +205,7 @@ def test_sigterm_outside_the_objective_waits_for_the_next_check(tmp_path: Path) 
     try:
         os.kill(os.getpid(), signal.SIGTERM)  # arrives while the worker writes to the storage
         trial.set_user_attr("written", 1)
-        assert interrupts.reason == f"signal {signal.SIGTERM}"
+        assert interrupts.signum == signal.SIGTERM
         with pytest.raises(KeyboardInterrupt, match="signal 15"):
             interrupts.check()
         with pytest.raises(KeyboardInterrupt, match="signal 15"), interrupts.armed():

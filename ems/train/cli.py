@@ -76,15 +76,14 @@ def _settings(args: argparse.Namespace) -> dict:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    import os
-
     from ems.tracking.callback import TrackingCallback
+    from ems.train.distributed import env_rank
     from ems.train.run import resolve_run
     from ems.train.trainer import Trainer
 
     run = resolve_run(_settings(args), args.shards, args.valid, args.tokenizer, args.out, model_id=args.model_id,
                       checkpoint_dir=args.checkpoint_dir)  # validates everything; writes nothing
-    is_main = int(os.environ.get("RANK", "0")) == 0
+    is_main = env_rank() == 0  # tracking opens before the trainer sets up the process group
     tracker = open_tracking(args, run, is_main)
     status = "FAILED"
     try:

@@ -42,11 +42,16 @@ def env_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def env_rank() -> int:
+    """This process's global rank as torchrun set it (``RANK``); 0 outside torchrun."""
+    return int(os.environ.get("RANK", "0"))
+
+
 def init_distributed(use_cuda: bool) -> DistInfo:
     world = env_world_size()
     if world <= 1:
         return DistInfo()
-    rank = int(os.environ["RANK"])
+    rank = env_rank()
     local = int(os.environ.get("LOCAL_RANK", "0"))
     here = False
     if use_cuda:  # before any NCCL work: each rank owns its local GPU (else all ranks share cuda:0)

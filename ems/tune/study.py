@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ems.errors import ConfigError
+from ems.errors import ConfigError, Interrupted
 from ems.io import stable_hash
 from ems.tune.optuna_adapter import beat, fail_stale_trials, heartbeat
 from ems.tune.settings import TuneSettings
@@ -197,7 +197,7 @@ class Interrupts:
     """
 
     def __init__(self) -> None:
-        self.reason: str | None = None
+        self.signum: int | None = None  # the signal received and not yet raised on
         self._armed = False
 
     def install(self) -> Interrupts:
@@ -205,13 +205,13 @@ class Interrupts:
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
-        self.reason = f"signal {signum}"
+        self.signum = signum
         if self._armed:
-            raise KeyboardInterrupt(self.reason)
+            raise Interrupted(signum)
 
     def check(self) -> None:
-        if self.reason is not None:
-            raise KeyboardInterrupt(self.reason)
+        if self.signum is not None:
+            raise Interrupted(self.signum)
 
     @contextlib.contextmanager
     def armed(self) -> Iterator[None]:
