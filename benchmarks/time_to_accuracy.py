@@ -15,6 +15,9 @@ Run it on an idle machine; nothing else heavy beside it.
 
 ``--seconds`` overrides every recipe's ``train.max_seconds`` (same budget for all),
 ``--budget name=SECONDS`` one recipe's (an old recipe need not run as long as a new one);
+``--keep DIR`` keeps every recipe's snapshots (``DIR/<recipe>/snapshots/step*``, sentence-transformers
+folders) for further evaluation, e.g. ``ems evaluate --model ems:<snapshot>`` on the other tasks;
+without it they live in a temporary folder that is removed at the end.
 ``--arm both|contrastive|xtr`` sets the objective as the ablation grid does, ``--arm-of name=ARM``
 one recipe's (one run can measure both arms of a recipe: ``--recipe both=X --recipe contrastive=X``).
 """
@@ -147,8 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--snapshot-every", type=int, default=2, help="save/evaluate on Tatoeba every k-th dev evaluation")
     p.add_argument("--dev-levels", default="0.2,0.3,0.4,0.5,0.6")
     p.add_argument("--tatoeba-levels", default="0.1,0.2,0.3,0.4,0.45")
+    p.add_argument("--keep", type=Path, help="keep the snapshots under this folder (else a temporary one, removed)")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
+    if args.keep is not None and args.keep.exists() and any(args.keep.iterdir()):
+        p.error(f"--keep {args.keep}: folder exists and is not empty")
     recipes = [(name, spec) for name, _, spec in (item.partition("=") for item in args.recipe)]
     names = [name for name, _ in recipes]
     budgets: dict[str, float] = {}
@@ -181,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     report["machine"]["torch"] = torch.__version__
-    work = Path(tempfile.mkdtemp(prefix="ems-tta-"))
+    work = args.keep if args.keep is not None else Path(tempfile.mkdtemp(prefix="ems-tta-"))
+    work.mkdir(parents=True, exist_ok=True)
     try:
         for name, spec in recipes:
             arm = arms.get(name, args.arm)
@@ -201,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
             tmp.write_text(json.dumps(report, indent=2) + "\n")
             os.replace(tmp, args.out)  # after every recipe: a kill keeps what was measured
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
