@@ -5,7 +5,7 @@
 
 One panel per task column of the CSV (Tatoeba, FLORES, mining, ...), one line per recipe; the
 floor (the peer's summary JSON of that task in ``--floor``) is a dashed line and ``--mark``
-minutes (the default grid's budget) a dotted one. Writes ``<out>.png`` and ``<out>.pdf``.
+minutes (the default grid's budget) a dotted one; ``--label RECIPE=TEXT`` names a line. Writes ``<out>.png`` and ``<out>.pdf``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def floor_of(folder: Path | None, task: str) -> float | None:
 
 
 @figstyle.styled
-def plot(scores: pd.DataFrame, floors: Path | None, mark: float | None, stem: Path) -> list[Path]:
+def plot(scores: pd.DataFrame, floors: Path | None, mark: float | None, stem: Path,
+         names: dict[str, str] | None = None) -> list[Path]:
     tasks = [c for c in scores.columns if c not in META and scores[c].notna().any()]
     recipes = list(dict.fromkeys(scores["recipe"]))
     colours = figstyle.colours(recipes)
@@ -49,14 +50,14 @@ def plot(scores: pd.DataFrame, floors: Path | None, mark: float | None, stem: Pa
             (line,) = ax.plot(rows["seconds"] / 60.0, rows[task], marker="o", color=colours[name])
             if ax is axes[0][0]:
                 handles.append(line)
-                labels.append(name)
+                labels.append((names or {}).get(name, name))
         floor = floor_of(floors, task)
         if floor is not None:
             fl = ax.axhline(floor, color="0.3", lw=0.9, ls="--")
         if mark is not None:
             mk = ax.axvline(mark, color="0.5", lw=0.8, ls=":")
         ax.set_title(TITLES.get(task, task))
-        ax.set_xlabel("training minutes")
+        ax.set_xlabel("training minutes (step time)")
         ax.set_xlim(left=0)
     axes[0][0].set_ylabel("score")
     axes[0][0].set_ylim(0, 1)
@@ -75,9 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("csv", type=Path)
     p.add_argument("--floor", type=Path, help="folder of the floor's per-task summary JSONs (results/<name>/eval/peer-tfidf)")
     p.add_argument("--mark", type=float, help="minutes to mark with a vertical line")
+    p.add_argument("--label", action="append", default=[], metavar="RECIPE=TEXT", help="legend text of a recipe")
     p.add_argument("--out", type=Path, required=True, help="output stem (writes .png and .pdf)")
     args = p.parse_args(argv)
-    for path in plot(pd.read_csv(args.csv), args.floor, args.mark, args.out):
+    names = dict(item.partition("=")[::2] for item in args.label)
+    for path in plot(pd.read_csv(args.csv), args.floor, args.mark, args.out, names):
         print(path)
     return 0
 
