@@ -4,7 +4,8 @@ Each snapshot (``DIR/<recipe>/snapshots/step*``) is evaluated with ``ems evaluat
 evaluation settings of a config (default ``config.yaml``: the grid's languages, mining sets
 and classifiers), so a snapshot's score is what the grid would report for a model stopped at
 that step. The table joins the benchmark's JSON (seconds, pairs, dev accuracy) with the
-scores and is written as CSV; ``--markdown`` also prints it. Nothing here chooses a model:
+scores and is written as CSV (each evaluation's own CSV and JSON go to ``snapshots/`` beside
+it); ``--markdown`` also prints the table. Nothing here chooses a model:
 it reports a curve. Run it on an idle machine, after the benchmark.
 
     .venv/bin/python benchmarks/evaluate_snapshots.py --keep /work/floor_probe \\
@@ -64,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True, help="CSV: recipe, step, seconds, pairs, dev_acc, <task>...")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = p.parse_args(argv)
+    if args.every < 1:
+        p.error(f"--every {args.every}: must be at least 1")
     config = validate_config(yaml.safe_load(args.config.read_text()), source=str(args.config))
     report = json.loads(args.tta.read_text())
     tasks = [t for t in args.tasks.split(",") if t]
@@ -91,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                 writer.writeheader()
                 writer.writerows(rows)
             os.replace(tmp, args.out)
+    if not rows:
+        p.error(f"{args.tta}: no snapshot points to score")
     if args.markdown:
         cols = list(rows[0])
         print("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))

@@ -22,6 +22,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from ems.ablation.grid import parse_variant
 from ems.datasets import load_flores
 
 METRIC = {"flores": "acc_mean", "mining": "f1"}
@@ -35,13 +36,13 @@ def script_of(sentences: list[str]) -> str:
 
 
 def per_language(eval_dir: Path, task: str) -> pd.DataFrame:
-    """``lang`` × (cell mean over seeds, ..., TF-IDF) for one task."""
+    """``lang`` × (TF-IDF, each cell's mean over seeds, named by its objective) for one task."""
     metric = METRIC[task]
     columns = {PEER: pd.read_csv(eval_dir / PEER / f"{task}.csv").set_index("lang")[metric]}
     for cell in sorted(p for p in eval_dir.iterdir() if p.is_dir() and not p.name.startswith("peer-")):
         seeds = [pd.read_csv(f).set_index("lang")[metric] for f in sorted(cell.glob(f"seed*/{task}.csv"))]
         if seeds:
-            columns[cell.name.split("_")[0].removeprefix("objective~")] = sum(seeds) / len(seeds)
+            columns[str(parse_variant(cell.name)["objective"])] = sum(seeds) / len(seeds)
     return pd.DataFrame(columns)
 
 

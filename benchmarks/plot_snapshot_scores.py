@@ -5,7 +5,8 @@
 
 One panel per task column of the CSV (Tatoeba, FLORES, mining, ...), one line per recipe; the
 floor (the peer's summary JSON of that task in ``--floor``) is a dashed line and ``--mark``
-minutes (the default grid's budget) a dotted one; ``--label RECIPE=TEXT`` names a line. Writes ``<out>.png`` and ``<out>.pdf``.
+minutes (the default grid's budget) a dotted one; ``--label RECIPE=TEXT`` names a line.
+Writes ``<out>.png`` and ``<out>.pdf``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def plot(scores: pd.DataFrame, floors: Path | None, mark: float | None, stem: Pa
     colours = figstyle.colours(recipes)
     fig, axes = figstyle.figure("two", 2.3, ncols=len(tasks), sharey=True)
     handles, labels = [], []
+    fl = mk = None
     for ax, task in zip(axes[0], tasks):
         for name in recipes:
             rows = scores[(scores["recipe"] == name) & scores[task].notna()]
@@ -61,10 +63,10 @@ def plot(scores: pd.DataFrame, floors: Path | None, mark: float | None, stem: Pa
         ax.set_xlim(left=0)
     axes[0][0].set_ylabel("score")
     axes[0][0].set_ylim(0, 1)
-    if floors is not None:
+    if fl is not None:
         handles.append(fl)
         labels.append("TF-IDF floor")
-    if mark is not None:
+    if mk is not None:
         handles.append(mk)
         labels.append(f"{mark:g} min (default grid)")
     figstyle.outside_legend(fig, handles, labels)
