@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from ems import paths
 from ems.config import validate_config
 from ems.evaluation.registry import source_roles
 from ems.evaluation.rules import settings_json
+from ems.io import atomic_open
 
 
 def evaluate(snapshot: Path, task: str, config: dict[str, Any], results: Path, out: Path, threads: int) -> dict:
@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     report = json.loads(args.tta.read_text())
     tasks = [t for t in args.tasks.split(",") if t]
     rows: list[dict[str, Any]] = []
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     for name, rec in report["recipes"].items():
         points = [pt for pt in rec["points"] if "snapshot" in pt]
         chosen = [pt for i, pt in enumerate(points) if i % args.every == args.every - 1 or pt is points[-1]]
@@ -87,13 +88,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name} step {pt['step']} ({pt['seconds']:.0f} s): {task} {summary['primary']:.4f}"
                       f" [{summary['_seconds']:.0f} s]", flush=True)
             rows.append(row)
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = args.out.with_suffix(".tmp")
-            with tmp.open("w", newline="") as fh:  # after every snapshot: a kill keeps what was measured
+            with atomic_open(args.out, newline="") as fh:  # after every snapshot: a kill keeps what was measured
                 writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
                 writer.writeheader()
                 writer.writerows(rows)
-            os.replace(tmp, args.out)
     if not rows:
         p.error(f"{args.tta}: no snapshot points to score")
     if args.markdown:

@@ -22,10 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ems import figstyle
+from ems.ablation.names import MAIN_METRIC
 
 META = ("recipe", "step", "seconds", "pairs", "dev_acc")
-TITLES = {"tatoeba": "Tatoeba acc.", "flores": "FLORES acc.", "mining": "mining F1",
-          "sib200": "SIB-200 acc.", "umsab": "UMSAB acc."}
 
 
 def floor_of(folder: Path | None, task: str) -> float | None:
@@ -58,7 +57,7 @@ def plot(scores: pd.DataFrame, floors: Path | None, mark: float | None, stem: Pa
             fl = ax.axhline(floor, color="0.3", lw=0.9, ls="--")
         if mark is not None:
             mk = ax.axvline(mark, color="0.5", lw=0.8, ls=":")
-        ax.set_title(TITLES.get(task, task))
+        ax.set_title(figstyle.metric_label(f"{task}/{MAIN_METRIC.get(task, task)}"))
         ax.set_xlabel("training minutes (step time)")
         ax.set_xlim(left=0)
     axes[0][0].set_ylabel("score")
