@@ -107,3 +107,23 @@ def parent_json(results: str | os.PathLike[str]) -> Path:
 
 def shards_dir(results: str | os.PathLike[str], split: str = "train") -> Path:
     return Path(results) / "shards" / split
+
+
+# The data stage (docs/data.md): one folder per language at each step.
+def corpus_dir(results: str | os.PathLike[str]) -> Path:
+    return Path(results) / "corpus"
+
+
+def language_dir(results: str | os.PathLike[str], lang: str) -> Path:
+    """``corpus/languages/<lang>``: the language's clean, decontaminated pairs, keys and counts."""
+    return corpus_dir(results) / "languages" / lang
+
+
+def split_dir(results: str | os.PathLike[str], lang: str) -> Path:
+    """``corpus/split/<lang>``: its train sample, validation pairs and tokenizer sample."""
+    return corpus_dir(results) / "split" / lang
+
+
+def shard_part_dir(results: str | os.PathLike[str], split: str, lang: str) -> Path:
+    """``shards/parts/<split>/<lang>``: one language's token shards, merged into ``shards/<split>``."""
+    return Path(results) / "shards" / "parts" / split / lang

@@ -1,5 +1,5 @@
-"""``ems`` subcommands of the data stage (fetch, parse, clean, decontaminate, split-sample,
-tokenizer, binarise, data-stats, make-manifest); see docs/data.md."""
+"""``ems`` subcommands of the data stage (docs/data.md): fetch, fetch-corpus, inventory, eval-keys,
+prepare, plan, sample, tokenizer, binarise, merge-shards, data-stats, make-manifest."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ems.config import check, load_schema, parse_settings, schema_validator, val
 
 logger = logging.getLogger(__name__)
 
+
 def section_settings(text: str, *sections: str) -> dict[str, Any]:
     """Validate ``--settings`` JSON of one section (or ``{section: ...}`` of several), defaults filled."""
     value = parse_settings(text)
@@ -21,17 +22,26 @@ def section_settings(text: str, *sections: str) -> dict[str, Any]:
     return cfg[sections[0]] if len(sections) == 1 else {s: cfg[s] for s in sections}
 
 
+def _mirror(arg: str | None) -> str | None:
+    return arg or os.environ.get("EMS_DATA_MIRROR") or None
+
+
 def _fetch(args: argparse.Namespace) -> None:
     from ems.data.fetch import fetch_source
 
     src = parse_settings(args.settings)
     schema = load_schema()
     check(schema_validator({**schema["$defs"]["source"], "$defs": schema["$defs"]}), src, "--settings (one source)")
-    mirror = args.mirror or os.environ.get("EMS_DATA_MIRROR") or None
     out = Path(args.out)
     if out.name == ".verified.json":
         out = out.parent
-    fetch_source(src["repo"], src["commit"], src["paths"], out, mirror=mirror or None)
+    fetch_source(src["repo"], src["commit"], src["paths"], out, mirror=_mirror(args.mirror))
+
+
+def _fetch_corpus(args: argparse.Namespace) -> None:
+    from ems.data.corpora.download import fetch_file
+
+    fetch_file(args.url, args.out, args.lock, mirror=_mirror(args.mirror), record_new=args.record)
 
 
 def _make_manifest(args: argparse.Namespace) -> None:
@@ -43,37 +53,63 @@ def _make_manifest(args: argparse.Namespace) -> None:
     logger.info("wrote %s (%d files)", out, n)
 
 
-def _parse(args: argparse.Namespace) -> None:
-    from ems.data.parse import run_parse
+def _inventory(args: argparse.Namespace) -> None:
+    from ems.data.corpora.testsets import inventory_path, languages_in
+    from ems.io import write_json
 
-    run_parse(args.source, args.out)
+    source = Path(args.source)
+    langs = languages_in(source)
+    out = Path(args.out) if args.out else inventory_path(source.name)
+    write_json(out, {"source": source.name, "languages": langs})
+    logger.info("wrote %s (%d languages)", out, len(langs))
 
 
-def _clean(args: argparse.Namespace) -> None:
-    from ems.data.clean import run_clean
-
-    run_clean(args.input, args.out, args.report, section_settings(args.settings, "corpus"))
-
-
-def _decontaminate(args: argparse.Namespace) -> None:
-    from ems.data.decontaminate import run_decontaminate
+def _eval_keys(args: argparse.Namespace) -> None:
+    from ems.data.evalkeys import build_eval_keys, save_eval_keys
 
     extra = "evaluation" in parse_settings(args.settings)  # optional: {"extra_datasets": [...]}
     settings = section_settings(args.settings, "decontamination", "mining", *(("evaluation",) if extra else ()))
     sources = {"laser": args.laser, "opus_mt_testsets": args.opus, "sib200": args.sib200, "umsab": args.umsab}
-    run_decontaminate(args.input, args.out, args.report, settings, sources)
+    save_eval_keys(build_eval_keys(settings, sources), args.out)
 
 
-def _split(args: argparse.Namespace) -> None:
-    from ems.data.split import run_split_sample
+def _prepare(args: argparse.Namespace) -> None:
+    from ems.data.corpora import iter_pairs
+    from ems.data.corpora.lines import Progress
+    from ems.data.evalkeys import load_eval_keys
+    from ems.data.prepare import prepare_language
 
-    run_split_sample(args.input, args.train, args.valid, args.table, section_settings(args.settings, "corpus"))
+    cfg = section_settings(args.settings, "corpus", "sources")
+    progress = Progress()
+
+    def pairs():
+        for entry in cfg["corpus"]["sources"]:
+            yield from iter_pairs(entry, cfg, args.lang, args.sources_root, progress)
+
+    prepare_language(args.lang, pairs(), cfg["corpus"], load_eval_keys(args.eval_keys), args.out, progress)
+
+
+def _plan(args: argparse.Namespace) -> None:
+    from ems.data.split import make_plan, write_reports
+
+    dirs = {lang: Path(args.root) / lang for lang in args.langs}
+    plan = make_plan(dirs, section_settings(args.settings, "corpus"), args.out)
+    write_reports(dirs, plan, args.sampling, args.removed, args.decontamination)
+
+
+def _sample(args: argparse.Namespace) -> None:
+    from ems.data.sample import sample_language
+
+    sample_language(args.lang, args.language_dir, args.plan, args.out, args.sketch)
 
 
 def _tokenizer(args: argparse.Namespace) -> None:
+    from ems.data.sample import read_tokenizer_samples
     from ems.data.tokenizer import train_tokenizer
 
-    train_tokenizer(args.input, args.out, section_settings(args.settings, "tokenizer"), seed=args.seed)
+    settings = section_settings(args.settings, "tokenizer")
+    dirs = {lang: Path(args.root) / lang for lang in args.langs}
+    train_tokenizer(read_tokenizer_samples(dirs, settings["sample_sentences_per_language"]), args.out, settings)
 
 
 def _binarise(args: argparse.Namespace) -> None:
@@ -82,14 +118,19 @@ def _binarise(args: argparse.Namespace) -> None:
     binarise(args.input, args.tokenizer, args.out)
 
 
+def _merge_shards(args: argparse.Namespace) -> None:
+    from ems.data.shards import merge_shards
+
+    merge_shards([Path(args.root) / lang for lang in args.langs], args.tokenizer, args.out)
+
+
 def _stats(args: argparse.Namespace) -> None:
     from ems.data.stats import run_stats
 
-    tables = {"parsed": args.parsed, "clean": args.clean, "decontaminated": args.decontaminated,
-              "train": args.train, "valid": args.valid}
-    sibling = Path(args.decontaminated).with_name("decontamination.csv")  # written by the same job
-    report = args.decontamination or (sibling if sibling.exists() else None)
-    run_stats(tables, args.csv, args.pdf, args.png, report)
+    langs = {lang: Path(args.languages_root) / lang for lang in args.langs}
+    samples = {lang: Path(args.samples_root) / lang for lang in args.langs
+               if (Path(args.samples_root) / lang / "counts.json").exists()}
+    run_stats(langs, samples, args.csv, args.pdf, args.png, args.decontamination)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -99,61 +140,85 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="results/sources/<owner>+<repo>@<commit> (or its .verified.json)")
     p.set_defaults(func=_fetch)
 
+    p = subparsers.add_parser("fetch-corpus", help="one file of a training corpus: mirror or download, verified against its lock file")
+    p.add_argument("--url", required=True, help="upstream URL (the mirror holds it at <mirror>/<host>/<path>)")
+    p.add_argument("--out", required=True, help="results/sources/<source id>/<file name>")
+    p.add_argument("--lock", required=True, help="sha256 lock file of the corpus (<sha256>  <file name> lines)")
+    p.add_argument("--mirror", default=None, help="mirror folder (default or empty: $EMS_DATA_MIRROR)")
+    p.add_argument("--record", action="store_true", help="a file not in the lock file: record its sha256 there instead of failing")
+    p.set_defaults(func=_fetch_corpus)
+
     p = subparsers.add_parser("make-manifest", help="write the per-file sha256 manifest of a trusted archive")
     p.add_argument("archive")
     p.add_argument("--out", default=None, help="default: ems/resources/manifests/<archive name>.sha256")
     p.set_defaults(func=_make_manifest)
 
-    p = subparsers.add_parser("parse", help="all X-English pairs of OPUS-MT-testsets -> parsed.tsv.gz")
-    p.add_argument("--source", required=True, help="extracted OPUS-MT-testsets folder")
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=_parse)
+    p = subparsers.add_parser("inventory", help="the language list of a fetched OPUS-MT-testsets folder (for corpus.languages: all)")
+    p.add_argument("source", help="results/sources/<owner>+<repo>@<commit>")
+    p.add_argument("--out", default=None, help="default: ems/resources/inventories/<folder name>.json")
+    p.set_defaults(func=_inventory)
 
-    p = subparsers.add_parser("clean", help="normalise, filter and de-duplicate pairs")
-    p.add_argument("--input", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--report", required=True, help="CSV of removals per language and reason")
-    p.add_argument("--settings", required=True, help="JSON of the corpus section")
-    p.set_defaults(func=_clean)
-
-    p = subparsers.add_parser("decontaminate", help="drop pairs with a side in any evaluation set")
-    p.add_argument("--input", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--report", required=True, help="CSV of removals per language, set and side")
-    p.add_argument("--settings", required=True, help='JSON {"decontamination": ..., "mining": ...}')
+    p = subparsers.add_parser("eval-keys", help="64-bit keys of every evaluation sentence (decontamination), built once")
+    p.add_argument("--settings", required=True, help='JSON {"decontamination": ..., "mining": ..., "evaluation": {"extra_datasets": ...}}')
     p.add_argument("--laser", default=None, help="extracted LASER folder (Tatoeba v1)")
     p.add_argument("--opus", default=None, help="extracted OPUS-MT-testsets folder (FLORES-200, newstest)")
     p.add_argument("--sib200", default=None, help="extracted SIB-200 folder")
     p.add_argument("--umsab", default=None, help="extracted xlm-t folder (UMSAB)")
-    p.set_defaults(func=_decontaminate)
+    p.add_argument("--out", required=True, help="output folder (keys.npy, sets.npy, sets.json)")
+    p.set_defaults(func=_eval_keys)
 
-    p = subparsers.add_parser("split-sample", help="per-language validation split + temperature-sampled train set")
-    p.add_argument("--input", required=True)
-    p.add_argument("--train", required=True)
-    p.add_argument("--valid", required=True)
-    p.add_argument("--table", required=True, help="CSV of per-language sampling")
+    p = subparsers.add_parser("prepare", help="one language: read every corpus, clean, de-duplicate, decontaminate (streaming)")
+    p.add_argument("--lang", required=True, help="canonical language code")
+    p.add_argument("--settings", required=True, help='JSON {"corpus": {sources, min_chars, ...}, "sources": {...}}')
+    p.add_argument("--sources-root", required=True, help="results/sources")
+    p.add_argument("--eval-keys", required=True, help="the eval-keys folder")
+    p.add_argument("--out", required=True, help="corpus/languages/<lang>")
+    p.set_defaults(func=_prepare)
+
+    p = subparsers.add_parser("plan", help="validation split and temperature targets from the per-language counts")
+    p.add_argument("--root", required=True, help="corpus/languages")
+    p.add_argument("--langs", required=True, nargs="+")
     p.add_argument("--settings", required=True, help="JSON of the corpus section")
-    p.set_defaults(func=_split)
+    p.add_argument("--out", required=True, help="corpus/plan")
+    p.add_argument("--sampling", required=True, help="CSV of per-language sampling")
+    p.add_argument("--removed", required=True, help="CSV of cleaning removals per language and reason")
+    p.add_argument("--decontamination", required=True, help="CSV of removals per language, evaluation set and side")
+    p.set_defaults(func=_plan)
 
-    p = subparsers.add_parser("tokenizer", help="train the shared subword tokenizer")
-    p.add_argument("--input", required=True, help="train.tsv.gz")
+    p = subparsers.add_parser("sample", help="one language: training sample, validation pairs, tokenizer sample")
+    p.add_argument("--lang", required=True)
+    p.add_argument("--language-dir", required=True, help="corpus/languages/<lang>")
+    p.add_argument("--plan", required=True, help="corpus/plan")
+    p.add_argument("--out", required=True, help="corpus/split/<lang>")
+    p.add_argument("--sketch", type=int, required=True, help="distinct sentences per side kept for the tokenizer")
+    p.set_defaults(func=_sample)
+
+    p = subparsers.add_parser("tokenizer", help="train the shared subword tokenizer on the per-language samples")
+    p.add_argument("--root", required=True, help="corpus/split")
+    p.add_argument("--langs", required=True, nargs="+")
     p.add_argument("--out", required=True, help="tokenizer folder")
     p.add_argument("--settings", required=True, help="JSON of the tokenizer section")
-    p.add_argument("--seed", type=int, default=1)
     p.set_defaults(func=_tokenizer)
 
-    p = subparsers.add_parser("binarise", help="encode pairs into memory-mappable token shards")
+    p = subparsers.add_parser("binarise", help="encode pairs into memory-mappable token shards (streaming)")
     p.add_argument("--input", required=True)
     p.add_argument("--tokenizer", required=True)
     p.add_argument("--out", required=True)
     p.set_defaults(func=_binarise)
 
+    p = subparsers.add_parser("merge-shards", help="concatenate per-language shards into one split (streaming)")
+    p.add_argument("--root", required=True, help="shards/parts/<split>")
+    p.add_argument("--langs", required=True, nargs="+")
+    p.add_argument("--tokenizer", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_merge_shards)
+
     p = subparsers.add_parser("data-stats", help="per-language counts per step: CSV + figure")
-    for step in ("parsed", "clean", "decontaminated", "train", "valid"):
-        p.add_argument(f"--{step}", required=True)
+    p.add_argument("--languages-root", required=True, help="corpus/languages")
+    p.add_argument("--samples-root", required=True, help="corpus/split")
+    p.add_argument("--langs", required=True, nargs="+")
+    p.add_argument("--decontamination", default=None, help="decontamination report (pairs removed per set)")
     p.add_argument("--csv", required=True)
     p.add_argument("--pdf", required=True)
     p.add_argument("--png", required=True)
-    p.add_argument("--decontamination", default=None,
-                   help="decontamination report (pairs removed per set); default: decontamination.csv beside --decontaminated")
     p.set_defaults(func=_stats)

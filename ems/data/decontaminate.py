@@ -1,4 +1,4 @@
-"""Remove every training pair with a side that occurs in an evaluation set.
+"""The evaluation sentences that no training pair may hold (on either side).
 
 Evaluation sentences (both sides, every language) are normalised with
 :func:`ems.data.clean.normalise` and case-folded; a pair is dropped when its non-English
@@ -6,8 +6,9 @@ Evaluation sentences (both sides, every language) are normalised with
 Tatoeba v1 (112 languages), FLORES-200 devtest, SIB-200 train/dev/test (= FLORES
 dev+devtest), UMSAB train/val/test, the WMT newstest sets that ``mining.languages``
 reserves, and every sentence (all languages and splits, both sides) of each configured
-``evaluation.extra_datasets`` entry, as set ``extra:<name>``. Removals are counted per
-language and per reason (the first matching set, built-in sets first).
+``evaluation.extra_datasets`` entry, as set ``extra:<name>``. Each key is attributed to the
+first set that holds it (built-in sets first); :mod:`ems.data.evalkeys` hashes them once for
+every language job (:mod:`ems.data.prepare`).
 """
 
 from __future__ import annotations
@@ -17,14 +18,9 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from ems.data.clean import normalise
-from ems.data.tsv import read_pairs, write_pairs
 from ems.datasets import load_flores, load_newstest, load_sib200, load_tatoeba, load_umsab
 from ems.errors import ConfigError
-from ems.io import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -102,42 +98,3 @@ def evaluation_keys(enabled: Mapping[str, bool], sources: Mapping[str, str | os.
                 keys.setdefault(key, name)
         logger.info("decontamination set %s: %d sentences, %d new keys", name, n, len(keys) - before)
     return keys
-
-
-def decontaminate_pairs(frame: pd.DataFrame, keys: Mapping[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return ``(kept pairs, removed counts per lang, reason and side)``."""
-    src_hit = [keys.get(match_key(t)) for t in frame["src"]]
-    tgt_hit = [keys.get(match_key(t)) for t in frame["tgt"]]
-    order = {name: i for i, name in enumerate(dict.fromkeys([*SETS, *keys.values()]))}
-    reasons, sides = [], []
-    for s, t in zip(src_hit, tgt_hit):
-        if s is None and t is None:
-            reasons.append("")
-            sides.append("")
-        elif t is None or (s is not None and order[s] <= order[t]):
-            reasons.append(s)
-            sides.append("src" if t is None else "both")
-        else:
-            reasons.append(t)
-            sides.append("tgt" if s is None else "both")
-    reason = np.asarray(reasons, dtype=object)
-    removed = (pd.DataFrame({"lang": frame["lang"].to_numpy(), "reason": reason, "side": sides})
-               .loc[reason != ""].groupby(["lang", "reason", "side"]).size().rename("removed").reset_index())
-    kept = frame.loc[reason == ""].reset_index(drop=True)
-    logger.info("decontaminate: kept %d of %d pairs; removed per set: %s", len(kept), len(frame),
-                removed.groupby("reason")["removed"].sum().to_dict())
-    return kept, removed
-
-
-def run_decontaminate(clean: str | os.PathLike[str], out: str | os.PathLike[str], report: str | os.PathLike[str],
-                      settings: Mapping[str, Any], sources: Mapping[str, str | os.PathLike[str] | None]) -> pd.DataFrame:
-    """``settings``: ``{"decontamination": {...}, "mining": {"languages": {...}}}`` and optionally
-    ``"evaluation": {"extra_datasets": [...]}``."""
-    extra = (settings.get("evaluation") or {}).get("extra_datasets") or []
-    keys = evaluation_keys(settings["decontamination"], sources, settings.get("mining", {}).get("languages", {}),
-                           extra)
-    kept, removed = decontaminate_pairs(read_pairs(clean), keys)
-    with atomic_path(report) as tmp:
-        removed.to_csv(tmp, index=False)
-    write_pairs(out, kept)
-    return kept

@@ -8,6 +8,7 @@ that tags every run trained on them.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import os
@@ -18,8 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ems.data.tokenizer import PAD, encode_batch, load_tokenizer
-from ems.data.tsv import read_pairs
+from ems.data.tokenizer import PAD, SavedTokenizer, encode_batch
 from ems.errors import DataError
 from ems.io import atomic_dir, read_json, write_json
 from ems.languages import ENGLISH
@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 SIDES = ("src", "tgt")
 ARRAYS = tuple(f"{side}.{kind}.npy" for side in SIDES for kind in ("ids", "offsets", "lang"))
 CHUNK = 20000
+HASH_CHUNK = 1 << 22
 
 
 @dataclass
@@ -65,64 +66,178 @@ class Shards:
 
 
 def content_hash(folder: Path) -> str:
-    """sha256 over the arrays' bytes, in a fixed order (names included)."""
+    """sha256 over the arrays' bytes, in a fixed order (names included), read in chunks."""
     h = hashlib.sha256()
     for name in ARRAYS:
         arr = np.load(folder / name, mmap_mode="r")
         h.update(name.encode())
         h.update(str(arr.dtype).encode())
-        h.update(np.ascontiguousarray(arr).tobytes())
+        for start in range(0, len(arr), HASH_CHUNK):
+            h.update(np.ascontiguousarray(arr[start:start + HASH_CHUNK]).tobytes())
     return h.hexdigest()
 
 
 def _encode_side(tok, texts: list[str], lowercase: bool, max_length: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(ids, offsets)`` of ``texts``; each distinct sentence is encoded once (the sampled
-    training set repeats the pairs of upsampled languages)."""
+    """``(ids, lengths)`` of ``texts``; each distinct sentence is encoded once (the sampled
+    training set repeats the pairs of upsampled languages, next to each other)."""
     codes, uniques = pd.factorize(pd.Series(texts, dtype=object), sort=False)
-    u_len = np.zeros(len(uniques), dtype=np.int64)
-    chunks = []
-    for start in range(0, len(uniques), CHUNK):
-        enc = encode_batch(tok, list(uniques[start:start + CHUNK]), lowercase, max_length)
-        u_len[start:start + len(enc)] = [len(e) for e in enc]
-        chunks.append(np.fromiter((i for e in enc for i in e), dtype=np.int32))
-    u_ids = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int32)
+    enc = encode_batch(tok, list(uniques), lowercase, max_length)
+    u_len = np.fromiter((len(e) for e in enc), dtype=np.int64, count=len(enc))
+    u_ids = np.fromiter((i for e in enc for i in e), dtype=np.int32, count=int(u_len.sum()))
     u_start = np.zeros(len(uniques), dtype=np.int64)
     np.cumsum(u_len[:-1], out=u_start[1:])
     lengths = u_len[codes]
-    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    gather = np.arange(offsets[-1], dtype=np.int64) - np.repeat(offsets[:-1], lengths) + np.repeat(u_start[codes], lengths)
-    return u_ids[gather], offsets
+    starts = np.repeat(u_start[codes], lengths)
+    within = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return u_ids[starts + within], lengths
+
+
+def _raw_to_npy(raw: Path, dtype, out: Path) -> int:
+    """Turn a raw little-endian array file into ``.npy`` without loading it; return its length."""
+    n = raw.stat().st_size // np.dtype(dtype).itemsize
+    dst = np.lib.format.open_memmap(out, mode="w+", dtype=dtype, shape=(n,))
+    if n:
+        src = np.memmap(raw, dtype=dtype, mode="r", shape=(n,))
+        for start in range(0, n, HASH_CHUNK):
+            dst[start:start + HASH_CHUNK] = src[start:start + HASH_CHUNK]
+        del src
+    dst.flush()
+    del dst
+    raw.unlink()
+    return n
+
+
+def _offsets(lengths_raw: Path, out: Path) -> int:
+    """``offsets.npy`` (n+1, int64) from a raw file of int64 lengths; return the token count."""
+    n = lengths_raw.stat().st_size // 8
+    dst = np.lib.format.open_memmap(out, mode="w+", dtype=np.int64, shape=(n + 1,))
+    dst[0] = 0
+    total = 0
+    if n:
+        src = np.memmap(lengths_raw, dtype=np.int64, mode="r", shape=(n,))
+        for start in range(0, n, HASH_CHUNK):
+            block = np.cumsum(src[start:start + HASH_CHUNK]) + total
+            dst[start + 1:start + 1 + len(block)] = block
+            total = int(block[-1])
+        del src
+    dst.flush()
+    del dst
+    lengths_raw.unlink()
+    return total
+
+
+def _iter_tsv_chunks(path: Path, size: int):
+    """Lists of ``(lang, src, tgt)`` of a corpus table, ``size`` rows at a time (streamed)."""
+    from ems.data.tsv import check_header
+
+    with gzip.open(path, "rt", encoding="utf-8", newline="\n") as fh:
+        check_header(path, fh.readline())
+        chunk = []
+        for number, line in enumerate(fh, start=2):
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) != 4:
+                raise DataError(f"{path}, line {number}: {len(fields)} field(s), expected 4 (lang src tgt origin)")
+            chunk.append(fields[:3])
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
 
 
 def binarise(pairs_tsv: str | os.PathLike[str], tokenizer_dir: str | os.PathLike[str],
              out_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """Encode a ``lang src tgt origin`` table into ``out_dir`` (atomically); return meta."""
-    tok = load_tokenizer(tokenizer_dir)
+    """Encode a ``lang src tgt origin`` table into ``out_dir`` (atomically, streaming); return meta."""
+    tok = SavedTokenizer(tokenizer_dir)
     languages = list(tok.ems_languages)
     lowercase, max_length = tok.ems_lowercase, int(tok.ems_max_length)
-    frame = read_pairs(pairs_tsv, usecols=["lang", "src", "tgt"])
     index = {lang: i for i, lang in enumerate(languages)}
-    unknown = sorted(set(frame["lang"].unique()) - set(index))
-    if unknown:
-        raise DataError(f"{pairs_tsv}: languages {unknown} have no tag in the tokenizer {tokenizer_dir}; rerun the tokenizer step")
+    out_dir = Path(out_dir)
+    pairs_tsv = Path(pairs_tsv)
+    n = 0
+    with atomic_dir(out_dir) as tmp:
+        files = {name: open(tmp / name, "wb") for name in
+                 ("src.ids", "tgt.ids", "src.len", "tgt.len", "src.lang")}
+        try:
+            for chunk in _iter_tsv_chunks(pairs_tsv, CHUNK):
+                langs = {row[0] for row in chunk}
+                unknown = sorted(langs - set(index))
+                if unknown:
+                    raise DataError(f"{pairs_tsv}: languages {unknown} have no tag in the tokenizer {tokenizer_dir}; "
+                                    "rerun the tokenizer step")
+                for j, side in ((1, "src"), (2, "tgt")):
+                    ids, lengths = _encode_side(tok, [row[j] for row in chunk], lowercase, max_length)
+                    files[f"{side}.ids"].write(ids.astype(np.int32).tobytes())
+                    files[f"{side}.len"].write(lengths.astype(np.int64).tobytes())
+                files["src.lang"].write(np.fromiter((index[row[0]] for row in chunk), dtype=np.int16,
+                                                    count=len(chunk)).tobytes())
+                n += len(chunk)
+        finally:
+            for fh in files.values():
+                fh.close()
+        tokens = {}
+        for side in SIDES:
+            _raw_to_npy(tmp / f"{side}.ids", np.int32, tmp / f"{side}.ids.npy")
+            tokens[side] = _offsets(tmp / f"{side}.len", tmp / f"{side}.offsets.npy")
+        _raw_to_npy(tmp / "src.lang", np.int16, tmp / "src.lang.npy")
+        np.save(tmp / "tgt.lang.npy", np.full(n, index[ENGLISH], dtype=np.int16))
+        meta = _meta(n, languages, tok, max_length, lowercase, tokenizer_dir, out_dir, tmp, tokens)
+        write_json(tmp / "meta.json", meta)
+    logger.info("binarised %d pairs into %s (%s)", n, out_dir, meta["content_sha256"][:12])
+    return meta
+
+
+def _meta(n: int, languages: list[str], tok, max_length: int, lowercase: bool, tokenizer_dir, out_dir: Path,
+          tmp: Path, tokens: dict[str, int]) -> dict[str, Any]:
+    return {
+        "n_pairs": n, "languages": languages, "vocab_size": len(tok), "pad_id": PAD,
+        "max_length": max_length, "lowercase": lowercase,
+        "tokenizer": os.path.relpath(Path(tokenizer_dir).resolve(), out_dir.resolve()),
+        "content_sha256": content_hash(tmp), "tokens": tokens,
+    }
+
+
+def merge_shards(parts: list[str | os.PathLike[str]], tokenizer_dir: str | os.PathLike[str],
+                 out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Concatenate per-language shard folders (in the order given) into one, streaming through memmaps."""
+    tok = SavedTokenizer(tokenizer_dir)
+    metas = [read_json(Path(p) / "meta.json") for p in parts]
+    for p, m in zip(parts, metas):
+        if m["languages"] != list(tok.ems_languages):
+            raise DataError(f"{p}: binarised with another tokenizer (languages differ); rerun its binarise job")
+    keep = [i for i, m in enumerate(metas) if m["n_pairs"] > 0]  # languages the plan dropped are empty
+    parts, metas = [parts[i] for i in keep], [metas[i] for i in keep]
+    n = sum(m["n_pairs"] for m in metas)
+    if n == 0:
+        raise DataError(f"no pairs in any of the shard parts under {Path(out_dir).parent / 'parts'}")
+    tokens = {side: sum(m["tokens"][side] for m in metas) for side in SIDES}
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
         for side in SIDES:
-            ids, offsets = _encode_side(tok, frame[side].tolist(), lowercase, max_length)
-            np.save(tmp / f"{side}.ids.npy", ids)
-            np.save(tmp / f"{side}.offsets.npy", offsets)
-        np.save(tmp / "src.lang.npy", frame["lang"].map(index).to_numpy(dtype=np.int16))
-        np.save(tmp / "tgt.lang.npy", np.full(len(frame), index[ENGLISH], dtype=np.int16))
-        meta = {
-            "n_pairs": len(frame), "languages": languages, "vocab_size": len(tok), "pad_id": PAD,
-            "max_length": max_length, "lowercase": lowercase,
-            "tokenizer": os.path.relpath(Path(tokenizer_dir).resolve(), out_dir.resolve()),
-            "content_sha256": content_hash(tmp),
-            "tokens": {side: int(np.load(tmp / f"{side}.offsets.npy", mmap_mode="r")[-1]) for side in SIDES},
-        }
+            ids = np.lib.format.open_memmap(tmp / f"{side}.ids.npy", mode="w+", dtype=np.int32, shape=(tokens[side],))
+            offsets = np.lib.format.open_memmap(tmp / f"{side}.offsets.npy", mode="w+", dtype=np.int64, shape=(n + 1,))
+            lang = np.lib.format.open_memmap(tmp / f"{side}.lang.npy", mode="w+", dtype=np.int16, shape=(n,))
+            offsets[0] = 0
+            row = tok_pos = 0
+            for p, m in zip(parts, metas):
+                part = load_shards(p)
+                k, t = m["n_pairs"], m["tokens"][side]
+                src_ids, src_off, src_lang = (getattr(part, f"{side}_{a}") for a in ("ids", "offsets", "lang"))
+                for s in range(0, t, HASH_CHUNK):
+                    ids[tok_pos + s:tok_pos + min(s + HASH_CHUNK, t)] = src_ids[s:s + HASH_CHUNK]
+                for s in range(0, k, HASH_CHUNK):
+                    offsets[row + 1 + s:row + 1 + min(s + HASH_CHUNK, k)] = src_off[1 + s:1 + s + HASH_CHUNK] + tok_pos
+                    lang[row + s:row + min(s + HASH_CHUNK, k)] = src_lang[s:s + HASH_CHUNK]
+                row += k
+                tok_pos += t
+            for arr in (ids, offsets, lang):
+                arr.flush()
+            del ids, offsets, lang
+        meta = _meta(n, list(tok.ems_languages), tok, int(tok.ems_max_length), tok.ems_lowercase, tokenizer_dir,
+                     out_dir, tmp, tokens)
+        meta["parts"] = [Path(p).name for p in parts]
         write_json(tmp / "meta.json", meta)
-    logger.info("binarised %d pairs into %s (%s)", len(frame), out_dir, meta["content_sha256"][:12])
+    logger.info("merged %d parts: %d pairs into %s (%s)", len(parts), n, out_dir, meta["content_sha256"][:12])
     return meta
 
 

@@ -1,59 +1,43 @@
-"""Hold out a per-language validation set, then temperature-sample the training set.
+"""The validation split and the temperature-sampling plan, from per-language counts and keys only.
 
-Validation pairs are drawn first (a seeded uniform sample per language, at most
-``valid_pairs_per_language`` and at most a fifth of a language's pairs, so their mix of
-source files follows the language's pool; written in the order drawn), and every remaining pair that shares a side with a
-validation pair is removed from the training pool, so validation never overlaps training.
-Languages with fewer than ``min_pairs_per_language`` pairs are dropped (logged).
+Validation pairs are drawn first, per language (a seeded uniform sample, at most
+``valid_pairs_per_language`` and at most a fifth of a language's pairs, kept in the order
+drawn, so any prefix is itself a uniform sample). A training pair that shares a side (its
+match key: normalised, case-folded) with a validation pair of *any* language leaves the
+pool. Languages with fewer than ``min_pairs_per_language`` pairs are dropped (logged).
 
 Temperature sampling (Arivazhagan et al. 2019; the paper's code uses T=5): language ``l``
-with ``n_l`` training pairs gets ``p_l ∝ n_l^(1/T)`` of ``max_train_pairs`` (default: all
-pairs), capped at ``max_pairs_per_language``. A language whose share exceeds its pairs is
-upsampled by repetition (every pair ``k`` times plus a random remainder); larger ones are
-subsampled without replacement. T=1 keeps the natural distribution, T→∞ is uniform.
+with ``n_l`` pool pairs gets ``p_l ∝ n_l^(1/T)`` of ``max_train_pairs`` (default: all
+pairs), capped at ``max_pairs_per_language``. The plan reads only ``keys.npy`` and
+``stats.json`` of each language (memory-mapped, in chunks); :mod:`ems.data.sample` then
+streams each language's text once.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import zlib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ems.data.tsv import read_pairs, write_pairs
+from ems.data.hashing import member
 from ems.errors import DataError
-from ems.io import atomic_path
+from ems.io import atomic_dir, atomic_path, read_json, write_json
 
 logger = logging.getLogger(__name__)
 
 MAX_VALID_FRACTION = 0.2
+CHUNK = 1 << 22
 
 
-def split_valid(frame: pd.DataFrame, per_language: int, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(train pool, valid)``: valid drawn per language; pool pairs sharing a side with valid removed.
-
-    ``valid`` is grouped by language and, within a language, kept in the random order of the
-    draw (not file order), so any prefix of a language's validation pairs (as
-    ``train.dev_pairs_per_language`` reads) is itself a uniform sample of its pool.
-    """
-    valid_idx = []
-    for _, idx in sorted(frame.groupby("lang", sort=True).indices.items()):
-        k = min(per_language, int(len(idx) * MAX_VALID_FRACTION))
-        if k > 0:
-            valid_idx.append(rng.choice(idx, size=k, replace=False))
-    chosen = np.concatenate(valid_idx) if valid_idx else np.array([], dtype=int)
-    is_valid = np.zeros(len(frame), dtype=bool)
-    is_valid[chosen] = True
-    valid = frame.iloc[chosen]
-    src_seen, tgt_seen = set(valid["src"]), set(valid["tgt"])
-    shared = frame["src"].isin(src_seen).to_numpy() | frame["tgt"].isin(tgt_seen).to_numpy()
-    pool = frame[~is_valid & ~shared]
-    logger.info("validation: %d pairs; %d training pairs sharing a side with them removed",
-                len(valid), int((~is_valid & shared).sum()))
-    return pool.reset_index(drop=True), valid.reset_index(drop=True)
+def language_rng(seed: int, lang: str, purpose: str) -> np.random.Generator:
+    """A generator of its own per (seed, language, purpose): adding a language changes no other's draw."""
+    return np.random.default_rng([seed, zlib.crc32(lang.encode()), zlib.crc32(purpose.encode())])
 
 
 def temperature_targets(counts: Mapping[str, int], temperature: float, total: int | None,
@@ -65,59 +49,102 @@ def temperature_targets(counts: Mapping[str, int], temperature: float, total: in
     p /= p.sum()
     total = int(n.sum()) if total is None else total
     raw = total * p
-    base = np.floor(raw).astype(int)
-    rest = total - base.sum()
+    base = np.floor(raw).astype(np.int64)
+    rest = total - int(base.sum())
     base[np.argsort(-(raw - base), kind="stable")[:rest]] += 1
     if cap is not None:
         base = np.minimum(base, cap)
     return dict(zip(langs, base.tolist()))
 
 
-def sample_language(idx: np.ndarray, target: int, rng: np.random.Generator) -> np.ndarray:
-    """``target`` row indices from ``idx``: without replacement, or repeated whole + remainder."""
-    reps, rest = divmod(target, len(idx))
-    parts = [np.tile(idx, reps)] if reps else []
-    parts.append(rng.choice(idx, size=rest, replace=False))
-    return np.concatenate(parts)
+def pool_mask(keys: np.ndarray, valid_idx: np.ndarray, valid_src: np.ndarray, valid_tgt: np.ndarray,
+              start: int = 0, stop: int | None = None) -> np.ndarray:
+    """Rows ``start:stop`` of a language that stay in the training pool."""
+    stop = len(keys) if stop is None else stop
+    block = np.asarray(keys[start:stop])
+    keep = ~(member(valid_src, block[:, 0]) | member(valid_tgt, block[:, 1]))
+    inside = valid_idx[(valid_idx >= start) & (valid_idx < stop)] - start
+    keep[inside] = False
+    return keep
 
 
-def split_and_sample(frame: pd.DataFrame, settings: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Return ``(train, valid, per-language sampling table)``."""
-    rng = np.random.default_rng(settings["seed"])
-    counts = frame["lang"].value_counts()
-    small = counts[counts < settings["min_pairs_per_language"]]
-    for lang, n in small.items():
-        logger.info("language %s dropped: %d pairs < min_pairs_per_language=%d", lang, n, settings["min_pairs_per_language"])
-    frame = frame[~frame["lang"].isin(small.index)].reset_index(drop=True)
-    if frame.empty:
+def make_plan(language_dirs: Mapping[str, str | os.PathLike[str]], settings: Mapping[str, Any],
+              out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Write ``out_dir/{plan.json, valid_src.npy, valid_tgt.npy}``; return the plan."""
+    seed = settings["seed"]
+    stats = {lang: read_json(Path(d) / "stats.json") for lang, d in sorted(language_dirs.items())}
+    counts = {lang: int(s["decontaminated"]) for lang, s in stats.items()}
+    kept = {l: n for l, n in counts.items() if n >= settings["min_pairs_per_language"]}
+    for lang in sorted(set(counts) - set(kept)):
+        logger.info("language %s dropped: %d pairs < min_pairs_per_language=%d", lang, counts[lang],
+                    settings["min_pairs_per_language"])
+    if not kept:
         raise DataError("no language has min_pairs_per_language pairs after decontamination; lower it or add languages")
-    pool, valid = split_valid(frame, settings["valid_pairs_per_language"], rng)
-    groups = pool.groupby("lang", sort=True).indices
-    targets = temperature_targets({l: len(i) for l, i in groups.items()}, settings["sampling_temperature"],
-                                  settings.get("max_train_pairs"), settings.get("max_pairs_per_language"))
-    chosen = [sample_language(groups[l], targets[l], rng) for l in sorted(groups)]
-    order = np.concatenate(chosen)
-    rng.shuffle(order)
-    train = pool.iloc[order].reset_index(drop=True)
+    keys = {l: np.load(Path(language_dirs[l]) / "keys.npy", mmap_mode="r") for l in kept}
+    valid_idx: dict[str, np.ndarray] = {}
+    for lang, n in kept.items():
+        if len(keys[lang]) != n:
+            raise DataError(f"{language_dirs[lang]}: keys.npy has {len(keys[lang])} rows, stats.json says {n}; rerun its job")
+        k = min(settings["valid_pairs_per_language"], int(n * MAX_VALID_FRACTION))
+        valid_idx[lang] = language_rng(seed, lang, "valid").choice(n, size=k, replace=False).astype(np.int64)
+    valid_src = np.unique(np.concatenate([np.asarray(keys[l][np.sort(i), 0]) for l, i in valid_idx.items()]))
+    valid_tgt = np.unique(np.concatenate([np.asarray(keys[l][np.sort(i), 1]) for l, i in valid_idx.items()]))
+    pools: dict[str, int] = {}
+    for lang, n in kept.items():
+        pools[lang] = sum(int(pool_mask(keys[lang], valid_idx[lang], valid_src, valid_tgt, s, min(s + CHUNK, n)).sum())
+                          for s in range(0, n, CHUNK))
+        shared = n - len(valid_idx[lang]) - pools[lang]
+        if shared:
+            logger.info("%s: %d training pairs share a side with a validation pair and leave the pool", lang, shared)
+    empty = sorted(l for l, p in pools.items() if p == 0)
+    if empty:
+        raise DataError(f"languages {empty} have no training pairs left after the validation split")
+    targets = temperature_targets(pools, settings["sampling_temperature"], settings.get("max_train_pairs"),
+                                  settings.get("max_pairs_per_language"))
+    plan = {
+        "seed": seed,
+        "languages": {lang: {"available": pools[lang], "pairs": kept[lang], "valid": valid_idx[lang].tolist(),
+                             "sampled": targets[lang]} for lang in kept},
+        "dropped": {l: counts[l] for l in sorted(set(counts) - set(kept))},
+    }
+    with atomic_dir(out_dir) as tmp:
+        np.save(tmp / "valid_src.npy", valid_src)
+        np.save(tmp / "valid_tgt.npy", valid_tgt)
+        write_json(tmp / "plan.json", plan)
+    total = sum(targets.values())
+    logger.info("plan: %d validation pairs; %d training pairs over %d languages (T=%s); upsampled: %s",
+                sum(len(v) for v in valid_idx.values()), total, len(kept), settings["sampling_temperature"],
+                [l for l in kept if targets[l] > pools[l]])
+    return plan
+
+
+def sampling_table(plan: Mapping[str, Any]) -> pd.DataFrame:
+    """``lang, available, valid, sampled, probability, repeats`` per language."""
+    langs = sorted(plan["languages"])
+    rows = plan["languages"]
     table = pd.DataFrame({
-        "lang": sorted(groups),
-        "available": [len(groups[l]) for l in sorted(groups)],
-        "valid": [int((valid["lang"] == l).sum()) for l in sorted(groups)],
-        "sampled": [targets[l] for l in sorted(groups)],
+        "lang": langs,
+        "available": [rows[l]["available"] for l in langs],
+        "valid": [len(rows[l]["valid"]) for l in langs],
+        "sampled": [rows[l]["sampled"] for l in langs],
     })
     table["probability"] = table["sampled"] / max(int(table["sampled"].sum()), 1)
     table["repeats"] = table["sampled"] / table["available"]
-    logger.info("train: %d pairs over %d languages (T=%s); upsampled: %s", len(train), len(groups),
-                settings["sampling_temperature"], table.loc[table["repeats"] > 1, "lang"].tolist())
-    return train, valid, table
+    return table
 
 
-def run_split_sample(decontaminated: str | os.PathLike[str], train_out: str | os.PathLike[str],
-                     valid_out: str | os.PathLike[str], table_out: str | os.PathLike[str],
-                     settings: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    train, valid, table = split_and_sample(read_pairs(decontaminated), settings)
-    with atomic_path(table_out) as tmp:
-        table.to_csv(tmp, index=False)
-    write_pairs(valid_out, valid)
-    write_pairs(train_out, train)
-    return train, valid
+def write_reports(language_dirs: Mapping[str, str | os.PathLike[str]], plan: Mapping[str, Any],
+                  sampling_csv: str | os.PathLike[str], removed_csv: str | os.PathLike[str],
+                  decontamination_csv: str | os.PathLike[str]) -> None:
+    """The sampling table and the per-language removal reports (as the whole-corpus steps wrote them)."""
+    removed, contaminated = [], []
+    for lang, d in sorted(language_dirs.items()):
+        stats = read_json(Path(d) / "stats.json")
+        removed += [{"lang": lang, "reason": r, "removed": n} for r, n in stats["removed"].items()]
+        contaminated += [{"lang": lang, **row} for row in stats["decontamination"]]
+    for path, rows, cols in ((removed_csv, removed, ["lang", "reason", "removed"]),
+                             (decontamination_csv, contaminated, ["lang", "reason", "side", "removed"])):
+        with atomic_path(path) as tmp:
+            pd.DataFrame(rows, columns=cols).to_csv(tmp, index=False)
+    with atomic_path(sampling_csv) as tmp:
+        sampling_table(plan).to_csv(tmp, index=False)

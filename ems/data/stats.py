@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import pandas as pd
 
-from ems.data.tsv import read_pairs
+from ems.io import read_json
 from ems.io import atomic_path
 from ems.languages import name as language_name
 
@@ -17,16 +18,23 @@ logger = logging.getLogger(__name__)
 STEPS = ("parsed", "clean", "decontaminated", "train", "valid")
 
 
-def count_table(tables: Mapping[str, str | os.PathLike[str]]) -> pd.DataFrame:
-    """``lang, name, <step>...`` counts (0 where a language is absent), languages of the
-    clean corpus first, then those dropped at parse time."""
-    counts = {step: read_pairs(path, usecols=["lang"])["lang"].value_counts() for step, path in tables.items()}
-    frame = pd.DataFrame(counts).fillna(0).astype(int)
-    frame.index.name = "lang"
-    frame = frame.reset_index()
+def count_table(language_dirs: Mapping[str, str | os.PathLike[str]],
+                sample_dirs: Mapping[str, str | os.PathLike[str]]) -> pd.DataFrame:
+    """``lang, name, <step>...`` counts (0 where a language is absent) from the per-language
+    ``stats.json`` (parsed, clean, decontaminated) and ``counts.json`` (train, valid) files;
+    languages with the most clean pairs first."""
+    rows = []
+    for lang, d in sorted(language_dirs.items()):
+        stats = read_json(Path(d) / "stats.json")
+        row = {"lang": lang, **{s: int(stats[s]) for s in ("parsed", "clean", "decontaminated")}}
+        if lang in sample_dirs:
+            counts = read_json(Path(sample_dirs[lang]) / "counts.json")
+            row.update(train=int(counts["train"]), valid=int(counts["valid"]))
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=["lang", *STEPS]).fillna(0)
+    frame[list(STEPS)] = frame[list(STEPS)].astype(int)
     frame.insert(1, "name", [language_name(l) for l in frame["lang"]])
-    key = "clean" if "clean" in frame else frame.columns[2]
-    return frame.sort_values([key, "lang"], ascending=[False, True]).reset_index(drop=True)
+    return frame.sort_values(["clean", "lang"], ascending=[False, True]).reset_index(drop=True)
 
 
 def removal_columns(report: str | os.PathLike[str]) -> pd.DataFrame:
@@ -80,11 +88,11 @@ def plot_counts(table: pd.DataFrame, out_pdf: str | os.PathLike[str], out_png: s
         figstyle.save_as(fig, {"pdf": out_pdf, "png": out_png})
 
 
-def run_stats(tables: Mapping[str, str | os.PathLike[str]], out_csv: str | os.PathLike[str],
-              out_pdf: str | os.PathLike[str], out_png: str | os.PathLike[str],
+def run_stats(language_dirs: Mapping[str, str | os.PathLike[str]], sample_dirs: Mapping[str, str | os.PathLike[str]],
+              out_csv: str | os.PathLike[str], out_pdf: str | os.PathLike[str], out_png: str | os.PathLike[str],
               decontamination: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """Counts per step; with the decontamination report, pairs removed per evaluation set too."""
-    table = count_table(tables)
+    table = count_table(language_dirs, sample_dirs)
     if decontamination is not None:
         wide = removal_columns(decontamination)
         table = table.merge(wide, how="left", left_on="lang", right_index=True)

@@ -104,3 +104,10 @@ def _check_codes(path: str | os.PathLike[str], langs: pd.Series) -> None:
         if not ok:
             line = int((langs == code).to_numpy().argmax()) + 2
             raise DataError(f"{path}, line {line}: lang {code!r} is not a canonical language code (ems.languages.canonical)")
+
+
+def check_header(path: str | os.PathLike[str], line: str) -> None:
+    """The first line of a streamed corpus table must be the header (DataError naming the file)."""
+    header = line.rstrip("\n")
+    if header != _HEADER:
+        raise DataError(f"{path}, line 1: header {header[:80]!r} is not {_HEADER!r}")

@@ -1,17 +1,41 @@
-# data stage: fetch -> parse -> clean -> decontaminate -> split_sample -> tokenizer -> binarise,
-# plus per-language statistics (see docs/data.md). Logic lives in ems.data; rules call `ems`.
+# data stage (docs/data.md): fetch -> eval_keys -> prepare (one job per language: read every corpus,
+# clean, de-duplicate, decontaminate) -> plan (validation split, temperature targets) -> sample (per
+# language) -> tokenizer -> binarise (per language and split) -> merge_shards; plus statistics.
+# Logic lives in ems.data; rules call `ems`.
 import re
+
+from ems.data import corpora as ems_corpora
+from ems.data.corpora import tsv as corpus_tsv
 
 #: "<owner>+<repo>@<commit>" -> source settings, for the fetch rule's wildcard.
 SOURCE_BY_NAME = {source_dir(role).name: config["sources"][role] for role in config["sources"]}
-CORPUS = RESULTS / "corpus"
+CORPUS = ems_paths.corpus_dir(RESULTS)
 #: role -> the fetch rule's output marker of that source.
 SOURCE_MARKER = {role: source_dir(role) / ".verified.json" for role in config["sources"]}
+#: The training languages, known before any job runs (so every per-language job is planned).
+CORPUS_LANGS = ems_corpora.corpus_languages(config)
+#: (source id, file name) -> the corpus file to fetch (opus, tatoeba_challenge).
+CORPUS_FILES = {
+    (f.source, f.name): (entry, f)
+    for entry in config["corpus"]["sources"]
+    for lang in CORPUS_LANGS
+    for f in ems_corpora.remote_files(entry, config, lang)
+}
 
-# Run on the machine Snakemake runs on, not as cluster jobs: fetch needs the internet (compute
+
+def _alternatives(values):
+    return "|".join(re.escape(v) for v in sorted(set(values))) or "$^"
+
+
+wildcard_constraints:
+    lang=_alternatives(CORPUS_LANGS),
+
+
+# Run on the machine Snakemake runs on, not as cluster jobs: fetching needs the internet (compute
 # nodes often have none), data_stats is a small table and figure.
 localrules:
     fetch,
+    fetch_corpus,
     data_stats,
 
 
@@ -29,7 +53,7 @@ rule fetch:
         mirror=config["mirror"] or "",
         out=lambda w: SOURCES / w.source,
     wildcard_constraints:
-        source="|".join(re.escape(name) for name in SOURCE_BY_NAME),
+        source=_alternatives(SOURCE_BY_NAME),
     resources:
         mem_mb=1000,
         runtime=30,
@@ -41,70 +65,44 @@ rule fetch:
         "{params.ems} fetch --settings {params.settings:q} --mirror={params.mirror:q} --out {params.out:q} > {log:q} 2>&1"
 
 
-rule parse:
-    """All X-English pairs of OPUS-MT-testsets (FLORES excluded) with canonical codes."""
+rule fetch_corpus:
+    """One file of a training corpus (mirror first, then download), verified against its lock file."""
     conda:
         "../../envs/ems.yaml"
-    input:
-        opus=SOURCE_MARKER["opus_mt_testsets"],
     output:
-        parsed=CORPUS / "parsed.tsv.gz",
+        file=SOURCES / "{corpus_source}" / "{corpus_file}",
     params:
         ems=EMS,
-        source=source_dir("opus_mt_testsets"),
+        url=lambda w: CORPUS_FILES[(w.corpus_source, w.corpus_file)][1].url,
+        lock=lambda w: ems_corpora.lock_file(CORPUS_FILES[(w.corpus_source, w.corpus_file)][0], config),
+        mirror=config["mirror"] or "",
+        record="--record" if config["corpus"]["record_checksums"] else "",
+    wildcard_constraints:
+        corpus_source=_alternatives(s for s, _ in CORPUS_FILES),
+        corpus_file=_alternatives(n for _, n in CORPUS_FILES),
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=500,
+        runtime=240,
     log:
-        LOGS / "data" / "parse.log",
+        LOGS / "fetch" / "{corpus_source}" / "{corpus_file}.log",
     benchmark:
-        BENCH / "data" / "parse.tsv"
+        BENCH / "fetch" / "{corpus_source}" / "{corpus_file}.tsv"
     shell:
-        "{params.ems} parse --source {params.source:q} --out {output.parsed:q} > {log:q} 2>&1"
+        "{params.ems} fetch-corpus --url {params.url:q} --out {output.file:q} --lock {params.lock:q}"
+        " --mirror={params.mirror:q} {params.record} > {log:q} 2>&1"
 
 
-rule clean:
-    """Normalise, filter (length, ratio, copies) and exact-deduplicate; select corpus.languages."""
+rule eval_keys:
+    """64-bit keys of every evaluation sentence (Tatoeba, FLORES, SIB-200, UMSAB, reserved newstest, extra datasets)."""
     conda:
         "../../envs/ems.yaml"
     input:
-        parsed=rules.parse.output.parsed,
-    output:
-        clean=CORPUS / "clean.tsv.gz",
-        report=CORPUS / "clean.removed.csv",
-    params:
-        ems=EMS,
-        settings=lambda w: settings("corpus"),
-    resources:
-        mem_mb=5000,
-        runtime=60,
-    log:
-        LOGS / "data" / "clean.log",
-    benchmark:
-        BENCH / "data" / "clean.tsv"
-    shell:
-        "{params.ems} clean --input {input.parsed:q} --out {output.clean:q} --report {output.report:q}"
-        " --settings {params.settings:q} > {log:q} 2>&1"
-
-
-rule decontaminate:
-    """Drop pairs with a side in Tatoeba, FLORES, SIB-200, UMSAB, the reserved newstest sets or an extra dataset."""
-    conda:
-        "../../envs/ems.yaml"
-    input:
-        clean=rules.clean.output.clean,
         laser=SOURCE_MARKER["laser"],
         opus=SOURCE_MARKER["opus_mt_testsets"],
         sib200=SOURCE_MARKER["sib200"],
         umsab=SOURCE_MARKER["umsab"],
     output:
-        pairs=CORPUS / "decontaminated.tsv.gz",
-        report=report(
-            CORPUS / "decontamination.csv",
-            caption="../report/decontamination.rst",
-            category="Data",
-            labels={"table": "Decontamination: pairs removed per evaluation set"},
-        ),
+        eval_keys=directory(CORPUS / "eval_keys"),
     params:
         ems=EMS,
         # Only the extra datasets of the evaluation section: they are decontaminated too.
@@ -123,52 +121,144 @@ rule decontaminate:
         mem_mb=2000,
         runtime=30,
     log:
-        LOGS / "data" / "decontaminate.log",
+        LOGS / "data" / "eval_keys.log",
     benchmark:
-        BENCH / "data" / "decontaminate.tsv"
+        BENCH / "data" / "eval_keys.tsv"
     shell:
-        "{params.ems} decontaminate --input {input.clean:q} --out {output.pairs:q} --report {output.report:q}"
-        " --settings {params.settings:q} --laser {params.laser:q} --opus {params.opus:q}"
-        " --sib200 {params.sib200:q} --umsab {params.umsab:q} > {log:q} 2>&1"
+        "{params.ems} eval-keys --settings {params.settings:q} --laser {params.laser:q} --opus {params.opus:q}"
+        " --sib200 {params.sib200:q} --umsab {params.umsab:q} --out {output.eval_keys:q} > {log:q} 2>&1"
 
 
-rule split_sample:
-    """Per-language validation pairs, then the temperature-sampled training set."""
+def _language_entries(lang):
+    """The corpus.sources entries that hold a language (only they are in its job's settings)."""
+    return [e for e in config["corpus"]["sources"] if lang in ems_corpora.code_map(e, config)]
+
+
+def _language_inputs(wildcards):
+    """Fetched files (or the archive marker, or the user's files) that a language job reads."""
+    out = []
+    for entry in _language_entries(wildcards.lang):
+        if entry["kind"] == "opus_mt_testsets":
+            out.append(SOURCE_MARKER["opus_mt_testsets"])
+        elif entry["kind"] == "tsv":
+            code = ems_corpora.code_map(entry, config)[wildcards.lang]
+            out.append(corpus_tsv.path_for(entry, code))
+        else:
+            out += [SOURCES / f.source / f.name for f in ems_corpora.remote_files(entry, config, wildcards.lang)]
+    return out
+
+
+def _prepare_settings(wildcards):
+    corpus = {k: config["corpus"][k] for k in ("min_chars", "max_chars", "max_length_ratio")}
+    corpus["sources"] = _language_entries(wildcards.lang)
+    return settings_json({"corpus": corpus, "sources": config["sources"]})
+
+
+rule prepare:
+    """One language, streamed: every corpus read, normalised, filtered, exact-deduplicated, decontaminated."""
     conda:
         "../../envs/ems.yaml"
     input:
-        pairs=rules.decontaminate.output.pairs,
+        files=_language_inputs,
+        eval_keys=rules.eval_keys.output.eval_keys,
     output:
-        train=CORPUS / "train.tsv.gz",
-        valid=CORPUS / "valid.tsv.gz",
-        table=CORPUS / "sampling.csv",
+        language=directory(CORPUS / "languages" / "{lang}"),
     params:
         ems=EMS,
-        settings=lambda w: settings("corpus"),
+        settings=_prepare_settings,
+        sources=SOURCES,
+    resources:
+        # Measured (benchmarks/data_scale.py): ~150 MB + 16-24 bytes per pair of the language.
+        mem_mb=lambda w, attempt: 1000 * attempt,
+        runtime=lambda w, attempt: 240 * attempt,
+    retries: 1
+    log:
+        LOGS / "data" / "prepare" / "{lang}.log",
+    benchmark:
+        BENCH / "data" / "prepare" / "{lang}.tsv"
+    shell:
+        "{params.ems} prepare --lang {wildcards.lang:q} --settings {params.settings:q} --sources-root {params.sources:q}"
+        " --eval-keys {input.eval_keys:q} --out {output.language:q} > {log:q} 2>&1"
+
+
+def _plan_settings():
+    keys = ("min_pairs_per_language", "valid_pairs_per_language", "sampling_temperature",
+            "max_pairs_per_language", "max_train_pairs", "seed")
+    return settings_json({k: config["corpus"][k] for k in keys})
+
+
+rule plan:
+    """Validation split and temperature targets from the per-language counts and keys (no text read)."""
+    conda:
+        "../../envs/ems.yaml"
+    input:
+        languages=expand(CORPUS / "languages" / "{lang}", lang=CORPUS_LANGS),
+    output:
+        plan=directory(CORPUS / "plan"),
+        table=CORPUS / "sampling.csv",
+        removed=CORPUS / "clean.removed.csv",
+        report=report(
+            CORPUS / "decontamination.csv",
+            caption="../report/decontamination.rst",
+            category="Data",
+            labels={"table": "Decontamination: pairs removed per evaluation set"},
+        ),
+    params:
+        ems=EMS,
+        root=CORPUS / "languages",
+        langs=CORPUS_LANGS,
+        settings=_plan_settings(),
     resources:
         mem_mb=2000,
-        runtime=15,
+        runtime=30,
     log:
-        LOGS / "data" / "split_sample.log",
+        LOGS / "data" / "plan.log",
     benchmark:
-        BENCH / "data" / "split_sample.tsv"
+        BENCH / "data" / "plan.tsv"
     shell:
-        "{params.ems} split-sample --input {input.pairs:q} --train {output.train:q} --valid {output.valid:q}"
-        " --table {output.table:q} --settings {params.settings:q} > {log:q} 2>&1"
+        "{params.ems} plan --root {params.root:q} --langs {params.langs:q} --settings {params.settings:q}"
+        " --out {output.plan:q} --sampling {output.table:q} --removed {output.removed:q}"
+        " --decontamination {output.report:q} > {log:q} 2>&1"
+
+
+rule sample:
+    """One language's training sample (temperature target), validation pairs and tokenizer sample."""
+    conda:
+        "../../envs/ems.yaml"
+    input:
+        language=CORPUS / "languages" / "{lang}",
+        plan=rules.plan.output.plan,
+    output:
+        split=directory(CORPUS / "split" / "{lang}"),
+    params:
+        ems=EMS,
+        sketch=config["tokenizer"]["sample_sentences_per_language"],
+    resources:
+        mem_mb=lambda w, attempt: 1000 * attempt,
+        runtime=lambda w, attempt: 120 * attempt,
+    retries: 1
+    log:
+        LOGS / "data" / "sample" / "{lang}.log",
+    benchmark:
+        BENCH / "data" / "sample" / "{lang}.tsv"
+    shell:
+        "{params.ems} sample --lang {wildcards.lang:q} --language-dir {input.language:q} --plan {input.plan:q}"
+        " --out {output.split:q} --sketch {params.sketch:q} > {log:q} 2>&1"
 
 
 rule tokenizer:
-    """Shared subword tokenizer trained on a language-balanced sample of the training set."""
+    """Shared subword tokenizer trained on the per-language samples (English merged across languages)."""
     conda:
         "../../envs/ems.yaml"
     input:
-        train=rules.split_sample.output.train,
+        splits=expand(CORPUS / "split" / "{lang}", lang=CORPUS_LANGS),
     output:
         tokenizer=directory(RESULTS / "tokenizer"),
     params:
         ems=EMS,
+        root=CORPUS / "split",
+        langs=CORPUS_LANGS,
         settings=lambda w: settings("tokenizer"),
-        seed=config["corpus"]["seed"],
     threads: 2
     resources:
         mem_mb=2000,
@@ -178,33 +268,61 @@ rule tokenizer:
     benchmark:
         BENCH / "data" / "tokenizer.tsv"
     shell:
-        "RAYON_NUM_THREADS={threads} {params.ems} tokenizer --input {input.train:q} --out {output.tokenizer:q}"
-        " --settings {params.settings:q} --seed {params.seed:q} > {log:q} 2>&1"
+        "RAYON_NUM_THREADS={threads} {params.ems} tokenizer --root {params.root:q} --langs {params.langs:q}"
+        " --out {output.tokenizer:q} --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule binarise:
-    """Token-id shards (memory-mappable) of the train or valid split."""
+    """Token-id shards of one language's train or valid pairs (streamed in chunks)."""
     conda:
         "../../envs/ems.yaml"
     input:
-        pairs=CORPUS / "{split}.tsv.gz",
+        split=CORPUS / "split" / "{lang}",
+        tokenizer=rules.tokenizer.output.tokenizer,
+    output:
+        shards=directory(RESULTS / "shards" / "parts" / "{split}" / "{lang}"),
+    wildcard_constraints:
+        split="train|valid",
+    params:
+        ems=EMS,
+        pairs=lambda w: CORPUS / "split" / w.lang / f"{w.split}.tsv.gz",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    log:
+        LOGS / "data" / "binarise" / "{split}_{lang}.log",
+    benchmark:
+        BENCH / "data" / "binarise" / "{split}_{lang}.tsv"
+    shell:
+        "RAYON_NUM_THREADS={threads} {params.ems} binarise --input {params.pairs:q} --tokenizer {input.tokenizer:q}"
+        " --out {output.shards:q} > {log:q} 2>&1"
+
+
+rule merge_shards:
+    """One memory-mappable shard folder per split: the languages' parts concatenated (streaming)."""
+    conda:
+        "../../envs/ems.yaml"
+    input:
+        parts=expand(RESULTS / "shards" / "parts" / "{{split}}" / "{lang}", lang=CORPUS_LANGS),
         tokenizer=rules.tokenizer.output.tokenizer,
     output:
         shards=directory(RESULTS / "shards" / "{split}"),
     wildcard_constraints:
         split="train|valid",
-    threads: 2
     params:
         ems=EMS,
+        root=lambda w: RESULTS / "shards" / "parts" / w.split,
+        langs=CORPUS_LANGS,
     resources:
-        mem_mb=2000,
-        runtime=15,
+        mem_mb=1000,
+        runtime=60,
     log:
-        LOGS / "data" / "binarise_{split}.log",
+        LOGS / "data" / "merge_shards_{split}.log",
     benchmark:
-        BENCH / "data" / "binarise_{split}.tsv"
+        BENCH / "data" / "merge_shards_{split}.tsv"
     shell:
-        "RAYON_NUM_THREADS={threads} {params.ems} binarise --input {input.pairs:q} --tokenizer {input.tokenizer:q}"
+        "{params.ems} merge-shards --root {params.root:q} --langs {params.langs:q} --tokenizer {input.tokenizer:q}"
         " --out {output.shards:q} > {log:q} 2>&1"
 
 
@@ -213,11 +331,9 @@ rule data_stats:
     conda:
         "../../envs/ems.yaml"
     input:
-        parsed=rules.parse.output.parsed,
-        clean=rules.clean.output.clean,
-        decontaminated=rules.decontaminate.output.pairs,
-        train=rules.split_sample.output.train,
-        valid=rules.split_sample.output.valid,
+        languages=expand(CORPUS / "languages" / "{lang}", lang=CORPUS_LANGS),
+        splits=expand(CORPUS / "split" / "{lang}", lang=CORPUS_LANGS),
+        report=rules.plan.output.report,
     output:
         csv=report(RESULTS / "stats" / "pairs_per_language.csv", caption="../report/data_stats.rst", category="Data",
                    labels={"table": "Pairs per language"}),
@@ -226,14 +342,17 @@ rule data_stats:
                    labels={"figure": "Pairs per language"}),
     params:
         ems=EMS,
+        languages=CORPUS / "languages",
+        splits=CORPUS / "split",
+        langs=CORPUS_LANGS,
     resources:
         mem_mb=1000,
         runtime=10,
     log:
         LOGS / "data" / "stats.log",
     shell:
-        "{params.ems} data-stats --parsed {input.parsed:q} --clean {input.clean:q}"
-        " --decontaminated {input.decontaminated:q} --train {input.train:q} --valid {input.valid:q}"
+        "{params.ems} data-stats --languages-root {params.languages:q} --samples-root {params.splits:q}"
+        " --langs {params.langs:q} --decontamination {input.report:q}"
         " --csv {output.csv:q} --pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 

@@ -1,0 +1,85 @@
+"""Strict, streaming line readers of parallel text (one sentence per line, UTF-8) with progress.
+
+Each side is read as bytes split on ``\\n`` only and decoded strictly, so a bad byte is a
+:class:`~ems.errors.DataError` naming the file and line. :class:`Progress` counts the bytes
+read of the inputs' known total, which gives each job its pairs/s and ETA.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import zlib
+from collections.abc import Iterable, Iterator
+from typing import IO
+from zipfile import BadZipFile
+
+from ems.errors import DataError
+
+#: Errors of a truncated or corrupt compressed stream.
+STREAM_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, BadZipFile, OSError)
+
+
+class Progress:
+    """Bytes read so far of a known total (0 when unknown): the fraction behind an ETA."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.done = 0
+
+    def fraction(self) -> float | None:
+        return min(1.0, self.done / self.total) if self.total else None
+
+
+class CountingReader:
+    """A binary stream wrapper that adds every byte read to a :class:`Progress`."""
+
+    def __init__(self, raw: IO[bytes], progress: Progress) -> None:
+        self.raw = raw
+        self.progress = progress
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.progress.done += len(data)
+        return data
+
+    def readinto(self, buffer) -> int:  # io.BufferedReader and gzip use it
+        n = self.raw.readinto(buffer)
+        self.progress.done += n or 0
+        return n
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.raw.close()
+
+    @property
+    def closed(self) -> bool:
+        return self.raw.closed
+
+
+def decoded_lines(stream: Iterable[bytes], where: str) -> Iterator[str]:
+    """Lines of a binary stream without their line end, strictly UTF-8 (BOM of line 1 dropped)."""
+    number = 0
+    try:
+        for number, raw in enumerate(stream, start=1):
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                yield raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{where}, line {number}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except STREAM_ERRORS as exc:
+        raise DataError(f"{where}: truncated or corrupt after line {number} ({exc or type(exc).__name__}); "
+                        "delete the file and fetch it again") from None
+
+
+def parallel(xx: Iterator[str], eng: Iterator[str], xx_where: str, eng_where: str) -> Iterator[tuple[str, str]]:
+    """Aligned ``(xx, eng)`` pairs; sides of unequal length are a DataError naming both."""
+    n = 0
+    for n, (a, b) in enumerate(itertools.zip_longest(xx, eng), start=1):
+        if a is None or b is None:
+            longer, shorter = (eng_where, xx_where) if a is None else (xx_where, eng_where)
+            raise DataError(f"sides of unequal length: {shorter} ends after {n - 1} lines, {longer} goes on")
+        yield a, b
