@@ -40,64 +40,95 @@ class Case:
     env: dict[str, str] | None = None
 
 
-# ---------------------------------------------------------------- corpus tables (ems clean)
+# ---------------------------------------------------------------- a language job (ems prepare) on the user's files
 
-def _table(tmp: Path, content: bytes | str, gz: bool = True) -> Path:
-    path = tmp / "in" / "parsed.tsv.gz"
+TESTSETS = ("Helsinki-NLP/OPUS-MT-testsets", "ac0f19c0be3cb4e0d9450fcb2d7a9847c4bdd180")
+SOURCES = {"laser": {"repo": LASER[0], "commit": LASER[1], "paths": ["data/"]},
+           "opus_mt_testsets": {"repo": TESTSETS[0], "commit": TESTSETS[1], "paths": ["testsets/"]},
+           "sib200": {"repo": "a/b", "commit": "0" * 40, "paths": ["x/"]},
+           "umsab": {"repo": "a/c", "commit": "0" * 40, "paths": ["x/"]}}
+GOOD_LINE = "Guten Morgen, Welt.\tGood morning, world.\n"
+
+
+def _keys(tmp: Path) -> Path:
+    """An empty evaluation-key folder (decontamination is tested elsewhere)."""
+    import numpy as np
+
+    keys = tmp / "in" / "keys"
+    keys.mkdir(parents=True, exist_ok=True)
+    np.save(keys / "keys.npy", np.zeros(0, dtype=np.uint64))
+    np.save(keys / "sets.npy", np.zeros(0, dtype=np.int16))
+    (keys / "sets.json").write_text('{"sets": []}')
+    return keys
+
+
+def _prepare(tmp: Path, corpus: dict, lang: str = "deu", sources: dict = SOURCES) -> list[str]:
+    return ["prepare", "--lang", lang, "--settings", json.dumps({"corpus": corpus, "sources": sources}),
+            "--sources-root", str(tmp / "in" / "sources"), "--eval-keys", str(_keys(tmp)), "--out", str(tmp / "out" / lang)]
+
+
+def _user_file(tmp: Path, content: bytes | str, name: str = "de.tsv", gz: bool = False) -> Path:
+    path = tmp / "in" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = content.encode("utf-8") if isinstance(content, str) else content
     path.write_bytes(gzip.compress(raw) if gz else raw)
     return path
 
 
-def _clean(table: Path, tmp: Path, settings: dict | None = None) -> list[str]:
-    out = tmp / "out"
-    return ["clean", "--input", str(table), "--out", str(out / "clean.tsv.gz"), "--report", str(out / "removed.csv"),
-            "--settings", json.dumps(settings if settings is not None else {"languages": "all"})]
+def _tsv_entry(path: Path, **extra) -> dict:
+    pattern = str(path).replace("de.", "{lang}.", 1)
+    return {"kind": "tsv", "name": "mine", "path": pattern, "languages": {"deu": "de"}, **extra}
 
 
-def _clean_case(content: bytes | str, culprit: Callable[[Path], object], gz: bool = True,
-                settings: dict | None = None) -> Case:
+def _tsv_case(content: bytes | str, culprit: Callable[[Path], object], gz: bool = False, name: str = "de.tsv",
+              corpus: dict | None = None, **entry) -> Case:
     def make(tmp: Path):
-        table = _table(tmp, content, gz)
-        return _clean(table, tmp, settings), culprit(table)
+        path = _user_file(tmp, content, name, gz)
+        return _prepare(tmp, {"sources": [_tsv_entry(path, **entry)], **(corpus or {})}), culprit(path)
     return Case(make)
 
 
-CLEAN_CASES = {
-    "table_zero_bytes": _clean_case(b"", lambda t: [str(t), "empty file"], gz=False),
-    "table_empty_gzip": _clean_case("", lambda t: [str(t), "empty file"]),
-    "table_header_only": _clean_case(HEADER, lambda t: [str(t), "no pairs (header only)"]),
-    "table_wrong_header": _clean_case("lang\tsrc\ttgt\n" + GOOD_ROW, lambda t: [f"{t}, line 1", "header"]),
-    "table_extra_field": _clean_case(HEADER + GOOD_ROW + "deu\tHallo\tHello\tt/x\textra\n",
-                                     lambda t: [f"{t}, line 3", "5 field(s), expected 4"]),
-    "table_missing_field": _clean_case(HEADER + GOOD_ROW + "deu\tHallo Welt\tt/x\n",
-                                       lambda t: [f"{t}, line 3", "3 field(s), expected 4"]),
-    "table_blank_line": _clean_case(HEADER + "\n" + GOOD_ROW, lambda t: [f"{t}, line 2", "0 field(s)"]),
-    "table_nul_byte": _clean_case(HEADER + GOOD_ROW + "deu\tHal\x00lo\tHello\tt/x\n", lambda t: [f"{t}, line 3", "NUL"]),
-    "table_bad_utf8": _clean_case(HEADER.encode() + GOOD_ROW.encode() + b"deu\tHal\xfflo\tHello\tt/x\n",
-                                  lambda t: [f"{t}, line 3", "UTF-8"]),
-    "table_truncated_gzip": Case(lambda tmp: (
-        _clean(_table(tmp, gzip.compress((HEADER + GOOD_ROW * 500).encode())[:60], gz=False), tmp),
-        [str(tmp / "in" / "parsed.tsv.gz"), "not a gzip"])),
-    "table_unknown_lang": _clean_case(HEADER + GOOD_ROW + "xq\tHallo\tHello\tt/x\n",
-                                      lambda t: [f"{t}, line 3", "'xq'"]),
-    "table_noncanonical_lang": _clean_case(HEADER + "de\tHallo Welt\tHello world\tt/x\n",
-                                           lambda t: [f"{t}, line 2", "'de'"]),
-    "corpus_language_without_data": _clean_case(HEADER + GOOD_ROW, lambda t: ["corpus.languages", "['fra']", str(t)],
-                                                settings={"languages": ["deu", "fra"]}),
-    "corpus_language_unknown_code": _clean_case(HEADER + GOOD_ROW, lambda t: ["corpus.languages", "'xq'"],
-                                                settings={"languages": ["deu", "xq"]}),
-    "corpus_language_noncanonical": _clean_case(HEADER + GOOD_ROW, lambda t: ["corpus.languages", "zho"],
-                                                settings={"languages": ["zho"]}),
-    "corpus_every_pair_removed": _clean_case(HEADER + GOOD_ROW, lambda t: [str(t), "every one of its 1 pairs"],
-                                             settings={"languages": "all", "min_chars": 100}),
-    "clean_unknown_key": _clean_case(HEADER + GOOD_ROW, lambda t: "min_charz", settings={"min_charz": 3}),
-    "clean_wrong_type": _clean_case(HEADER + GOOD_ROW, lambda t: "max_chars", settings={"max_chars": "long"}),
-    "clean_settings_not_json": Case(lambda tmp: (
-        _clean(_table(tmp, HEADER + GOOD_ROW), tmp)[:-1] + ["{languages: all"], "--settings")),
-    "clean_input_missing": Case(lambda tmp: (_clean(tmp / "in" / "none.tsv.gz", tmp),
-                                             [str(tmp / "in" / "none.tsv.gz"), "not found"])),
+PREPARE_CASES = {
+    "tsv_zero_bytes": _tsv_case(b"", lambda p: ["no pairs for language deu"]),
+    "tsv_empty_gzip": _tsv_case("", lambda p: ["no pairs for language deu"], gz=True, name="de.tsv.gz"),
+    "tsv_header_only": _tsv_case("de\ten\n", lambda p: ["no pairs for language deu"], header=True,
+                                 columns={"src": "de", "tgt": "en"}),
+    "tsv_header_lacks_column": _tsv_case("deu\teng\n" + GOOD_LINE, lambda p: [f"{p}, line 1", "'de'"], header=True,
+                                         columns={"src": "de", "tgt": "en"}),
+    "tsv_missing_field": _tsv_case(GOOD_LINE + "Hallo Welt\n", lambda p: [f"{p}, line 2", "1 field(s)"]),
+    "tsv_blank_line": _tsv_case("\n" + GOOD_LINE, lambda p: [f"{p}, line 1", "1 field(s)"]),
+    "tsv_bad_utf8": _tsv_case(GOOD_LINE.encode() + b"Hal\xfflo\tHello\n", lambda p: [f"{p}, line 2", "UTF-8"]),
+    "tsv_truncated_gzip": _tsv_case(gzip.compress((GOOD_LINE * 5000).encode())[:300],
+                                    lambda p: [str(p), "truncated or corrupt"], name="de.tsv.gz"),
+    "tsv_not_gzip": _tsv_case(GOOD_LINE, lambda p: [str(p), "truncated or corrupt"], name="de.tsv.gz",
+                              compression="gzip"),
+    "tsv_missing_file": Case(lambda tmp: (
+        _prepare(tmp, {"sources": [_tsv_entry(tmp / "in" / "de.tsv")]}), [str(tmp / "in" / "de.tsv"), "file not found"])),
+    "tsv_path_is_a_directory": Case(lambda tmp: (
+        (tmp / "in" / "de.tsv").mkdir(parents=True) or
+        _prepare(tmp, {"sources": [_tsv_entry(tmp / "in" / "de.tsv")]}), [str(tmp / "in" / "de.tsv"), "a directory"])),
+    "corpus_every_pair_removed": _tsv_case(GOOD_LINE, lambda p: ["language deu", "every one of its 1 pairs",
+                                                                 "min_chars"], corpus={"min_chars": 100}),
+    "corpus_language_in_no_source": Case(lambda tmp: (
+        _prepare(tmp, {"sources": [_tsv_entry(_user_file(tmp, GOOD_LINE))]}, lang="fra"), ["no pairs for language fra"])),
+    "corpus_language_unknown_code": _tsv_case(GOOD_LINE, lambda p: ["corpus.sources", "'xq'"],
+                                              languages={"xq": "de"}),
+    "corpus_language_noncanonical": _tsv_case(GOOD_LINE, lambda p: ["corpus.sources", "'zho'", "cmn_Hans"],
+                                              languages={"zho": "de"}),
+    "corpus_source_unknown_kind": Case(lambda tmp: (
+        _prepare(tmp, {"sources": [{"kind": "paracrawl", "version": "v9"}]}), ["corpus.sources", "paracrawl"])),
+    "corpus_source_missing_key": Case(lambda tmp: (
+        _prepare(tmp, {"sources": [{"kind": "opus", "corpus": "CCMatrix", "languages": ["deu"]}]}),
+        ["corpus.sources", "version"])),
+    "prepare_unknown_key": _tsv_case(GOOD_LINE, lambda p: "min_charz", corpus={"min_charz": 3}),
+    "prepare_wrong_type": _tsv_case(GOOD_LINE, lambda p: "max_chars", corpus={"max_chars": "long"}),
+    "prepare_settings_not_json": Case(lambda tmp: (
+        _prepare(tmp, {"sources": [_tsv_entry(_user_file(tmp, GOOD_LINE))]})[:4] + ["{corpus: x"]
+        + _prepare(tmp, {})[5:], "--settings")),
+    "prepare_eval_keys_missing": Case(lambda tmp: (
+        _prepare(tmp, {"sources": [_tsv_entry(_user_file(tmp, GOOD_LINE))]})[:-4]
+        + ["--eval-keys", str(tmp / "in" / "nokeys"), "--out", str(tmp / "out" / "deu")],
+        [str(tmp / "in" / "nokeys"), "eval_keys"])),
 }
 
 
@@ -162,16 +193,16 @@ FETCH_CASES = {
 }
 
 
-# ---------------------------------------------------------------- OPUS-MT-testsets (ems parse)
+# ---------------------------------------------------------------- OPUS-MT-testsets (ems prepare, kind opus_mt_testsets)
 
-def _opus(tmp: Path, files: dict[str, bytes]) -> list[str]:
-    root = tmp / "in" / "opus"
+def _opus(tmp: Path, files: dict[str, bytes], lang: str = "deu") -> list[str]:
+    root = tmp / "in" / "sources" / f"Helsinki-NLP+OPUS-MT-testsets@{TESTSETS[1]}"
     (root / "testsets").mkdir(parents=True)
     for rel, data in files.items():
         path = root / "testsets" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-    return ["parse", "--source", str(root), "--out", str(tmp / "out" / "parsed.tsv.gz")]
+    return _prepare(tmp, {"sources": [{"kind": "opus_mt_testsets"}]}, lang)
 
 
 PARSE_CASES = {
@@ -186,7 +217,7 @@ PARSE_CASES = {
     "opus_no_english_partner": Case(lambda tmp: (
         _opus(tmp, {"deu-eng/news.deu": b"a\n"}), ["news.deu", "no English partner"])),
     "opus_no_source_folder": Case(lambda tmp: (_opus(tmp, {}), ["expected the extracted archive"])),
-    "opus_no_pairs": Case(lambda tmp: (_opus(tmp, {"eng-eng/x.eng": b"a\n"}), ["no X-English sentence pairs"])),
+    "opus_no_pairs": Case(lambda tmp: (_opus(tmp, {"eng-eng/x.eng": b"a\n"}), ["no pairs for language deu"])),
 }
 
 
@@ -276,7 +307,7 @@ EVALUATE_CASES = {
     "eval_store_unreachable_http": Case(_unreachable_http, env=HTTP_FAST),
 }
 
-CASES = {**CLEAN_CASES, **FETCH_CASES, **PARSE_CASES, **EVALUATE_CASES}
+CASES = {**PREPARE_CASES, **FETCH_CASES, **PARSE_CASES, **EVALUATE_CASES}
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_bad_input_fails_cleanly(name: str, tmp_path: Path) -> None:
@@ -294,13 +325,15 @@ def test_bad_input_fails_cleanly(name: str, tmp_path: Path) -> None:
             assert SECRET.encode() not in path.read_bytes(), f"password written to {path}"
 
 
-def test_a_good_table_still_passes(tmp_path: Path) -> None:
-    """The strict reader accepts what the pipeline writes (the catalogue's inputs differ from it in one point each)."""
-    table = _table(tmp_path, HEADER + GOOD_ROW + "fra\tBonjour tout le monde.\tHello everybody.\tt/y\n")
-    proc = run_cli(_clean(table, tmp_path, {"languages": ["deu", "fra"]}), cwd=tmp_path)
+def test_a_good_file_still_passes(tmp_path: Path) -> None:
+    """The strict reader accepts a well-formed file (the catalogue's inputs differ from it in one point each)."""
+    path = _user_file(tmp_path, "de\ten\n" + GOOD_LINE + "Hallo alle.\tHello everybody.\n")
+    proc = run_cli(_prepare(tmp_path, {"sources": [_tsv_entry(path, header=True, columns={"src": "de", "tgt": 1})]}),
+                   cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    with gzip.open(tmp_path / "out" / "clean.tsv.gz", "rt", encoding="utf-8") as fh:
-        assert fh.read().splitlines()[1:] == [GOOD_ROW.rstrip("\n"), "fra\tBonjour tout le monde.\tHello everybody.\tt/y"]
+    with gzip.open(tmp_path / "out" / "deu" / "pairs.tsv.gz", "rt", encoding="utf-8") as fh:
+        assert fh.read().splitlines()[1:] == ["deu\tGuten Morgen, Welt.\tGood morning, world.\tmine/de.tsv",
+                                              "deu\tHallo alle.\tHello everybody.\tmine/de.tsv"]
 
 
 def test_manifest_of_the_toy_cases_is_the_real_one() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ems.data.shards import binarise, content_hash, load_shards
+from ems.data.shards import binarise, content_hash, load_shards, merge_shards
 from ems.data.tokenizer import encode_batch, load_tokenizer, train_tokenizer
 from ems.data.tsv import write_pairs
 from ems.errors import DataError
@@ -24,12 +24,9 @@ ENGLISH = ["The dog sleeps in the garden.", "I like drinking coffee in the morni
 @pytest.fixture(scope="module", params=["unigram", "bpe"])
 def tokenizer_dir(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp(f"tok-{request.param}")
-    rows = [(lang, s, ENGLISH[i]) for lang, ss in SENTENCES.items() for i, s in enumerate(ss)] * 20
-    frame = pd.DataFrame(rows, columns=["lang", "src", "tgt"]).assign(origin="t/x")
-    write_pairs(tmp / "train.tsv.gz", frame)
     settings = {"model": request.param, "vocab_size": 200, "lowercase": True,
                 "sample_sentences_per_language": 50, "max_length": 6}
-    train_tokenizer(tmp / "train.tsv.gz", tmp / "tokenizer", settings)
+    train_tokenizer({**SENTENCES, "eng": ENGLISH}, tmp / "tokenizer", settings)
     return tmp / "tokenizer"
 
 
@@ -90,9 +87,28 @@ def test_binarise_unknown_language_leaves_nothing(tokenizer_dir, tmp_path):
 
 def test_bpe_training_is_deterministic(tmp_path):
     """Same sample, same tokenizer.json: the shards' content hash is reproducible (BPE default)."""
-    rows = [(lang, s, ENGLISH[i]) for lang, ss in SENTENCES.items() for i, s in enumerate(ss)] * 20
-    write_pairs(tmp_path / "train.tsv.gz", pd.DataFrame(rows, columns=["lang", "src", "tgt"]).assign(origin="t/x"))
     settings = {"model": "bpe", "vocab_size": 200, "lowercase": True, "sample_sentences_per_language": 50, "max_length": 6}
     for name in ("a", "b"):
-        train_tokenizer(tmp_path / "train.tsv.gz", tmp_path / name, settings)
+        train_tokenizer({**SENTENCES, "eng": ENGLISH}, tmp_path / name, settings)
     assert (tmp_path / "a/tokenizer.json").read_bytes() == (tmp_path / "b/tokenizer.json").read_bytes()
+
+
+def test_merged_parts_equal_one_binarised_table(tokenizer_dir, tmp_path):
+    """Per-language parts merged in order are the shards of the concatenated table, byte for byte."""
+    rows = [(lang, s, ENGLISH[i]) for lang, ss in SENTENCES.items() for _ in range(3) for i, s in enumerate(ss)]
+    frame = pd.DataFrame(rows, columns=["lang", "src", "tgt"]).assign(origin="t/x")
+    write_pairs(tmp_path / "all.tsv.gz", frame)
+    whole = binarise(tmp_path / "all.tsv.gz", tokenizer_dir, tmp_path / "whole")
+    parts = []
+    for lang in SENTENCES:  # the table's order: deu, cmn_Hans, rus
+        write_pairs(tmp_path / f"{lang}.tsv.gz", frame[frame["lang"] == lang])
+        binarise(tmp_path / f"{lang}.tsv.gz", tokenizer_dir, tmp_path / "parts" / lang)
+        parts.append(tmp_path / "parts" / lang)
+    write_pairs(tmp_path / "none.tsv.gz", frame.iloc[:0])  # a language the plan dropped: an empty part
+    binarise(tmp_path / "none.tsv.gz", tokenizer_dir, tmp_path / "parts" / "none")
+    merged = merge_shards([parts[0], tmp_path / "parts" / "none", *parts[1:]], tokenizer_dir, tmp_path / "merged")
+    assert merged["content_sha256"] == whole["content_sha256"] and merged["n_pairs"] == len(frame)
+    assert merged["tokens"] == whole["tokens"]
+    shards = load_shards(tmp_path / "merged")
+    assert [shards.sentence("tgt", i).tolist() for i in range(len(frame))] == [
+        load_shards(tmp_path / "whole").sentence("tgt", i).tolist() for i in range(len(frame))]

@@ -152,6 +152,9 @@ def prepare_language(lang: str, pairs: Iterable[tuple[str, str, str]], settings:
                     _log_progress(cleaner, now - start, progress)
         if cleaner.read == 0:
             raise DataError(f"{where}: no pairs for language {lang}; remove it from corpus.languages or add a source")
+        if cleaner.clean_count == 0:
+            raise DataError(f"{where}: language {lang}: every one of its {cleaner.read} pairs was removed "
+                            f"({dict(cleaner.removed)}); check corpus.min_chars/max_chars/max_length_ratio")
         keys = np.fromfile(keys_raw, dtype=np.uint64).reshape(-1, 2)
         keys_raw.unlink()
         np.save(tmp / "keys.npy", keys)

@@ -8,6 +8,7 @@ read of the inputs' known total, which gives each job its pairs/s and ETA.
 from __future__ import annotations
 
 import gzip
+import io
 import itertools
 import zlib
 from collections.abc import Iterable, Iterator
@@ -31,32 +32,31 @@ class Progress:
         return min(1.0, self.done / self.total) if self.total else None
 
 
-class CountingReader:
-    """A binary stream wrapper that adds every byte read to a :class:`Progress`."""
+class CountingReader(io.RawIOBase):
+    """A raw binary stream that adds every byte read from ``raw`` to a :class:`Progress`.
+
+    Wrap it in ``io.BufferedReader`` (plain files) or ``gzip.GzipFile`` (compressed ones).
+    """
 
     def __init__(self, raw: IO[bytes], progress: Progress) -> None:
+        super().__init__()
         self.raw = raw
         self.progress = progress
 
-    def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size)
-        self.progress.done += len(data)
-        return data
-
-    def readinto(self, buffer) -> int:  # io.BufferedReader and gzip use it
-        n = self.raw.readinto(buffer)
-        self.progress.done += n or 0
+    def readinto(self, buffer) -> int:
+        data = self.raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.progress.done += n
         return n
 
     def readable(self) -> bool:
         return True
 
     def close(self) -> None:
-        self.raw.close()
-
-    @property
-    def closed(self) -> bool:
-        return self.raw.closed
+        if not self.closed:
+            self.raw.close()
+        super().close()
 
 
 def decoded_lines(stream: Iterable[bytes], where: str) -> Iterator[str]:

@@ -17,6 +17,7 @@ come through OpenSubtitles or CCMatrix, so decontamination still runs on every p
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import tarfile
 from collections.abc import Iterator
@@ -96,4 +97,4 @@ def _member(tar: tarfile.TarFile, member: tarfile.TarInfo, progress: Progress | 
     fh = tar.extractfile(member)
     if fh is None:
         raise DataError(f"{tar.name}: member {member.name} has no data")
-    return CountingReader(fh, progress) if progress is not None else fh
+    return io.BufferedReader(CountingReader(fh, progress)) if progress is not None else fh

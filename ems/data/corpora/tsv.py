@@ -7,6 +7,7 @@ Columns are names (with ``header: true``) or 0-based positions; ``compression`` 
 from __future__ import annotations
 
 import gzip
+import io
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -29,11 +30,11 @@ def iter_pairs(entry: Mapping[str, Any], code: str, progress: Progress) -> Itera
     progress.total += path.stat().st_size
     compressed = entry["compression"] == "gzip" or (entry["compression"] == "auto" and path.suffix == ".gz")
     raw = CountingReader(open(path, "rb"), progress)
-    stream = gzip.GzipFile(fileobj=raw) if compressed else raw
+    stream = gzip.GzipFile(fileobj=io.BufferedReader(raw)) if compressed else io.BufferedReader(raw)
     cols = entry["columns"]
     origin = f"{entry['name']}/{path.name}"
     with raw:
-        lines = decoded_lines(_iter(stream), str(path))
+        lines = decoded_lines(stream, str(path))
         src_col, tgt_col = cols["src"], cols["tgt"]
         start = 1
         if entry["header"]:
@@ -52,11 +53,3 @@ def iter_pairs(entry: Mapping[str, Any], code: str, progress: Progress) -> Itera
             if len(fields) <= need:
                 raise DataError(f"{path}, line {number}: {len(fields)} field(s), need column {need} (0-based)")
             yield fields[src_col], fields[tgt_col], origin
-
-
-def _iter(stream) -> Iterator[bytes]:
-    while True:
-        line = stream.readline()
-        if not line:
-            return
-        yield line
