@@ -2,10 +2,9 @@
 # clean, de-duplicate, decontaminate) -> plan (validation split, temperature targets) -> sample (per
 # language) -> tokenizer -> binarise (per language and split) -> merge_shards; plus statistics.
 # Logic lives in ems.data; rules call `ems`.
-import re
 
 from ems.data import corpora as ems_corpora
-from ems.data.corpora import tsv as corpus_tsv
+from ems.data import rules as data_rules
 
 #: "<owner>+<repo>@<commit>" -> source settings, for the fetch rule's wildcard.
 SOURCE_BY_NAME = {source_dir(role).name: config["sources"][role] for role in config["sources"]}
@@ -14,21 +13,12 @@ CORPUS = ems_paths.corpus_dir(RESULTS)
 SOURCE_MARKER = {role: source_dir(role) / ".verified.json" for role in config["sources"]}
 #: The training languages, known before any job runs (so every per-language job is planned).
 CORPUS_LANGS = ems_corpora.corpus_languages(config)
-#: (source id, file name) -> the corpus file to fetch (opus, tatoeba_challenge).
-CORPUS_FILES = {
-    (f.source, f.name): (entry, f)
-    for entry in config["corpus"]["sources"]
-    for lang in CORPUS_LANGS
-    for f in ems_corpora.remote_files(entry, config, lang)
-}
-
-
-def _alternatives(values):
-    return "|".join(re.escape(v) for v in sorted(set(values))) or "$^"
+#: (source id, file name) -> (source entry, the corpus file to fetch) (opus, tatoeba_challenge).
+CORPUS_FILES = data_rules.corpus_files(config, CORPUS_LANGS)
 
 
 wildcard_constraints:
-    lang=_alternatives(CORPUS_LANGS),
+    lang=data_rules.alternatives(CORPUS_LANGS),
 
 
 # Run on the machine Snakemake runs on, not as cluster jobs: fetching needs the internet (compute
@@ -53,7 +43,7 @@ rule fetch:
         mirror=config["mirror"] or "",
         out=lambda w: SOURCES / w.source,
     wildcard_constraints:
-        source=_alternatives(SOURCE_BY_NAME),
+        source=data_rules.alternatives(SOURCE_BY_NAME),
     resources:
         mem_mb=1000,
         runtime=30,
@@ -78,8 +68,8 @@ rule fetch_corpus:
         mirror=config["mirror"] or "",
         record="--record" if config["corpus"]["record_checksums"] else "",
     wildcard_constraints:
-        corpus_source=_alternatives(s for s, _ in CORPUS_FILES),
-        corpus_file=_alternatives(n for _, n in CORPUS_FILES),
+        corpus_source=data_rules.alternatives(s for s, _ in CORPUS_FILES),
+        corpus_file=data_rules.alternatives(n for _, n in CORPUS_FILES),
     resources:
         mem_mb=500,
         runtime=240,
@@ -129,43 +119,18 @@ rule eval_keys:
         " --sib200 {params.sib200:q} --umsab {params.umsab:q} --out {output.eval_keys:q} > {log:q} 2>&1"
 
 
-def _language_entries(lang):
-    """The corpus.sources entries that hold a language (only they are in its job's settings)."""
-    return [e for e in config["corpus"]["sources"] if lang in ems_corpora.code_map(e, config)]
-
-
-def _language_inputs(wildcards):
-    """Fetched files (or the archive marker, or the user's files) that a language job reads."""
-    out = []
-    for entry in _language_entries(wildcards.lang):
-        if entry["kind"] == "opus_mt_testsets":
-            out.append(SOURCE_MARKER["opus_mt_testsets"])
-        elif entry["kind"] == "tsv":
-            code = ems_corpora.code_map(entry, config)[wildcards.lang]
-            out.append(corpus_tsv.path_for(entry, code))
-        else:
-            out += [SOURCES / f.source / f.name for f in ems_corpora.remote_files(entry, config, wildcards.lang)]
-    return out
-
-
-def _prepare_settings(wildcards):
-    corpus = {k: config["corpus"][k] for k in ("min_chars", "max_chars", "max_length_ratio")}
-    corpus["sources"] = _language_entries(wildcards.lang)
-    return settings_json({"corpus": corpus, "sources": config["sources"]})
-
-
 rule prepare:
     """One language, streamed: every corpus read, normalised, filtered, exact-deduplicated, decontaminated."""
     conda:
         "../../envs/ems.yaml"
     input:
-        files=_language_inputs,
+        files=lambda w: data_rules.language_inputs(config, w.lang),
         eval_keys=rules.eval_keys.output.eval_keys,
     output:
         language=directory(CORPUS / "languages" / "{lang}"),
     params:
         ems=EMS,
-        settings=_prepare_settings,
+        settings=lambda w: data_rules.prepare_settings(config, w.lang),
         sources=SOURCES,
     resources:
         # Measured (benchmarks/data_scale.py): ~150 MB + 16-24 bytes per pair of the language.
@@ -179,12 +144,6 @@ rule prepare:
     shell:
         "{params.ems} prepare --lang {wildcards.lang:q} --settings {params.settings:q} --sources-root {params.sources:q}"
         " --eval-keys {input.eval_keys:q} --out {output.language:q} > {log:q} 2>&1"
-
-
-def _plan_settings():
-    keys = ("min_pairs_per_language", "valid_pairs_per_language", "sampling_temperature",
-            "max_pairs_per_language", "max_train_pairs", "seed")
-    return settings_json({k: config["corpus"][k] for k in keys})
 
 
 rule plan:
@@ -207,7 +166,7 @@ rule plan:
         ems=EMS,
         root=CORPUS / "languages",
         langs=CORPUS_LANGS,
-        settings=_plan_settings(),
+        settings=data_rules.plan_settings(config),
     resources:
         mem_mb=2000,
         runtime=30,
