@@ -14,19 +14,23 @@ import pandas as pd
 import pytest
 
 from ems.ablation import subset
-from ems.data.split import split_and_sample
 
 SIZES = {"deu": 3000, "kab": 150, "swh": 400}
 SETTINGS = {"min_pairs_per_language": 10, "valid_pairs_per_language": 20, "sampling_temperature": 5.0,
             "max_pairs_per_language": None, "max_train_pairs": None, "seed": 1}
 
 
-def sampled_train() -> pd.DataFrame:
+def sampled_train(tmp: Path) -> pd.DataFrame:
+    """The data stage's training sample of a toy corpus (per-language jobs, as the rules run them)."""
+    from _data_stage import prepare_all, rows_by_language, split_all
+
+    from ems.data.tsv import read_pairs
+
     rows = [(lang, f"{lang} {i}", f"en {lang} {i}") for lang, n in SIZES.items() for i in range(n)]
-    frame = pd.DataFrame(rows, columns=["lang", "src", "tgt"]).assign(origin="t/x")
-    train, _, table = split_and_sample(frame, SETTINGS)
+    splits = split_all(prepare_all(rows_by_language(rows), tmp), tmp, SETTINGS)
+    table = pd.read_csv(tmp / "sampling.csv")
     assert (table.set_index("lang")["repeats"] > 1).sum() == 2  # kab and swh upsampled
-    return train
+    return pd.concat([read_pairs(splits[lang] / "train.tsv.gz") for lang in sorted(splits)], ignore_index=True)
 
 
 def write_train_shards(folder: Path, train: pd.DataFrame) -> list[str]:
@@ -65,7 +69,7 @@ def distinct_per_language(folder: Path, languages: list[str]) -> tuple[dict[str,
 @pytest.mark.parametrize("fraction", [0.25, 0.5])
 def test_fraction_keeps_that_share_of_every_languages_distinct_pairs(tmp_path: Path, fraction: float):
     src = tmp_path / "train"
-    languages = write_train_shards(src, sampled_train())
+    languages = write_train_shards(src, sampled_train(tmp_path / "data"))
     dst = tmp_path / f"train-frac{fraction}"
     meta = subset.subset_shards(src, dst, fraction, seed=1)
     full_distinct, full_rows = distinct_per_language(src, languages)
@@ -80,7 +84,7 @@ def test_fraction_keeps_that_share_of_every_languages_distinct_pairs(tmp_path: P
 
 def test_fractions_are_nested_in_distinct_pairs(tmp_path: Path):
     src = tmp_path / "train"
-    write_train_shards(src, sampled_train())
+    write_train_shards(src, sampled_train(tmp_path / "data"))
     lang = np.load(src / "src.lang.npy")
     sides = {s: (np.load(src / f"{s}.ids.npy"), np.load(src / f"{s}.offsets.npy")) for s in ("src", "tgt")}
     keys = subset.pair_keys(sides, lang)
