@@ -28,8 +28,6 @@ LASER = ("facebookresearch/LASER", "74bc6ae7ffb7cba670fe0f428d0ede9f666fb821")
 LASER_NAME = f"facebookresearch+LASER@{LASER[1]}.tar.gz"
 LASER_TOP = f"LASER-{LASER[1]}"
 FEW = ["data/tatoeba/v1/tatoeba.deu-eng.deu", "data/tatoeba/v1/tatoeba.deu-eng.eng"]
-HEADER = "lang\tsrc\ttgt\torigin\n"
-GOOD_ROW = "deu\tGuten Morgen, Welt.\tGood morning, world.\tt/x\n"
 
 
 @dataclass
@@ -393,9 +391,9 @@ def test_log_filter_keeps_passwords_off_disk(tmp_path: Path) -> None:
 
 
 def test_huge_line_is_filtered_not_a_crash(tmp_path: Path) -> None:
-    """A 2 MB sentence is valid input: clean drops it as too_long (counted), the rest goes through."""
-    table = _table(tmp_path, HEADER + GOOD_ROW + f"deu\t{'Wort ' * 400_000}\tword\tt/x\n")
-    proc = run_cli(_clean(table, tmp_path), cwd=tmp_path)
+    """A 2 MB sentence is valid input: the language job drops it as too_long (counted), the rest goes through."""
+    path = _user_file(tmp_path, GOOD_LINE + f"{'Wort ' * 400_000}\tword\n")
+    proc = run_cli(_prepare(tmp_path, {"sources": [_tsv_entry(path)]}), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    removed = (tmp_path / "out" / "removed.csv").read_text(encoding="utf-8").splitlines()
-    assert removed == ["lang,reason,removed", "deu,too_long,1"]
+    stats = json.loads((tmp_path / "out" / "deu" / "stats.json").read_text(encoding="utf-8"))
+    assert stats["removed"] == {"too_long": 1} and stats["decontaminated"] == 1

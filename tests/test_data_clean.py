@@ -90,3 +90,22 @@ def test_real_slice_removes_repeated_newstests(sources, tmp_path):
     stats = pd.read_json(tmp_path / "deu" / "stats.json", typ="series")
     assert sum(stats["removed"].values()) == len(parsed) - len(clean)
     assert stats["removed"]["duplicate"] >= 0.95 * origins.str.startswith("eng-deu/").sum()
+
+
+def test_key_set_equals_a_python_set_across_levels():
+    """The levelled key set answers as a plain set, through many merges (tiny levels to force them)."""
+    import numpy as np
+
+    from ems.data.hashing import KeySet
+
+    rng = np.random.default_rng(0)
+    keys, seen = KeySet(base=64, growth=2), set()
+    for _ in range(200):
+        chunk = rng.integers(0, 5000, 300, dtype=np.uint64)  # many repeats within and across chunks
+        expected = []
+        for k in chunk.tolist():
+            expected.append(k not in seen)
+            seen.add(k)
+        assert keys.add_new(chunk).tolist() == expected
+    assert len(keys) == len(seen) and len(keys.levels) > 4
+    assert all(np.all(np.diff(level.astype(np.float64)) > 0) for level in keys.levels if len(level) > 1)

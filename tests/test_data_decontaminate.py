@@ -7,7 +7,6 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-
 from _data_stage import prepare_all, split_all
 
 from ems.data.corpora import Progress

@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from _data_stage import FILTERS, NO_KEYS
 
 from ems.data.corpora import Progress

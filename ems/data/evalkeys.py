@@ -66,7 +66,7 @@ def save_eval_keys(keys: EvalKeys, out_dir: str | os.PathLike[str]) -> None:
     with atomic_dir(out_dir) as tmp:
         np.save(tmp / "keys.npy", keys.keys)
         np.save(tmp / "sets.npy", keys.sets)
-        write_json(tmp / "sets.json", {"sets": keys.names, "keys": int(len(keys.keys)),
+        write_json(tmp / "sets.json", {"sets": keys.names, "keys": len(keys.keys),
                                        "per_set": {n: int((keys.sets == i).sum()) for i, n in enumerate(keys.names)}})
     logger.info("evaluation keys: %d over sets %s -> %s", len(keys.keys), keys.names, out_dir)
 

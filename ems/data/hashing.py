@@ -36,24 +36,26 @@ def member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 
 class KeySet:
-    """A growing set of ``uint64`` keys: a large sorted array plus a small sorted buffer.
+    """A growing set of ``uint64`` keys in sorted levels of geometric size (a log-structured merge).
 
-    :meth:`add_new` marks the keys of a chunk that were not seen before (first occurrence
-    within the chunk wins) and adds them. The buffer is merged into the main array when it
-    passes ``buffer_max`` keys, so memory stays ~8 bytes per key (16 during a merge).
+    :meth:`add_new` marks the keys of a chunk that were not seen before (the first occurrence
+    within the chunk wins) and adds them to level 0; a level that outgrows ``base * growth**i``
+    keys is merged into the next. Each key is copied O(log n) times in all, lookups are one
+    ``searchsorted`` per level, and memory stays ~8 bytes per key (~16 while the largest level
+    merges), whatever the number of keys (the target of a per-language job: 16 bytes per pair).
     """
 
-    def __init__(self, buffer_max: int = 1 << 20) -> None:
-        self.main = np.zeros(0, dtype=np.uint64)
-        self.buffer = np.zeros(0, dtype=np.uint64)
-        self.buffer_max = buffer_max
+    def __init__(self, base: int = 1 << 20, growth: int = 8) -> None:
+        self.levels: list[np.ndarray] = []
+        self.base = base
+        self.growth = growth
 
     def __len__(self) -> int:
-        return len(self.main) + len(self.buffer)
+        return sum(len(level) for level in self.levels)
 
     def __contains__(self, key: int) -> bool:
         probe = np.array([key], dtype=np.uint64)
-        return bool(member(self.main, probe)[0] or member(self.buffer, probe)[0])
+        return any(member(level, probe)[0] for level in self.levels)
 
     def add_new(self, keys: np.ndarray) -> np.ndarray:
         """Mask of ``keys`` seen for the first time (earlier in the set or earlier in ``keys``: False)."""
@@ -61,18 +63,28 @@ class KeySet:
         first = np.zeros(len(keys), dtype=bool)
         if len(keys) == 0:
             return first
-        _, idx = np.unique(keys, return_index=True)
-        first[idx] = True
-        first &= ~member(self.main, keys) & ~member(self.buffer, keys)
-        new = np.sort(keys[first])
-        if len(new):
-            merged = np.concatenate([self.buffer, new])
-            merged.sort(kind="stable")
-            self.buffer = merged
-            if len(self.buffer) > self.buffer_max:
-                merged = np.concatenate([self.main, self.buffer])
-                self.buffer = np.zeros(0, dtype=np.uint64)
-                self.main = np.zeros(0, dtype=np.uint64)
-                merged.sort(kind="stable")
-                self.main = merged
+        unique, idx = np.unique(keys, return_index=True)  # sorted: searchsorted walks each level once
+        fresh = np.ones(len(unique), dtype=bool)
+        for level in self.levels:
+            fresh &= ~member(level, unique)
+        first[idx[fresh]] = True
+        if fresh.any():
+            self._insert(unique[fresh])
         return first
+
+    def _insert(self, new: np.ndarray) -> None:
+        if not self.levels:
+            self.levels.append(np.zeros(0, dtype=np.uint64))
+        merged = np.concatenate([self.levels[0], new])
+        merged.sort(kind="stable")  # two sorted runs: one merge pass
+        self.levels[0] = merged
+        i = 0
+        while len(self.levels[i]) > self.base * self.growth ** i:
+            if i + 1 == len(self.levels):
+                self.levels.append(np.zeros(0, dtype=np.uint64))
+            merged = np.concatenate([self.levels[i + 1], self.levels[i]])
+            self.levels[i] = np.zeros(0, dtype=np.uint64)
+            self.levels[i + 1] = np.zeros(0, dtype=np.uint64)
+            merged.sort(kind="stable")
+            self.levels[i + 1] = merged
+            i += 1

@@ -8,6 +8,7 @@ that tags every run trained on them.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import logging
@@ -156,9 +157,9 @@ def binarise(pairs_tsv: str | os.PathLike[str], tokenizer_dir: str | os.PathLike
     pairs_tsv = Path(pairs_tsv)
     n = 0
     with atomic_dir(out_dir) as tmp:
-        files = {name: open(tmp / name, "wb") for name in
-                 ("src.ids", "tgt.ids", "src.len", "tgt.len", "src.lang")}
-        try:
+        with contextlib.ExitStack() as stack:
+            files = {name: stack.enter_context(open(tmp / name, "wb")) for name in
+                     ("src.ids", "tgt.ids", "src.len", "tgt.len", "src.lang")}
             for chunk in _iter_tsv_chunks(pairs_tsv, CHUNK):
                 langs = {row[0] for row in chunk}
                 unknown = sorted(langs - set(index))
@@ -172,9 +173,6 @@ def binarise(pairs_tsv: str | os.PathLike[str], tokenizer_dir: str | os.PathLike
                 files["src.lang"].write(np.fromiter((index[row[0]] for row in chunk), dtype=np.int16,
                                                     count=len(chunk)).tobytes())
                 n += len(chunk)
-        finally:
-            for fh in files.values():
-                fh.close()
         tokens = {}
         for side in SIDES:
             _raw_to_npy(tmp / f"{side}.ids", np.int32, tmp / f"{side}.ids.npy")

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ems.io import read_json
-from ems.io import atomic_path
+from ems.io import atomic_path, read_json
 from ems.languages import name as language_name
 
 logger = logging.getLogger(__name__)

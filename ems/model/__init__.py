@@ -15,7 +15,7 @@ _WHERE = {
     "XtrHead": "ems.model.heads",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = ["ContrastiveHead", "EmsModel", "OfficialXtrHead", "XtrHead", "build_encoder", "encoder_config", "mean_pool"]
 
 
 def __getattr__(name: str) -> Any:

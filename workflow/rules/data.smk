@@ -133,8 +133,9 @@ rule prepare:
         settings=lambda w: data_rules.prepare_settings(config, w.lang),
         sources=SOURCES,
     resources:
-        # Measured (benchmarks/data_scale.py): ~150 MB + 16-24 bytes per pair of the language.
-        mem_mb=lambda w, attempt: 1000 * attempt,
+        # ~300 MB + 8-16 bytes per pair of the language (benchmarks/data_scale.py); pairs are guessed
+        # from the compressed input (>= ~40 bytes per pair), so 1 GB + 0.4 x the input's MB.
+        mem_mb=lambda w, input, attempt: int((1000 + 0.4 * input.size_mb) * attempt),
         runtime=lambda w, attempt: 240 * attempt,
     retries: 1
     log:

@@ -14,6 +14,7 @@ verified by the ``fetch_corpus`` rule); :func:`iter_pairs` streams one language'
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ems.data.corpora.lines import Progress
-from ems.errors import ConfigError
+from ems.errors import ConfigError, UnknownLanguageError
 from ems.languages import ENGLISH, canonical
 from ems.paths import source_name
 
@@ -69,7 +70,7 @@ def code_map(entry: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, s
     for code, theirs in pairs:
         try:
             canon = canonical(code)
-        except Exception as exc:  # UnknownLanguageError
+        except UnknownLanguageError as exc:
             raise ConfigError(f"corpus.sources ({source_id(entry, config)}).languages: {exc}") from None
         if canon != code:
             raise ConfigError(f"corpus.sources ({source_id(entry, config)}).languages: {code!r} is not canonical (use {canon!r})")
@@ -120,8 +121,14 @@ def iter_pairs(entry: Mapping[str, Any], config: Mapping[str, Any], lang: str, s
     codes = code_map(entry, config)
     if lang not in codes:
         return
+    pairs = _iter_source(entry, lang, codes[lang], Path(sources_root) / source_id(entry, config), progress)
+    limit = entry.get("max_pairs")
+    yield from itertools.islice(pairs, limit) if limit else pairs
+
+
+def _iter_source(entry: Mapping[str, Any], lang: str, code: str, folder: Path,
+                 progress: Progress) -> Iterator[tuple[str, str, str]]:
     kind = entry["kind"]
-    folder = Path(sources_root) / source_id(entry, config)
     if kind == "opus_mt_testsets":
         from ems.data.corpora import testsets
 
@@ -129,16 +136,16 @@ def iter_pairs(entry: Mapping[str, Any], config: Mapping[str, Any], lang: str, s
     elif kind == "opus":
         from ems.data.corpora import opus
 
-        yield from opus.iter_pairs(folder / opus.file_name(codes[lang]), entry["corpus"], codes[lang], progress)
+        yield from opus.iter_pairs(folder / opus.file_name(code), entry["corpus"], code, progress)
     elif kind == "tatoeba_challenge":
         from ems.data.corpora import tatoeba
 
-        yield from tatoeba.iter_pairs(folder / tatoeba.file_name(codes[lang]), entry["version"], codes[lang], lang,
+        yield from tatoeba.iter_pairs(folder / tatoeba.file_name(code), entry["version"], code, lang,
                                       progress)
     else:
         from ems.data.corpora import tsv
 
-        yield from tsv.iter_pairs(entry, codes[lang], progress)
+        yield from tsv.iter_pairs(entry, code, progress)
 
 
 def corpus_languages(config: Mapping[str, Any]) -> list[str]:

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import gzip
 import io
+import logging
 import os
 import tarfile
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +34,8 @@ MACRO_OF = {"cmn": "zho", "yue": "zho", "arb": "ara", "zsm": "msa", "ind": "msa"
             "swh": "swa", "khk": "mon", "kmr": "kur", "als": "sqi", "nob": "nor", "nno": "nor", "hrv": "hbs",
             "srp": "hbs", "bos": "hbs", "uzn": "uzb", "azj": "aze", "npi": "nep", "pbt": "pus"}
 ENGLISH_CODE = "eng"
+
+logger = logging.getLogger(__name__)
 
 
 def pair_name(code: str) -> str:
@@ -53,7 +57,7 @@ def iter_pairs(path: str | os.PathLike[str], version: str, code: str, lang: str,
     pair = pair_name(code)
     xx_first = pair.startswith(code + "-")
     try:
-        tar = tarfile.open(path, "r:")
+        tar = tarfile.open(path, "r:")  # noqa: SIM115 (closed by the with below)
     except (tarfile.TarError, OSError) as exc:
         raise DataError(f"{path}: not a readable tar ({exc}); delete it and fetch again") from None
     with tar:
@@ -73,6 +77,7 @@ def iter_pairs(path: str | os.PathLike[str], version: str, code: str, lang: str,
         lines = {k: decoded_lines(s, where[k]) for k, s in streams.items()}
         label_col = 1 if xx_first else 2
         cache: dict[str, str] = {}
+        skipped: Counter[str] = Counter()
         number = 0
         for number, (a, b, ids) in enumerate(zip(lines["src"], lines["trg"], lines["id"]), start=1):
             fields = ids.split("\t")
@@ -87,6 +92,11 @@ def iter_pairs(path: str | os.PathLike[str], version: str, code: str, lang: str,
             if cache[label] == lang:
                 xx, eng = (a, b) if xx_first else (b, a)
                 yield xx, eng, f"tatoeba-{version}/{fields[0]}"
+            else:
+                skipped[label] += 1
+        if skipped:
+            logger.info("%s: %d lines of other languages skipped, by label: %s", path.name, sum(skipped.values()),
+                        dict(skipped.most_common(10)))
         rest = [k for k in ("src", "trg", "id") if next(lines[k], None) is not None]
         if rest:
             raise DataError(f"sides of unequal length: {where['src']}, {where['trg']} and {where['id']} differ "

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ def iter_pairs(entry: Mapping[str, Any], code: str, progress: Progress) -> Itera
                         f"(corpus.sources tsv {entry['name']!r}, language {code})")
     progress.total += path.stat().st_size
     compressed = entry["compression"] == "gzip" or (entry["compression"] == "auto" and path.suffix == ".gz")
-    raw = CountingReader(open(path, "rb"), progress)
+    raw = CountingReader(open(path, "rb"), progress)  # noqa: SIM115 (closed by the with below)
     stream = gzip.GzipFile(fileobj=io.BufferedReader(raw)) if compressed else io.BufferedReader(raw)
     cols = entry["columns"]
     origin = f"{entry['name']}/{path.name}"
