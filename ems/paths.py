@@ -114,16 +114,28 @@ def corpus_dir(results: str | os.PathLike[str]) -> Path:
     return Path(results) / "corpus"
 
 
+def languages_root(results: str | os.PathLike[str]) -> Path:
+    return corpus_dir(results) / "languages"
+
+
 def language_dir(results: str | os.PathLike[str], lang: str) -> Path:
     """``corpus/languages/<lang>``: the language's clean, decontaminated pairs, keys and counts."""
-    return corpus_dir(results) / "languages" / lang
+    return languages_root(results) / lang
+
+
+def splits_root(results: str | os.PathLike[str]) -> Path:
+    return corpus_dir(results) / "split"
 
 
 def split_dir(results: str | os.PathLike[str], lang: str) -> Path:
     """``corpus/split/<lang>``: its train sample, validation pairs and tokenizer sample."""
-    return corpus_dir(results) / "split" / lang
+    return splits_root(results) / lang
+
+
+def shard_parts_root(results: str | os.PathLike[str], split: str) -> Path:
+    return Path(results) / "shards" / "parts" / split
 
 
 def shard_part_dir(results: str | os.PathLike[str], split: str, lang: str) -> Path:
     """``shards/parts/<split>/<lang>``: one language's token shards, merged into ``shards/<split>``."""
-    return Path(results) / "shards" / "parts" / split / lang
+    return shard_parts_root(results, split) / lang

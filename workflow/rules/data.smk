@@ -127,7 +127,7 @@ rule prepare:
         files=lambda w: data_rules.language_inputs(config, w.lang),
         eval_keys=rules.eval_keys.output.eval_keys,
     output:
-        language=directory(CORPUS / "languages" / "{lang}"),
+        language=directory(ems_paths.language_dir(RESULTS, "{lang}")),
     params:
         ems=EMS,
         settings=lambda w: data_rules.prepare_settings(config, w.lang),
@@ -136,7 +136,8 @@ rule prepare:
         # ~300 MB + 8-16 bytes per pair of the language (benchmarks/data_scale.py); pairs are guessed
         # from the compressed input (>= ~40 bytes per pair), so 1 GB + 0.4 x the input's MB.
         mem_mb=lambda w, input, attempt: int((1000 + 0.4 * input.size_mb) * attempt),
-        runtime=lambda w, attempt: 240 * attempt,
+        # ~80k pairs/s, >= ~40 bytes of compressed input per pair: 100 MB of input a minute is ~2x slack.
+        runtime=lambda w, input, attempt: int((30 + input.size_mb / 100) * attempt),
     retries: 1
     log:
         LOGS / "data" / "prepare" / "{lang}.log",
@@ -152,7 +153,7 @@ rule plan:
     conda:
         "../../envs/ems.yaml"
     input:
-        languages=expand(CORPUS / "languages" / "{lang}", lang=CORPUS_LANGS),
+        languages=expand(ems_paths.language_dir(RESULTS, "{lang}"), lang=CORPUS_LANGS),
     output:
         plan=directory(CORPUS / "plan"),
         table=CORPUS / "sampling.csv",
@@ -165,7 +166,7 @@ rule plan:
         ),
     params:
         ems=EMS,
-        root=CORPUS / "languages",
+        root=ems_paths.languages_root(RESULTS),
         langs=CORPUS_LANGS,
         settings=data_rules.plan_settings(config),
     resources:
@@ -186,10 +187,10 @@ rule sample:
     conda:
         "../../envs/ems.yaml"
     input:
-        language=CORPUS / "languages" / "{lang}",
+        language=ems_paths.language_dir(RESULTS, "{lang}"),
         plan=rules.plan.output.plan,
     output:
-        split=directory(CORPUS / "split" / "{lang}"),
+        split=directory(ems_paths.split_dir(RESULTS, "{lang}")),
     params:
         ems=EMS,
         sketch=config["tokenizer"]["sample_sentences_per_language"],
@@ -211,12 +212,12 @@ rule tokenizer:
     conda:
         "../../envs/ems.yaml"
     input:
-        splits=expand(CORPUS / "split" / "{lang}", lang=CORPUS_LANGS),
+        splits=expand(ems_paths.split_dir(RESULTS, "{lang}"), lang=CORPUS_LANGS),
     output:
         tokenizer=directory(RESULTS / "tokenizer"),
     params:
         ems=EMS,
-        root=CORPUS / "split",
+        root=ems_paths.splits_root(RESULTS),
         langs=CORPUS_LANGS,
         settings=lambda w: settings("tokenizer"),
     threads: 2
@@ -237,15 +238,15 @@ rule binarise:
     conda:
         "../../envs/ems.yaml"
     input:
-        split=CORPUS / "split" / "{lang}",
+        split=ems_paths.split_dir(RESULTS, "{lang}"),
         tokenizer=rules.tokenizer.output.tokenizer,
     output:
-        shards=directory(RESULTS / "shards" / "parts" / "{split}" / "{lang}"),
+        shards=directory(ems_paths.shard_part_dir(RESULTS, "{split}", "{lang}")),
     wildcard_constraints:
         split="train|valid",
     params:
         ems=EMS,
-        pairs=lambda w: CORPUS / "split" / w.lang / f"{w.split}.tsv.gz",
+        pairs=lambda w: ems_paths.split_dir(RESULTS, w.lang) / f"{w.split}.tsv.gz",
     threads: 1
     resources:
         mem_mb=2000,
@@ -264,15 +265,15 @@ rule merge_shards:
     conda:
         "../../envs/ems.yaml"
     input:
-        parts=expand(RESULTS / "shards" / "parts" / "{{split}}" / "{lang}", lang=CORPUS_LANGS),
+        parts=expand(ems_paths.shard_part_dir(RESULTS, "{{split}}", "{lang}"), lang=CORPUS_LANGS),
         tokenizer=rules.tokenizer.output.tokenizer,
     output:
-        shards=directory(RESULTS / "shards" / "{split}"),
+        shards=directory(ems_paths.shards_dir(RESULTS, "{split}")),
     wildcard_constraints:
         split="train|valid",
     params:
         ems=EMS,
-        root=lambda w: RESULTS / "shards" / "parts" / w.split,
+        root=lambda w: ems_paths.shard_parts_root(RESULTS, w.split),
         langs=CORPUS_LANGS,
     resources:
         mem_mb=1000,
@@ -291,8 +292,8 @@ rule data_stats:
     conda:
         "../../envs/ems.yaml"
     input:
-        languages=expand(CORPUS / "languages" / "{lang}", lang=CORPUS_LANGS),
-        splits=expand(CORPUS / "split" / "{lang}", lang=CORPUS_LANGS),
+        languages=expand(ems_paths.language_dir(RESULTS, "{lang}"), lang=CORPUS_LANGS),
+        splits=expand(ems_paths.split_dir(RESULTS, "{lang}"), lang=CORPUS_LANGS),
         report=rules.plan.output.report,
     output:
         csv=report(RESULTS / "stats" / "pairs_per_language.csv", caption="../report/data_stats.rst", category="Data",
@@ -302,8 +303,8 @@ rule data_stats:
                    labels={"figure": "Pairs per language"}),
     params:
         ems=EMS,
-        languages=CORPUS / "languages",
-        splits=CORPUS / "split",
+        languages=ems_paths.languages_root(RESULTS),
+        splits=ems_paths.splits_root(RESULTS),
         langs=CORPUS_LANGS,
     resources:
         mem_mb=1000,
@@ -318,8 +319,8 @@ rule data_stats:
 
 TARGETS.extend(
     [
-        RESULTS / "shards" / "train",
-        RESULTS / "shards" / "valid",
+        ems_paths.shards_dir(RESULTS, "train"),
+        ems_paths.shards_dir(RESULTS, "valid"),
         rules.data_stats.output.csv,
         rules.data_stats.output.png,
     ]
