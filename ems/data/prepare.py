@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 CHUNK = 50_000
 FILTERS = ("empty", "too_short", "too_long", "length_ratio", "identical_sides")
 LOG_EVERY_S = 15.0
+_FIRST_WIDE = "\u1100"  # the lowest code point that ems.data.clean weighs as wide
 
 
 def filter_reason(src: str, tgt: str, min_chars: int, max_chars: int, max_ratio: float) -> str | None:
@@ -49,8 +50,9 @@ def filter_reason(src: str, tgt: str, min_chars: int, max_chars: int, max_ratio:
         return "too_short"
     if long_ > max_chars:
         return "too_long"
-    ws = ls if src.isascii() else weighted_length(src)
-    wt = lt if tgt.isascii() else weighted_length(tgt)
+    # No character at or above U+1100 (max() runs in C): no wide character, weight = length.
+    ws = ls if src.isascii() or max(src) < _FIRST_WIDE else weighted_length(src)
+    wt = lt if tgt.isascii() or max(tgt) < _FIRST_WIDE else weighted_length(tgt)
     if max(ws, wt) > max_ratio * max(min(ws, wt), 1):
         return "length_ratio"
     if src == tgt:
@@ -87,7 +89,7 @@ class LanguageCleaner:
                 removed[reason] += 1
         first = self.seen.add_new(keys64(f"{s}\t{t}" for s, t, _ in survivors))
         removed["duplicate"] += int(len(survivors) - first.sum())
-        unique = [row for row, keep in zip(survivors, first) if keep]
+        unique = [row for row, keep in zip(survivors, first.tolist()) if keep]
         src_keys = keys64(s.casefold() for s, _, _ in unique)
         tgt_keys = keys64(t.casefold() for _, t, _ in unique)
         src_hit, tgt_hit = self.eval_keys.lookup(src_keys), self.eval_keys.lookup(tgt_keys)
@@ -100,7 +102,7 @@ class LanguageCleaner:
                 reason, side = t_set, "tgt" if s_set < 0 else "both"
             self.contaminated[(self.eval_keys.names[reason], side)] += 1
         lang = self.lang
-        rows = [f"{lang}\t{s}\t{t}\t{o}\n" for (s, t, o), keep in zip(unique, clean) if keep]
+        rows = [f"{lang}\t{s}\t{t}\t{o}\n" for (s, t, o), keep in zip(unique, clean.tolist()) if keep]
         self.kept += len(rows)
         return rows, np.stack([src_keys[clean], tgt_keys[clean]], axis=1)
 

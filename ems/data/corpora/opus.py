@@ -9,12 +9,13 @@ canonical codes to them where the default (ISO 639-1, else the ISO 639-3 base co
 
 from __future__ import annotations
 
+import io
 import os
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ems.data.corpora.lines import STREAM_ERRORS, Progress, decoded_lines, parallel
+from ems.data.corpora.lines import STREAM_ERRORS, CountingReader, Progress, decoded_lines, parallel
 from ems.errors import DataError
 
 ENGLISH_CODE = "en"
@@ -51,15 +52,9 @@ def iter_pairs(path: str | os.PathLike[str], corpus: str, code: str, progress: P
         origin = f"{corpus}/{pair}"
         try:
             with zf.open(names[0]) as fx, zf.open(names[1]) as fe:
-                xx = decoded_lines(_counted(fx, progress), f"{path}:{names[0]}")
+                xx = decoded_lines(io.BufferedReader(CountingReader(fx, progress)), f"{path}:{names[0]}")
                 eng = decoded_lines(fe, f"{path}:{names[1]}")
                 for a, b in parallel(xx, eng, f"{path}:{names[0]}", f"{path}:{names[1]}"):
                     yield a, b, origin
         except STREAM_ERRORS as exc:
             raise DataError(f"{path}: truncated or corrupt zip ({exc}); delete it and fetch again") from None
-
-
-def _counted(stream, progress: Progress) -> Iterator[bytes]:
-    for line in stream:
-        progress.done += len(line)
-        yield line
