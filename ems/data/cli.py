@@ -41,7 +41,7 @@ def _fetch(args: argparse.Namespace) -> None:
 def _fetch_corpus(args: argparse.Namespace) -> None:
     from ems.data.corpora.download import fetch_file
 
-    fetch_file(args.url, args.out, args.lock, mirror=_mirror(args.mirror), record_new=args.record)
+    fetch_file(args.url, args.out, args.lock, mirror=_mirror(args.mirror), record_new=args.record == "true")
 
 
 def _make_manifest(args: argparse.Namespace) -> None:
@@ -145,7 +145,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="results/sources/<source id>/<file name>")
     p.add_argument("--lock", required=True, help="sha256 lock file of the corpus (<sha256>  <file name> lines)")
     p.add_argument("--mirror", default=None, help="mirror folder (default or empty: $EMS_DATA_MIRROR)")
-    p.add_argument("--record", action="store_true", help="a file not in the lock file: record its sha256 there instead of failing")
+    p.add_argument("--record", nargs="?", const="true", default="false", choices=["true", "false"],
+                   help="a file not in the lock file: record its sha256 there instead of failing (--record or --record=true)")
     p.set_defaults(func=_fetch_corpus)
 
     p = subparsers.add_parser("make-manifest", help="write the per-file sha256 manifest of a trusted archive")

@@ -66,7 +66,7 @@ rule fetch_corpus:
         url=lambda w: CORPUS_FILES[(w.corpus_source, w.corpus_file)][1].url,
         lock=lambda w: ems_corpora.lock_file(CORPUS_FILES[(w.corpus_source, w.corpus_file)][0], config),
         mirror=config["mirror"] or "",
-        record="--record" if config["corpus"]["record_checksums"] else "",
+        record="true" if config["corpus"]["record_checksums"] else "false",
     wildcard_constraints:
         corpus_source=data_rules.alternatives(s for s, _ in CORPUS_FILES),
         corpus_file=data_rules.alternatives(n for _, n in CORPUS_FILES),
@@ -79,7 +79,7 @@ rule fetch_corpus:
         BENCH / "fetch" / "{corpus_source}" / "{corpus_file}.tsv"
     shell:
         "{params.ems} fetch-corpus --url {params.url:q} --out {output.file:q} --lock {params.lock:q}"
-        " --mirror={params.mirror:q} {params.record} > {log:q} 2>&1"
+        " --mirror={params.mirror:q} --record={params.record:q} > {log:q} 2>&1"
 
 
 rule eval_keys:
