@@ -29,6 +29,7 @@ from ems.data.clean import normalise, weighted_length
 from ems.data.corpora.lines import Progress
 from ems.data.evalkeys import EvalKeys
 from ems.data.hashing import KeySet, keys64
+from ems.data.npyio import raw_to_npy
 from ems.errors import DataError
 from ems.io import atomic_dir, write_json
 
@@ -157,10 +158,8 @@ def prepare_language(lang: str, pairs: Iterable[tuple[str, str, str]], settings:
         if cleaner.clean_count == 0:
             raise DataError(f"{where}: language {lang}: every one of its {cleaner.read} pairs was removed "
                             f"({dict(cleaner.removed)}); check corpus.min_chars/max_chars/max_length_ratio")
-        keys = np.fromfile(keys_raw, dtype=np.uint64).reshape(-1, 2)
-        keys_raw.unlink()
-        np.save(tmp / "keys.npy", keys)
-        del keys
+        cleaner.seen = KeySet()  # free the dedup keys before the copy
+        raw_to_npy(keys_raw, np.uint64, tmp / "keys.npy", columns=2)
         stats = cleaner.stats(time.monotonic() - start)
         write_json(tmp / "stats.json", stats)
     logger.info("%s: read %d, clean %d, decontaminated %d pairs in %.1f s (%.0f pairs/s); removed %s, "

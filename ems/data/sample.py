@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ems.data.split import CHUNK, language_rng, pool_mask
+from ems.data.split import iter_pool, language_rng
 from ems.errors import DataError
 from ems.io import atomic_dir, read_json, write_json
 
@@ -86,24 +86,27 @@ def sample_language(lang: str, language_dir: str | os.PathLike[str], plan_dir: s
         raise DataError(f"{plan_dir}/plan.json: language {lang} is not in the plan; rerun the plan step")
     entry = plan["languages"][lang]
     seed = int(plan["seed"])
-    keys = np.load(Path(language_dir) / "keys.npy", mmap_mode="r")
     valid_idx = np.asarray(entry["valid"], dtype=np.int64)
     valid_src, valid_tgt = (np.load(Path(plan_dir) / f"valid_{s}.npy") for s in ("src", "tgt"))
-    n = len(keys)
-    pool = np.concatenate([np.flatnonzero(pool_mask(keys, valid_idx, valid_src, valid_tgt, s, min(s + CHUNK, n))) + s
-                           for s in range(0, n, CHUNK)]) if n else np.zeros(0, dtype=np.int64)
+    # Pool positions, 4 bytes each while a language has fewer than 2^32 pairs.
+    index_type = np.uint32 if entry["pairs"] < 2**32 else np.int64
+    parts = [(np.flatnonzero(mask) + start).astype(index_type)
+             for start, mask in iter_pool(Path(language_dir) / "keys.npy", valid_idx, valid_src, valid_tgt)]
+    pool = np.concatenate(parts) if parts else np.zeros(0, dtype=index_type)
+    del parts
     if len(pool) != entry["available"]:
         raise DataError(f"{language_dir}: {len(pool)} pool pairs, the plan says {entry['available']}; rerun the plan")
     reps, extra = draw_counts(len(pool), int(entry["sampled"]), language_rng(seed, lang, "sample"))
     # Per row of the language file: how many times it goes into train (0 outside the pool).
     extra_rows = pool[extra]
-    pool_iter = iter(pool.tolist()) if reps else None
+    pool_iter = _ints(pool) if reps else None
+    extra_iter = _ints(extra_rows)
     valid_pos = {int(i): j for j, i in enumerate(valid_idx)}
     valid_rows: list[str | None] = [None] * len(valid_idx)
     src_sketch, eng_sketch = Sketch(sketch_size, seed), Sketch(sketch_size, seed)
     written = 0
     next_pool = next(pool_iter, None) if pool_iter else None
-    e = 0
+    next_extra = next(extra_iter, None)
     with atomic_dir(out_dir) as tmp:
         with gzip.open(Path(language_dir) / "pairs.tsv.gz", "rt", encoding="utf-8", newline="\n") as fin, \
                 gzip.open(tmp / "train.tsv.gz", "wt", encoding="utf-8", compresslevel=1, newline="\n") as fout:
@@ -115,9 +118,9 @@ def sample_language(lang: str, language_dir: str | os.PathLike[str], plan_dir: s
                 if next_pool is not None and i == next_pool:
                     times = reps
                     next_pool = next(pool_iter, None)
-                while e < len(extra_rows) and extra_rows[e] == i:
+                while next_extra == i:
                     times += 1
-                    e += 1
+                    next_extra = next(extra_iter, None)
                 if times:
                     buf.extend([line] * times)
                     written += times
@@ -145,6 +148,12 @@ def sample_language(lang: str, language_dir: str | os.PathLike[str], plan_dir: s
     logger.info("%s: %d training pairs from a pool of %d (x%.2f), %d validation pairs", lang, written, len(pool),
                 counts["repeats"], len(valid_rows))
     return counts
+
+
+def _ints(array: np.ndarray, chunk: int = 1 << 16):
+    """The values of an array as Python ints, a chunk at a time (a whole ``tolist()`` costs ~36 bytes each)."""
+    for start in range(0, len(array), chunk):
+        yield from array[start:start + chunk].tolist()
 
 
 def _dropped(lang: str, out_dir: str | os.PathLike[str], pairs: int) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ems.data import npyio
 from ems.data.tokenizer import PAD, SavedTokenizer, encode_batch
 from ems.errors import DataError
 from ems.io import atomic_dir, read_json, write_json
@@ -70,11 +71,11 @@ def content_hash(folder: Path) -> str:
     """sha256 over the arrays' bytes, in a fixed order (names included), read in chunks."""
     h = hashlib.sha256()
     for name in ARRAYS:
-        arr = np.load(folder / name, mmap_mode="r")
+        _, dtype, _ = npyio.header(folder / name)
         h.update(name.encode())
-        h.update(str(arr.dtype).encode())
-        for start in range(0, len(arr), HASH_CHUNK):
-            h.update(np.ascontiguousarray(arr[start:start + HASH_CHUNK]).tobytes())
+        h.update(str(dtype).encode())
+        for block in npyio.iter_rows(folder / name, HASH_CHUNK):
+            h.update(block.tobytes())
     return h.hexdigest()
 
 
@@ -93,36 +94,16 @@ def _encode_side(tok, texts: list[str], lowercase: bool, max_length: int) -> tup
     return u_ids[starts + within], lengths
 
 
-def _raw_to_npy(raw: Path, dtype, out: Path) -> int:
-    """Turn a raw little-endian array file into ``.npy`` without loading it; return its length."""
-    n = raw.stat().st_size // np.dtype(dtype).itemsize
-    dst = np.lib.format.open_memmap(out, mode="w+", dtype=dtype, shape=(n,))
-    if n:
-        src = np.memmap(raw, dtype=dtype, mode="r", shape=(n,))
-        for start in range(0, n, HASH_CHUNK):
-            dst[start:start + HASH_CHUNK] = src[start:start + HASH_CHUNK]
-        del src
-    dst.flush()
-    del dst
-    raw.unlink()
-    return n
-
-
 def _offsets(lengths_raw: Path, out: Path) -> int:
-    """``offsets.npy`` (n+1, int64) from a raw file of int64 lengths; return the token count."""
+    """``offsets.npy`` (n+1, int64) from a raw file of int64 lengths, streamed; return the token count."""
     n = lengths_raw.stat().st_size // 8
-    dst = np.lib.format.open_memmap(out, mode="w+", dtype=np.int64, shape=(n + 1,))
-    dst[0] = 0
     total = 0
-    if n:
-        src = np.memmap(lengths_raw, dtype=np.int64, mode="r", shape=(n,))
-        for start in range(0, n, HASH_CHUNK):
-            block = np.cumsum(src[start:start + HASH_CHUNK]) + total
-            dst[start + 1:start + 1 + len(block)] = block
-            total = int(block[-1])
-        del src
-    dst.flush()
-    del dst
+    with npyio.NpyWriter(out, np.int64, (n + 1,)) as dst, open(lengths_raw, "rb") as src:
+        dst.write(np.zeros(1, dtype=np.int64))
+        while len(block := np.fromfile(src, dtype=np.int64, count=HASH_CHUNK)):
+            ends = np.cumsum(block) + total
+            dst.write(ends)
+            total = int(ends[-1])
     lengths_raw.unlink()
     return total
 
@@ -175,10 +156,12 @@ def binarise(pairs_tsv: str | os.PathLike[str], tokenizer_dir: str | os.PathLike
                 n += len(chunk)
         tokens = {}
         for side in SIDES:
-            _raw_to_npy(tmp / f"{side}.ids", np.int32, tmp / f"{side}.ids.npy")
+            npyio.raw_to_npy(tmp / f"{side}.ids", np.int32, tmp / f"{side}.ids.npy")
             tokens[side] = _offsets(tmp / f"{side}.len", tmp / f"{side}.offsets.npy")
-        _raw_to_npy(tmp / "src.lang", np.int16, tmp / "src.lang.npy")
-        np.save(tmp / "tgt.lang.npy", np.full(n, index[ENGLISH], dtype=np.int16))
+        npyio.raw_to_npy(tmp / "src.lang", np.int16, tmp / "src.lang.npy")
+        with npyio.NpyWriter(tmp / "tgt.lang.npy", np.int16, (n,)) as out:
+            for start in range(0, n, HASH_CHUNK):
+                out.write(np.full(min(HASH_CHUNK, n - start), index[ENGLISH], dtype=np.int16))
         meta = _meta(n, languages, tok, max_length, lowercase, tokenizer_dir, out_dir, tmp, tokens)
         write_json(tmp / "meta.json", meta)
     logger.info("binarised %d pairs into %s (%s)", n, out_dir, meta["content_sha256"][:12])
@@ -212,25 +195,19 @@ def merge_shards(parts: list[str | os.PathLike[str]], tokenizer_dir: str | os.Pa
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
         for side in SIDES:
-            ids = np.lib.format.open_memmap(tmp / f"{side}.ids.npy", mode="w+", dtype=np.int32, shape=(tokens[side],))
-            offsets = np.lib.format.open_memmap(tmp / f"{side}.offsets.npy", mode="w+", dtype=np.int64, shape=(n + 1,))
-            lang = np.lib.format.open_memmap(tmp / f"{side}.lang.npy", mode="w+", dtype=np.int16, shape=(n,))
-            offsets[0] = 0
-            row = tok_pos = 0
-            for p, m in zip(parts, metas):
-                part = load_shards(p)
-                k, t = m["n_pairs"], m["tokens"][side]
-                src_ids, src_off, src_lang = (getattr(part, f"{side}_{a}") for a in ("ids", "offsets", "lang"))
-                for s in range(0, t, HASH_CHUNK):
-                    ids[tok_pos + s:tok_pos + min(s + HASH_CHUNK, t)] = src_ids[s:s + HASH_CHUNK]
-                for s in range(0, k, HASH_CHUNK):
-                    offsets[row + 1 + s:row + 1 + min(s + HASH_CHUNK, k)] = src_off[1 + s:1 + s + HASH_CHUNK] + tok_pos
-                    lang[row + s:row + min(s + HASH_CHUNK, k)] = src_lang[s:s + HASH_CHUNK]
-                row += k
-                tok_pos += t
-            for arr in (ids, offsets, lang):
-                arr.flush()
-            del ids, offsets, lang
+            with npyio.NpyWriter(tmp / f"{side}.ids.npy", np.int32, (tokens[side],)) as ids, \
+                    npyio.NpyWriter(tmp / f"{side}.offsets.npy", np.int64, (n + 1,)) as offsets, \
+                    npyio.NpyWriter(tmp / f"{side}.lang.npy", np.int16, (n,)) as lang:
+                offsets.write(np.zeros(1, dtype=np.int64))
+                tok_pos = 0
+                for p, m in zip(parts, metas):
+                    for block in npyio.iter_rows(Path(p) / f"{side}.ids.npy", HASH_CHUNK):
+                        ids.write(block)
+                    for block in npyio.iter_rows(Path(p) / f"{side}.offsets.npy", HASH_CHUNK, start=1):
+                        offsets.write(block + tok_pos)
+                    for block in npyio.iter_rows(Path(p) / f"{side}.lang.npy", HASH_CHUNK):
+                        lang.write(block)
+                    tok_pos += m["tokens"][side]
         meta = _meta(n, list(tok.ems_languages), tok, int(tok.ems_max_length), tok.ems_lowercase, tokenizer_dir,
                      out_dir, tmp, tokens)
         meta["parts"] = [Path(p).name for p in parts]

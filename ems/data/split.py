@@ -9,7 +9,7 @@ pool. Languages with fewer than ``min_pairs_per_language`` pairs are dropped (lo
 Temperature sampling (Arivazhagan et al. 2019; the paper's code uses T=5): language ``l``
 with ``n_l`` pool pairs gets ``p_l ∝ n_l^(1/T)`` of ``max_train_pairs`` (default: all
 pairs), capped at ``max_pairs_per_language``. The plan reads only ``keys.npy`` and
-``stats.json`` of each language (memory-mapped, in chunks); :mod:`ems.data.sample` then
+``stats.json`` of each language (read in chunks); :mod:`ems.data.sample` then
 streams each language's text once.
 """
 
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ems.data import npyio
 from ems.data.hashing import member
 from ems.errors import DataError
 from ems.io import atomic_dir, atomic_path, read_json, write_json
@@ -32,7 +33,7 @@ from ems.io import atomic_dir, atomic_path, read_json, write_json
 logger = logging.getLogger(__name__)
 
 MAX_VALID_FRACTION = 0.2
-CHUNK = 1 << 22
+CHUNK = 1 << 20
 
 
 def language_rng(seed: int, lang: str, purpose: str) -> np.random.Generator:
@@ -57,15 +58,31 @@ def temperature_targets(counts: Mapping[str, int], temperature: float, total: in
     return dict(zip(langs, base.tolist()))
 
 
-def pool_mask(keys: np.ndarray, valid_idx: np.ndarray, valid_src: np.ndarray, valid_tgt: np.ndarray,
-              start: int = 0, stop: int | None = None) -> np.ndarray:
-    """Rows ``start:stop`` of a language that stay in the training pool."""
-    stop = len(keys) if stop is None else stop
-    block = np.asarray(keys[start:stop])
+def pool_mask(block: np.ndarray, start: int, valid_idx: np.ndarray, valid_src: np.ndarray,
+              valid_tgt: np.ndarray) -> np.ndarray:
+    """Which rows of a block of a language's keys (rows ``start:start+len(block)``) stay in the pool."""
     keep = ~(member(valid_src, block[:, 0]) | member(valid_tgt, block[:, 1]))
-    inside = valid_idx[(valid_idx >= start) & (valid_idx < stop)] - start
+    inside = valid_idx[(valid_idx >= start) & (valid_idx < start + len(block))] - start
     keep[inside] = False
     return keep
+
+
+def iter_pool(keys_path: Path, valid_idx: np.ndarray, valid_src: np.ndarray, valid_tgt: np.ndarray):
+    """``(start, mask)`` per block of a language's ``keys.npy``, read in chunks (no memory map)."""
+    start = 0
+    for block in npyio.iter_rows(keys_path, CHUNK):
+        yield start, pool_mask(block, start, valid_idx, valid_src, valid_tgt)
+        start += len(block)
+
+
+def rows_at(keys_path: Path, rows: np.ndarray) -> np.ndarray:
+    """The key rows at sorted positions ``rows`` (read in chunks)."""
+    out, start = [], 0
+    for block in npyio.iter_rows(keys_path, CHUNK):
+        inside = rows[(rows >= start) & (rows < start + len(block))] - start
+        out.append(block[inside])
+        start += len(block)
+    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.uint64)
 
 
 def make_plan(language_dirs: Mapping[str, str | os.PathLike[str]], settings: Mapping[str, Any],
@@ -80,19 +97,19 @@ def make_plan(language_dirs: Mapping[str, str | os.PathLike[str]], settings: Map
                     settings["min_pairs_per_language"])
     if not kept:
         raise DataError("no language has min_pairs_per_language pairs after decontamination; lower it or add languages")
-    keys = {l: np.load(Path(language_dirs[l]) / "keys.npy", mmap_mode="r") for l in kept}
+    keys = {l: Path(language_dirs[l]) / "keys.npy" for l in kept}
     valid_idx: dict[str, np.ndarray] = {}
     for lang, n in kept.items():
-        if len(keys[lang]) != n:
-            raise DataError(f"{language_dirs[lang]}: keys.npy has {len(keys[lang])} rows, stats.json says {n}; rerun its job")
+        if npyio.length(keys[lang]) != n:
+            raise DataError(f"{language_dirs[lang]}: keys.npy has {npyio.length(keys[lang])} rows, stats.json says {n}; "
+                            "rerun its job")
         k = min(settings["valid_pairs_per_language"], int(n * MAX_VALID_FRACTION))
         valid_idx[lang] = language_rng(seed, lang, "valid").choice(n, size=k, replace=False).astype(np.int64)
-    valid_src = np.unique(np.concatenate([np.asarray(keys[l][np.sort(i), 0]) for l, i in valid_idx.items()]))
-    valid_tgt = np.unique(np.concatenate([np.asarray(keys[l][np.sort(i), 1]) for l, i in valid_idx.items()]))
+    valid_rows = np.concatenate([rows_at(keys[l], np.sort(i)) for l, i in valid_idx.items()])
+    valid_src, valid_tgt = np.unique(valid_rows[:, 0]), np.unique(valid_rows[:, 1])
     pools: dict[str, int] = {}
     for lang, n in kept.items():
-        pools[lang] = sum(int(pool_mask(keys[lang], valid_idx[lang], valid_src, valid_tgt, s, min(s + CHUNK, n)).sum())
-                          for s in range(0, n, CHUNK))
+        pools[lang] = sum(int(mask.sum()) for _, mask in iter_pool(keys[lang], valid_idx[lang], valid_src, valid_tgt))
         shared = n - len(valid_idx[lang]) - pools[lang]
         if shared:
             logger.info("%s: %d training pairs share a side with a validation pair and leave the pool", lang, shared)

@@ -11,7 +11,7 @@ import gzip
 import io
 import itertools
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import IO
 from zipfile import BadZipFile
 
