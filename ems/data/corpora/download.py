@@ -35,18 +35,10 @@ def mirror_path(mirror: str | os.PathLike[str], url: str) -> Path:
 
 
 def read_lock(path: Path) -> dict[str, str]:
-    """``{file name: sha256}`` of a lock file (absent file: empty)."""
-    out: dict[str, str] = {}
-    if not path.exists():
-        return out
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        digest, sep, name = line.partition("  ")
-        if not sep or len(digest) != 64:
-            raise DataError(f"{path}, line {number}: expected '<sha256>  <file name>'")
-        out[name] = digest
-    return out
+    """``{file name: sha256}`` of a lock file (an absent file: empty; same format as the archive manifests)."""
+    from ems.data.fetch import read_manifest
+
+    return read_manifest(path) if path.exists() else {}
 
 
 def record(lock: Path, name: str, digest: str) -> None:
