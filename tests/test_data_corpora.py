@@ -287,6 +287,7 @@ def test_config_to_train_ready_shards(server, tmp_path):
     assert sorted(read_lock(locks / "tiny.sha256")) == ["de-en.txt.zip", "en-fr.txt.zip"]
     assert sorted(read_lock(locks / "tc.sha256")) == ["eng-hbs.tar"]
     assert sum("eng-hbs.tar" in r for r in server.requests) == 1  # one download serves both languages
+    assert not (work / "results/corpora/shards/parts/train/deu").exists()  # temporary: merged, then removed
     meta = json.loads((work / "results/corpora/shards/train/meta.json").read_text())
     assert meta["n_pairs"] == 200 and meta["languages"] == ["deu", "eng", "fra", "hrv", "srp_Cyrl"]
     with open(work / "results/corpora/stats/pairs_per_language.csv", encoding="utf-8") as fh:

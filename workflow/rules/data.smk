@@ -241,7 +241,8 @@ rule binarise:
         split=ems_paths.split_dir(RESULTS, "{lang}"),
         tokenizer=rules.tokenizer.output.tokenizer,
     output:
-        shards=directory(ems_paths.shard_part_dir(RESULTS, "{split}", "{lang}")),
+        # Removed once merged (the merged split holds the same arrays).
+        shards=temp(directory(ems_paths.shard_part_dir(RESULTS, "{split}", "{lang}"))),
     wildcard_constraints:
         split="train|valid",
     params:
