@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ems.data.decontaminate import evaluation_keys
-from ems.data.hashing import keys64
+from ems.data.hashing import keys64, positions
 from ems.errors import DataError
 from ems.io import atomic_dir, read_json, write_json
 
@@ -36,11 +36,7 @@ class EvalKeys:
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """Set index of each key, -1 where no evaluation set holds it."""
         out = np.full(len(keys), -1, dtype=np.int16)
-        if len(self.keys) == 0 or len(keys) == 0:
-            return out
-        pos = np.searchsorted(self.keys, keys)
-        pos[pos == len(self.keys)] = 0
-        hit = self.keys[pos] == keys
+        pos, hit = positions(self.keys, keys)
         out[hit] = self.sets[pos[hit]]
         return out
 

@@ -16,9 +16,9 @@ import xxhash
 _xxh3 = xxhash.xxh3_64_intdigest
 
 
-def key64(text: str) -> int:
+def key64(text: str, seed: int = 0) -> int:
     """The 64-bit key of one string (xxh3 of its UTF-8 bytes; stable across processes and runs)."""
-    return _xxh3(text.encode("utf-8"))
+    return _xxh3(text.encode("utf-8"), seed=seed)
 
 
 def keys64(texts: Iterable[str]) -> np.ndarray:
@@ -26,13 +26,18 @@ def keys64(texts: Iterable[str]) -> np.ndarray:
     return np.fromiter((_xxh3(t.encode("utf-8")) for t in texts), dtype=np.uint64)
 
 
-def member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Boolean mask: which of ``keys`` are in the sorted array ``sorted_keys``."""
+def positions(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(position in sorted_keys, found)`` of each of ``keys`` (position meaningful where found)."""
     if len(sorted_keys) == 0 or len(keys) == 0:
-        return np.zeros(len(keys), dtype=bool)
+        return np.zeros(len(keys), dtype=np.int64), np.zeros(len(keys), dtype=bool)
     pos = np.searchsorted(sorted_keys, keys)
     pos[pos == len(sorted_keys)] = 0
-    return sorted_keys[pos] == keys
+    return pos, sorted_keys[pos] == keys
+
+
+def member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Boolean mask: which of ``keys`` are in the sorted array ``sorted_keys``."""
+    return positions(sorted_keys, keys)[1]
 
 
 class KeySet:

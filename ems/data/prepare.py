@@ -15,6 +15,7 @@ set (:mod:`ems.data.evalkeys`). Outputs of ``corpus/languages/<lang>/``:
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
 import time
@@ -30,6 +31,7 @@ from ems.data.corpora.lines import Progress
 from ems.data.evalkeys import EvalKeys
 from ems.data.hashing import KeySet, keys64
 from ems.data.npyio import raw_to_npy
+from ems.data.tsv import HEADER_LINE
 from ems.errors import DataError
 from ems.io import atomic_dir, write_json
 
@@ -135,8 +137,6 @@ def prepare_language(lang: str, pairs: Iterable[tuple[str, str, str]], settings:
                      eval_keys: EvalKeys, out_dir: str | os.PathLike[str], progress: Progress | None = None,
                      where: str = "corpus.sources") -> dict[str, Any]:
     """Clean, de-duplicate and decontaminate one language's pairs into ``out_dir`` (atomically)."""
-    import gzip
-
     cleaner = LanguageCleaner(lang, settings, eval_keys)
     start = last = time.monotonic()
     out_dir = Path(out_dir)
@@ -144,7 +144,7 @@ def prepare_language(lang: str, pairs: Iterable[tuple[str, str, str]], settings:
         keys_raw = tmp / "keys.u64"
         with gzip.open(tmp / "pairs.tsv.gz", "wt", encoding="utf-8", compresslevel=1, newline="\n") as out, \
                 open(keys_raw, "wb") as kout:
-            out.write("lang\tsrc\ttgt\torigin\n")
+            out.write(HEADER_LINE)
             for chunk in _chunks(pairs, CHUNK):
                 rows, keys = cleaner.process(chunk)
                 out.write("".join(rows))

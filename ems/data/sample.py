@@ -23,29 +23,25 @@ from typing import Any
 
 import numpy as np
 
+from ems.data.hashing import key64
 from ems.data.split import iter_pool, language_rng
+from ems.data.tsv import HEADER_LINE
 from ems.errors import DataError
 from ems.io import atomic_dir, read_json, write_json
 
 logger = logging.getLogger(__name__)
 
-HEADER = "lang\tsrc\ttgt\torigin\n"
-
-
 class Sketch:
     """The ``k`` distinct strings with the smallest seeded xxh3 hash (a uniform distinct sample)."""
 
     def __init__(self, k: int, seed: int) -> None:
-        import xxhash
-
         self.k = k
         self.seed = seed
-        self._hash = xxhash.xxh3_64_intdigest
         self.heap: list[tuple[int, str]] = []  # max-heap by negated priority
         self.members: set[str] = set()
 
     def add(self, text: str) -> None:
-        p = self._hash(text.encode("utf-8"), seed=self.seed)
+        p = key64(text, self.seed)
         if len(self.heap) >= self.k and p >= -self.heap[0][0]:
             return
         if text in self.members:
@@ -111,7 +107,7 @@ def sample_language(lang: str, language_dir: str | os.PathLike[str], plan_dir: s
         with gzip.open(Path(language_dir) / "pairs.tsv.gz", "rt", encoding="utf-8", newline="\n") as fin, \
                 gzip.open(tmp / "train.tsv.gz", "wt", encoding="utf-8", compresslevel=1, newline="\n") as fout:
             fin.readline()
-            fout.write(HEADER)
+            fout.write(HEADER_LINE)
             buf: list[str] = []
             for i, line in enumerate(fin):
                 times = 0
@@ -137,7 +133,7 @@ def sample_language(lang: str, language_dir: str | os.PathLike[str], plan_dir: s
             raise DataError(f"{language_dir}/pairs.tsv.gz: shorter than its keys.npy ({written} of {entry['sampled']} "
                             "sampled pairs written); rerun its prepare job")
         with gzip.open(tmp / "valid.tsv.gz", "wt", encoding="utf-8", compresslevel=1, newline="\n") as fv:
-            fv.write(HEADER)
+            fv.write(HEADER_LINE)
             fv.write("".join(valid_rows))  # type: ignore[arg-type]
         with gzip.open(tmp / "tokenizer_sample.tsv.gz", "wt", encoding="utf-8", compresslevel=1, newline="\n") as fs:
             for side, sketch in (("src", src_sketch), ("eng", eng_sketch)):
@@ -162,7 +158,7 @@ def _dropped(lang: str, out_dir: str | os.PathLike[str], pairs: int) -> dict[str
     with atomic_dir(out_dir) as tmp:
         for name in ("train.tsv.gz", "valid.tsv.gz"):
             with gzip.open(tmp / name, "wt", encoding="utf-8") as fh:
-                fh.write(HEADER)
+                fh.write(HEADER_LINE)
         with gzip.open(tmp / "tokenizer_sample.tsv.gz", "wt", encoding="utf-8"):
             pass
         write_json(tmp / "counts.json", counts)

@@ -132,15 +132,22 @@ def load_tokenizer(path: str | os.PathLike[str]):
     from transformers import PreTrainedTokenizerFast
 
     path = Path(path)
+    settings = _ems_settings(path)
+    tok = PreTrainedTokenizerFast.from_pretrained(str(path))
+    for name, value in settings.items():
+        setattr(tok, name, value)
+    return tok
+
+
+def _ems_settings(path: Path) -> dict[str, Any]:
+    """``ems_lowercase``, ``ems_languages``, ``ems_max_length`` of a saved tokenizer's config (one reader
+    for both loaders); a folder without ``tokenizer_config.json`` is a DataError."""
     cfg_path = path / "tokenizer_config.json"
     if not cfg_path.exists():
         raise DataError(f"{path}: not a tokenizer folder (no tokenizer_config.json); run the tokenizer step")
     cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-    tok = PreTrainedTokenizerFast.from_pretrained(str(path))
-    tok.ems_lowercase = bool(cfg.get("ems_lowercase", False))
-    tok.ems_languages = list(cfg.get("ems_languages", []))
-    tok.ems_max_length = cfg.get("ems_max_length", tok.model_max_length)
-    return tok
+    return {"ems_lowercase": bool(cfg.get("ems_lowercase", False)), "ems_languages": list(cfg.get("ems_languages", [])),
+            "ems_max_length": cfg.get("ems_max_length", cfg.get("model_max_length"))}
 
 
 class SavedTokenizer:
@@ -149,15 +156,13 @@ class SavedTokenizer:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         path = Path(path)
-        cfg_path = path / "tokenizer_config.json"
-        if not cfg_path.exists() or not (path / "tokenizer.json").exists():
-            raise DataError(f"{path}: not a tokenizer folder (no tokenizer_config.json or tokenizer.json); "
-                            "run the tokenizer step")
-        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+        settings = _ems_settings(path)
+        if not (path / "tokenizer.json").exists():
+            raise DataError(f"{path}: not a tokenizer folder (no tokenizer.json); run the tokenizer step")
         self.backend_tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        self.ems_lowercase = bool(cfg.get("ems_lowercase", False))
-        self.ems_languages = list(cfg.get("ems_languages", []))
-        self.ems_max_length = cfg.get("ems_max_length", cfg.get("model_max_length"))
+        self.ems_lowercase: bool = settings["ems_lowercase"]
+        self.ems_languages: list[str] = settings["ems_languages"]
+        self.ems_max_length: int = settings["ems_max_length"]
 
     def __len__(self) -> int:
         return self.backend_tokenizer.get_vocab_size(with_added_tokens=True)

@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 COLUMNS = ["lang", "src", "tgt", "origin"]
 _HEADER = "\t".join(COLUMNS)
+#: The first line of every corpus table, as the streaming writers write it.
+HEADER_LINE = _HEADER + "\n"
 
 
 def write_pairs(path: str | os.PathLike[str], frame: pd.DataFrame) -> None:
