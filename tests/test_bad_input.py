@@ -115,6 +115,10 @@ PREPARE_CASES = {
                                               languages={"zho": "de"}),
     "corpus_source_unknown_kind": Case(lambda tmp: (
         _prepare(tmp, {"sources": [{"kind": "paracrawl", "version": "v9"}]}), ["corpus.sources", "paracrawl"])),
+    "corpus_url_with_credentials": Case(lambda tmp: (
+        _prepare(tmp, {"sources": [{"kind": "opus", "corpus": "CCMatrix", "version": "v1", "languages": ["deu"],
+                                    "url": f"https://alice:{SECRET}@mirror.example/opus"}]}),
+        ["corpus.sources", "url"])),
     "corpus_source_missing_key": Case(lambda tmp: (
         _prepare(tmp, {"sources": [{"kind": "opus", "corpus": "CCMatrix", "languages": ["deu"]}]}),
         ["corpus.sources", "version"])),
