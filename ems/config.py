@@ -108,7 +108,35 @@ def validate_config(config: Mapping[str, Any], source: str = "config") -> dict[s
     _fill_section_defaults(cfg, schema)
     check(schema_validator(schema), cfg, f"configuration {source}")
     check_language_codes(cfg, source)
+    check_official_inputs(cfg, source)
     return cfg
+
+
+#: Where the authors publish their trained model (github Mao-KU/EMS README, "Get Started").
+OFFICIAL_CHECKPOINT_URL = "https://lotus.kuee.kyoto-u.ac.jp/~zhuoyuanmao/EMS_model.pt"
+
+
+def check_official_inputs(cfg: Mapping[str, Any], source: str = "config") -> None:
+    """The authors' files that ``tokenizer.model: official`` and peer ``official-ems`` need are configured:
+    the Mao-KU/EMS source, and a checkpoint that exists (a local path) or a URL (downloaded by a rule)."""
+    official_tokenizer = cfg.get("tokenizer", {}).get("model") == "official"
+    evaluation = cfg.get("evaluation", {})
+    peer = "official-ems" in evaluation.get("peers", [])
+    if (official_tokenizer or peer) and "ems_official" not in cfg.get("sources", {}):
+        what = "tokenizer.model: official" if official_tokenizer else "peer official-ems"
+        raise ConfigError(f"invalid configuration {source}: sources.ems_official: {what} needs the Mao-KU/EMS "
+                          "source (copy its entry from config.yaml)")
+    if not peer:
+        return
+    official = evaluation.get("official_ems", {})
+    checkpoint = official.get("checkpoint")
+    where = f"download EMS_model.pt from {OFFICIAL_CHECKPOINT_URL} (github Mao-KU/EMS README)"
+    if not checkpoint:
+        raise ConfigError(f"invalid configuration {source}: evaluation.official_ems.checkpoint: peer official-ems "
+                          f"needs the authors' checkpoint; {where} and give its path")
+    if not str(checkpoint).startswith(("http://", "https://")) and not Path(checkpoint).is_file():
+        raise ConfigError(f"invalid configuration {source}: evaluation.official_ems.checkpoint: {checkpoint} does "
+                          f"not exist; {where}")
 
 
 def schema_validator(schema: Mapping[str, Any]) -> jsonschema.protocols.Validator:

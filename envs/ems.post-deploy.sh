@@ -8,5 +8,5 @@ if [ ! -f "$root/pyproject.toml" ] || [ ! -d "$root/ems" ]; then
   echo "envs/ems.post-deploy.sh: $root is not the ems-workflow checkout (set EMS_ROOT to it)" >&2
   exit 2
 fi
-python -m pip install --no-cache-dir -e "$root[postgres]"  # editable: the rules run the checkout's code
+python -m pip install --no-cache-dir -e "$root[postgres,official]"  # editable: the rules run the checkout's code
 python -c "import ems, torch; print('ems', ems.__version__, 'from', ems.__file__, '| torch', torch.__version__)"

@@ -108,8 +108,28 @@ def _tokenizer(args: argparse.Namespace) -> None:
     from ems.data.tokenizer import train_tokenizer
 
     settings = section_settings(args.settings, "tokenizer")
+    if settings["model"] == "official":
+        _official_tokenizer(args, settings)
+        return
     dirs = {lang: Path(args.root) / lang for lang in args.langs}
     train_tokenizer(read_tokenizer_samples(dirs, settings["sample_sentences_per_language"]), args.out, settings)
+
+
+def _official_tokenizer(args: argparse.Namespace, settings: dict[str, Any]) -> None:
+    """The authors' SentencePiece model as our tokenizer folder; every corpus language needs its tag."""
+    from ems.data.official_tokenizer import REPOSITORY_MODEL, official_tags, save_official_tokenizer
+    from ems.data.pretokenize import official_code
+    from ems.errors import ConfigError
+
+    if not args.official_source:
+        raise ConfigError("tokenizer.model: official needs --official-source (the fetched Mao-KU/EMS folder)")
+    model_file = Path(args.official_source) / REPOSITORY_MODEL
+    codes = {tag[2:-1] for tag in official_tags(model_file)}
+    missing = [lang for lang in args.langs if official_code(lang) not in codes]
+    if missing:
+        raise ConfigError(f"tokenizer.model: official has no language tag for corpus languages {missing} "
+                          f"(its tags: {sorted(codes)}); drop them from corpus.languages or use tokenizer.model: bpe")
+    save_official_tokenizer(model_file, args.out, settings)
 
 
 def _binarise(args: argparse.Namespace) -> None:
@@ -199,6 +219,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--langs", required=True, nargs="+")
     p.add_argument("--out", required=True, help="tokenizer folder")
     p.add_argument("--settings", required=True, help="JSON of the tokenizer section")
+    p.add_argument("--official-source", default="", help="tokenizer.model official: the fetched Mao-KU/EMS folder")
     p.set_defaults(func=_tokenizer)
 
     p = subparsers.add_parser("binarise", help="encode pairs into memory-mappable token shards (streaming)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import itertools
 import logging
 import os
 from dataclasses import dataclass
@@ -79,11 +80,12 @@ def content_hash(folder: Path) -> str:
     return h.hexdigest()
 
 
-def _encode_side(tok, texts: list[str], lowercase: bool, max_length: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(ids, lengths)`` of ``texts``; each distinct sentence is encoded once (the sampled
-    training set repeats the pairs of upsampled languages, next to each other)."""
+def _encode_side(tok, texts: list[str], lowercase: bool, max_length: int,
+                 lang: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids, lengths)`` of ``texts`` of language ``lang``; each distinct sentence is encoded once
+    (the sampled training set repeats the pairs of upsampled languages, next to each other)."""
     codes, uniques = pd.factorize(pd.Series(texts, dtype=object), sort=False)
-    enc = encode_batch(tok, list(uniques), lowercase, max_length)
+    enc = encode_batch(tok, list(uniques), lowercase, max_length, lang)
     u_len = np.fromiter((len(e) for e in enc), dtype=np.int64, count=len(enc))
     u_ids = np.fromiter((i for e in enc for i in e), dtype=np.int32, count=int(u_len.sum()))
     u_start = np.zeros(len(uniques), dtype=np.int64)
@@ -147,10 +149,12 @@ def binarise(pairs_tsv: str | os.PathLike[str], tokenizer_dir: str | os.PathLike
                 if unknown:
                     raise DataError(f"{pairs_tsv}: languages {unknown} have no tag in the tokenizer {tokenizer_dir}; "
                                     "rerun the tokenizer step")
-                for j, side in ((1, "src"), (2, "tgt")):
-                    ids, lengths = _encode_side(tok, [row[j] for row in chunk], lowercase, max_length)
-                    files[f"{side}.ids"].write(ids.astype(np.int32).tobytes())
-                    files[f"{side}.len"].write(lengths.astype(np.int64).tobytes())
+                for lang, run in itertools.groupby(chunk, key=lambda row: row[0]):  # one run per language
+                    run = list(run)
+                    for j, side, side_lang in ((1, "src", lang), (2, "tgt", ENGLISH)):
+                        ids, lengths = _encode_side(tok, [row[j] for row in run], lowercase, max_length, side_lang)
+                        files[f"{side}.ids"].write(ids.astype(np.int32).tobytes())
+                        files[f"{side}.len"].write(lengths.astype(np.int64).tobytes())
                 files["src.lang"].write(np.fromiter((index[row[0]] for row in chunk), dtype=np.int16,
                                                     count=len(chunk)).tobytes())
                 n += len(chunk)

@@ -21,6 +21,7 @@ from typing import Any
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
+from ems.data.official_tokenizer import OfficialTokenizer, is_official
 from ems.errors import DataError
 from ems.io import atomic_dir
 from ems.languages import ENGLISH
@@ -163,16 +164,26 @@ class SavedTokenizer:
         self.ems_lowercase: bool = settings["ems_lowercase"]
         self.ems_languages: list[str] = settings["ems_languages"]
         self.ems_max_length: int = settings["ems_max_length"]
+        #: The authors' SentencePiece + pre-tokenisation (tokenizer.model: official), else None.
+        self.official = None
+        if is_official(path):
+            self.official = OfficialTokenizer(path, self.ems_max_length)
 
     def __len__(self) -> int:
         return self.backend_tokenizer.get_vocab_size(with_added_tokens=True)
 
 
 def encode_batch(tokenizer, sentences: Sequence[str], lowercase: bool | None = None,
-                 max_length: int | None = None) -> list[list[int]]:
+                 max_length: int | None = None, lang: str | None = None) -> list[list[int]]:
     """Subword ids of each sentence: no special tokens, truncated to ``max_length``, never
     empty (a sentence with no token becomes ``[<unk>]``). ``lowercase``/``max_length``
-    default to the tokenizer's saved settings."""
+    default to the tokenizer's saved settings. The official tokenizer segments by language,
+    so it needs ``lang`` (a canonical code)."""
+    official = getattr(tokenizer, "official", None)
+    if official is not None:
+        if lang is None:
+            raise ValueError("the official tokenizer pre-tokenises by language: pass lang")
+        return official.encode(sentences, lang, max_length)
     if lowercase is None:
         lowercase = getattr(tokenizer, "ems_lowercase", False)
     if max_length is None:

@@ -2,8 +2,8 @@
 
 Sentences are tokenised by the model folder's own tokenizer (lower-casing included), sorted
 by length, embedded in batches under ``torch.inference_mode()``; the vector is the mean of
-the last layer over non-padding tokens. The language is accepted for the protocol: EMS is
-language-agnostic at inference time.
+the last layer over non-padding tokens. The language is used only by the official tokenizer
+(its Moses / jieba / JUMAN pre-tokenisation); the encoder itself is language-agnostic.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ems.model.io import embed_texts, load_model
+from ems.model.io import embed_texts, load_model, official_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +37,15 @@ class EmsEncoder:
         self.batch_size = int(batch_size)
         self.max_length = int(self.info["max_length"])
         self.name = name or f"ems:{self.info.get('model_id', self.model_dir.parent.name)}"
+        #: the authors' tokenizer (pre-tokenisation by language) when the model was trained or imported with it
+        self.official = official_tokenizer(self.model_dir, self.max_length)
 
     @property
     def dim(self) -> int:
         return int(self.model.config.hidden_size)
 
     def encode(self, sentences: Sequence[str], lang: str) -> np.ndarray:
-        """(n, d) float32 vectors of ``sentences`` (``lang`` is a canonical code, unused)."""
-        return embed_texts(self.model, self.tokenizer, list(sentences), self.max_length, self.batch_size, self.device)
+        """(n, d) float32 vectors of ``sentences`` (``lang``: a canonical code, used by the official
+        tokenizer's pre-tokenisation only)."""
+        return embed_texts(self.model, self.tokenizer, list(sentences), self.max_length, self.batch_size, self.device,
+                           lang=lang, official=self.official)

@@ -102,24 +102,44 @@ def card_text(info: Mapping[str, Any], results: Sequence[Mapping[str, Any]] | No
     settings = info.get("settings") or {}
     langs = list(info.get("languages") or [])
     head = yaml.safe_dump(front_matter(info), sort_keys=False, allow_unicode=True).strip()
-    lines = ["---", head, "---", "", f"# EMS sentence encoder `{model_id}`", "",
+    imported = info.get("imported_from")
+    intro = (("The authors' EMS model (Mao, Chu & Kurohashi, TASLP 2024; github Mao-KU/EMS), imported from their "
+              f"checkpoint `{imported}` (sha256 `{info.get('checkpoint_sha256')}`, training step "
+              f"{info.get('official_step')}, best dev loss {_fmt(info.get('official_best_loss'))}) by "
+              "`ems import-official`; its vectors equal the official inference's (docs/paper.md).") if imported else
              ("A multilingual sentence encoder trained with this project's EMS objective (XTR token-level "
-             "cross-lingual reconstruction plus a contrastive sentence-level loss, after Mao et al., EMS; "
-             "docs/training.md). Sentence vectors are mean-pooled token states; compare them with cosine similarity."),
+              "cross-lingual reconstruction plus a contrastive sentence-level loss, after Mao et al., EMS; "
+              "docs/training.md)."))
+    lines = ["---", head, "---", "", f"# EMS sentence encoder `{model_id}`", "",
+             intro + " Sentence vectors are mean-pooled token states; compare them with cosine similarity.",
              "", "## Configuration", "", "| setting | value |", "|---|---|"]
     lines += [f"| `{k}` | {_fmt(v)} |" for k, v in _config_rows(settings)]
-    lines += [f"| max sequence length | {info.get('max_length')} |",
-              (f"| best step (dev retrieval accuracy) | {info.get('best_step')} of {info.get('steps')} "
-              f"({_fmt(info.get('best_dev_retrieval_acc'))}) |"), "",
-              "## Languages", "", f"Trained on {len(langs)} languages (paired with English): "
+    lines += [f"| max sequence length | {info.get('max_length')} |"]
+    if not imported:
+        lines.append(f"| best step (dev retrieval accuracy) | {info.get('best_step')} of {info.get('steps')} "
+                     f"({_fmt(info.get('best_dev_retrieval_acc'))}) |")
+    lines += ["",
+              "## Languages", "", (f"{len(langs)} language tags: " if imported else
+                                   f"Trained on {len(langs)} languages (paired with English): ")
               + ", ".join(f"{_language_name(c)} (`{c}`)" for c in langs) + ".", "",
               "## Training data and provenance", "", "| what | value |", "|---|---|"]
     lines += [f"| {label} | `{info[key]}` |" for key, label in PROVENANCE if info.get(key)]
+    if imported:
+        lines += [f"| official checkpoint | `{imported}` |", f"| its sha256 | `{info.get('checkpoint_sha256')}` |"]
     if info.get("mlflow_run_id"):
         lines.append(f"| MLflow run | `{info['mlflow_run_id']}` |")
-    lines += ["", ("The training shards are the project's data stage output (docs/data.md); the hash is the "
-              "`content_sha256` of their `meta.json`, so a rebuilt corpus with another hash is another corpus."), "",
-              "## How to load", "", "sentence-transformers:", "", "```python",
+    if not imported:
+        lines += ["", ("The training shards are the project's data stage output (docs/data.md); the hash is the "
+                  "`content_sha256` of their `meta.json`, so a rebuilt corpus with another hash is another corpus.")]
+    lines += ["",
+              "## How to load", ""]
+    if info.get("tokenizer") == "official":
+        lines += [("**Pre-tokenise first.** This model uses the authors' tokenizer: text is lower-cased and "
+                   "segmented per language (Moses; jieba for Chinese; a JUMAN-dictionary analyser for Japanese) "
+                   "before SentencePiece, which the loaders below do not do. `ems embed --lang <code>` does it; "
+                   "in Python, `from ems.data.pretokenize import pretokenize` and pass "
+                   "`pretokenize(sentences, \"de\")` (the official two-letter code) to them."), ""]
+    lines += ["sentence-transformers:", "", "```python",
               "from sentence_transformers import SentenceTransformer", "",
               "model = SentenceTransformer(\"path/to/model\")  # this folder",
               "vectors = model.encode([\"The cat sleeps.\", \"Die Katze schläft.\"], normalize_embeddings=True)",

@@ -1,4 +1,5 @@
-"""``ems model-card``: a trained model's card (README.md) with its evaluation results."""
+"""``ems model-card`` (a trained model's card with its evaluation results) and ``ems import-official``
+(the authors' checkpoint as one of our model folders)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,14 @@ def _run_card(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_import(args: argparse.Namespace) -> int:
+    from ems.model.official import import_official
+
+    import_official(args.checkpoint, args.tokenizer, args.out, heads=args.heads, activation=args.activation,
+                    sha256=args.sha256 or None, heads_out=args.heads_out)
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("model-card", help="write a model's card (README.md) with its evaluation results")
     p.add_argument("--model", required=True, help="the saved model folder (models/<model_id>/model)")
@@ -22,3 +31,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--run", help="the model's run.json (MLflow run id, hashes)")
     p.add_argument("--out", required=True, help="README.md to write (models/<model_id>/README.md)")
     p.set_defaults(func=_run_card)
+
+    p = subparsers.add_parser("import-official", help="the authors' EMS_model.pt as a model folder (ems embed, "
+                              "sentence-transformers, transformers)")
+    p.add_argument("--checkpoint", required=True, help="official checkpoint (EMS_model.pt: DDP state dict)")
+    p.add_argument("--tokenizer", required=True, help="the official tokenizer folder (tokenizer.model: official)")
+    p.add_argument("--out", required=True, help="model folder to write")
+    p.add_argument("--sha256", default="", help="expected sha256 of the checkpoint")
+    p.add_argument("--heads", type=int, default=16, help="attention heads (not in the checkpoint; EMS: 16)")
+    p.add_argument("--activation", default="swish", help="FFN activation (not in the checkpoint; EMS: swish)")
+    p.add_argument("--heads-out", default=None, help="also save the XTR and contrastive heads here (heads.pt)")
+    p.set_defaults(func=_run_import)

@@ -56,6 +56,23 @@ def standalone_tokenizer(tokenizer_dir: str | os.PathLike[str], max_length: int)
     return tok
 
 
+def _copy_official_files(tokenizer_dir: str | os.PathLike[str], out: Path) -> None:
+    """The official tokenizer's SentencePiece model and ``ems_*`` keys go with the model: ``ems embed``
+    tokenises with them (pre-tokenisation by language, :class:`ems.data.official_tokenizer.OfficialTokenizer`)."""
+    import shutil
+
+    from ems.data.official_tokenizer import SPM_FILE, is_official
+
+    if not is_official(tokenizer_dir):
+        return
+    shutil.copyfile(Path(tokenizer_dir) / SPM_FILE, out / SPM_FILE)
+    src = json.loads((Path(tokenizer_dir) / "tokenizer_config.json").read_text(encoding="utf-8"))
+    cfg_path = out / "tokenizer_config.json"
+    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    cfg.update({k: v for k, v in src.items() if k.startswith("ems_") and k != "ems_lowercase"})
+    cfg_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def save_model(
     encoder: BertModel,
     tokenizer_dir: str | os.PathLike[str],
@@ -73,6 +90,7 @@ def save_model(
         state.setdefault("pooler.dense.bias", torch.zeros(hidden))
         encoder.save_pretrained(tmp, state_dict=state, safe_serialization=True)
         standalone_tokenizer(tokenizer_dir, max_length).save_pretrained(tmp)
+        _copy_official_files(tokenizer_dir, tmp)
         (tmp / "modules.json").write_text(
             json.dumps(
                 [
@@ -123,6 +141,14 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu")
     return model, tok, info
 
 
+def official_tokenizer(path: str | os.PathLike[str], max_length: int):
+    """The folder's :class:`~ems.data.official_tokenizer.OfficialTokenizer` when it has the official
+    SentencePiece model, else None."""
+    from ems.data.official_tokenizer import OfficialTokenizer, is_official
+
+    return OfficialTokenizer(path, max_length) if is_official(path) else None
+
+
 def embed_ids(
     model: BertModel,
     sentences_ids: Sequence[Sequence[int]],
@@ -148,8 +174,16 @@ def embed_texts(
     max_length: int,
     batch_size: int = 256,
     device: str | torch.device = "cpu",
+    lang: str | None = None,
+    official: Any = None,
 ) -> np.ndarray:
-    """Tokenise (the saved tokenizer lower-cases and adds no specials) and embed."""
-    ids = tokenizer(list(sentences), add_special_tokens=False, truncation=True, max_length=max_length)["input_ids"]
+    """Tokenise (the saved tokenizer lower-cases and adds no specials) and embed. A model with the
+    official tokenizer (``official``, :func:`official_tokenizer`) is tokenised by it, per ``lang``."""
+    if official is not None:
+        if lang is None:
+            raise DataError("a model with the official tokenizer pre-tokenises by language: give the language")
+        ids = official.encode(list(sentences), lang, max_length)
+    else:
+        ids = tokenizer(list(sentences), add_special_tokens=False, truncation=True, max_length=max_length)["input_ids"]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     return embed_ids(model, ids, int(pad_id), batch_size, device)

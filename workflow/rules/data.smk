@@ -13,6 +13,8 @@ CORPUS = ems_paths.corpus_dir(RESULTS)
 SOURCE_MARKER = {role: source_dir(role) / ".verified.json" for role in config["sources"]}
 #: The training languages, known before any job runs (so every per-language job is planned).
 CORPUS_LANGS = ems_corpora.corpus_languages(config)
+#: tokenizer.model official: the authors' SentencePiece model (source ems_official) instead of training one.
+OFFICIAL_TOKENIZER = config["tokenizer"]["model"] == "official"
 #: (source id, file name) -> (source entry, the corpus file to fetch) (opus, tatoeba_challenge).
 CORPUS_FILES = data_rules.corpus_files(config, CORPUS_LANGS)
 
@@ -213,6 +215,8 @@ rule tokenizer:
         "../../envs/ems.yaml"
     input:
         splits=expand(ems_paths.split_dir(RESULTS, "{lang}"), lang=CORPUS_LANGS),
+        # tokenizer.model official: the authors' repository instead of training (docs/paper.md)
+        official=[SOURCE_MARKER["ems_official"]] if OFFICIAL_TOKENIZER else [],
     output:
         tokenizer=directory(RESULTS / "tokenizer"),
     params:
@@ -220,6 +224,7 @@ rule tokenizer:
         root=ems_paths.splits_root(RESULTS),
         langs=CORPUS_LANGS,
         settings=lambda w: settings("tokenizer"),
+        official=source_dir("ems_official") if OFFICIAL_TOKENIZER else "",
     threads: 2
     resources:
         mem_mb=2000,
@@ -230,7 +235,7 @@ rule tokenizer:
         BENCH / "data" / "tokenizer.tsv"
     shell:
         "RAYON_NUM_THREADS={threads} {params.ems} tokenizer --root {params.root:q} --langs {params.langs:q}"
-        " --out {output.tokenizer:q} --settings {params.settings:q} > {log:q} 2>&1"
+        " --out {output.tokenizer:q} --settings {params.settings:q} --official-source={params.official:q} > {log:q} 2>&1"
 
 
 rule binarise:
