@@ -8,6 +8,8 @@ writes is the folder a CLI reads:
     <results_dir>/<name>/checkpoints/<model_id>/        resumable checkpoints of its training
     <results_dir>/<name>/eval/<model_id>/<task>.json    evaluation results
     <results_dir>/<name>/tracking/parent.json           the configuration's parent tracking run
+    <results_dir>/<name>/peers/official-ems/model/      the authors' checkpoint, imported
+    <results_dir>/sources/official-ems/<file>           that checkpoint when configured as a URL
 
 A model id is ``<variant>/seed<seed>`` for an EMS model of the ablation grid and
 ``peer-<name>`` for a peer encoder.
@@ -139,3 +141,23 @@ def shard_parts_root(results: str | os.PathLike[str], split: str) -> Path:
 def shard_part_dir(results: str | os.PathLike[str], split: str, lang: str) -> Path:
     """``shards/parts/<split>/<lang>``: one language's token shards, merged into ``shards/<split>``."""
     return shard_parts_root(results, split) / lang
+
+
+#: The peer that is the authors' trained model (evaluation.official_ems).
+OFFICIAL_PEER = "official-ems"
+
+
+def official_peer_dir(results: str | os.PathLike[str]) -> Path:
+    """``<results>/peers/official-ems``: the imported authors' model (``model/``, ``heads.pt``)."""
+    return Path(results) / "peers" / OFFICIAL_PEER
+
+
+def official_checkpoint(config: Mapping[str, Any]) -> Path:
+    """The authors' checkpoint as a local file: the configured path, or where a configured URL is downloaded
+    (``<results_dir>/sources/official-ems/<file name of the URL>``)."""
+    from urllib.parse import urlparse
+
+    checkpoint = str(config["evaluation"]["official_ems"]["checkpoint"])
+    if checkpoint.startswith(("http://", "https://")):
+        return sources_root(config) / OFFICIAL_PEER / (Path(urlparse(checkpoint).path).name or "EMS_model.pt")
+    return Path(checkpoint)

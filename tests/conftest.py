@@ -21,6 +21,8 @@ SOURCES = {
     "sib200": ("dadelani/sib-200", "e7a172159963fd28c65f1ea53a0cea931bd08719"),
     "umsab": ("cardiffnlp/xlm-t", "874214d64d96599eb869a033c22ec2cc57d19256"),
 }
+#: The authors' repository (tests/official_reference.py runs its code).
+OFFICIAL = ("Mao-KU/EMS", "2d4227289127876202ba089ce6c6d513f1e097a7")
 
 #: OPUS-MT-testsets folders of the test slice: languages with known Tatoeba overlap, the
 #: mixed-label zho/hbs folders, the mining languages' newstests, and FLORES-200 devtest.
@@ -63,3 +65,28 @@ def sources(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
         fetch_source(repo, commit, SLICE_PATHS[role], folder, mirror=mirror)
         out[role] = folder
     return out
+
+
+@pytest.fixture(scope="session")
+def official_repo(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Mao-KU/EMS code and tokenizer, fetched from the mirror and verified like every source."""
+    from ems.data.fetch import fetch_source, source_name
+
+    folder = tmp_path_factory.mktemp("official") / source_name(*OFFICIAL)
+    fetch_source(*OFFICIAL, ["inference/", "modeling/", "preprocessing/", "utils/", "config.py", "LICENSE"], folder,
+                 mirror=mirror)
+    return folder
+
+
+def official_reference(official_repo: Path, command: str, tmp: Path, **kwargs: object):
+    """Run tests/official_reference.py (the authors' code) in its own process; fail with its stderr."""
+    import subprocess
+    import sys
+
+    argv = [sys.executable, str(Path(__file__).with_name("official_reference.py")), command, "--root",
+            str(official_repo)]
+    for key, value in kwargs.items():
+        argv += [f"--{key}", str(value)]
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp, check=False, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc

@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import official_reference as _reference
+
 pytest.importorskip("sentencepiece")
 pytest.importorskip("sacremoses")
 pytest.importorskip("jieba")
 
-REPO_COMMIT = ("Mao-KU/EMS", "2d4227289127876202ba089ce6c6d513f1e097a7")
-REFERENCE = Path(__file__).with_name("official_reference.py")
 #: official code -> Tatoeba v1 file (LASER) of that language.
 LANGUAGES = {"en": ("deu", "eng"), "de": ("deu", "deu"), "fr": ("fra", "fra"), "ru": ("rus", "rus"),
              "zh": ("cmn", "cmn"), "ar": ("ara", "ara"), "hi": ("hin", "hin"), "ko": ("kor", "kor")}
@@ -32,17 +32,6 @@ LANGUAGES = {"en": ("deu", "eng"), "de": ("deu", "deu"), "fr": ("fra", "fra"), "
 CANONICAL = {"en": "eng", "de": "deu", "fr": "fra", "ru": "rus", "zh": "cmn_Hans", "ar": "arb_Arab", "hi": "hin",
              "ko": "kor"}
 N = 200
-
-
-@pytest.fixture(scope="module")
-def official_repo(mirror: Path, tmp_path_factory) -> Path:
-    """The whole Mao-KU/EMS archive, fetched and verified like every source."""
-    from ems.data.fetch import fetch_source, source_name
-
-    folder = tmp_path_factory.mktemp("official") / source_name(*REPO_COMMIT)
-    fetch_source(*REPO_COMMIT, ["inference/", "modeling/", "preprocessing/", "utils/", "config.py", "LICENSE"], folder,
-                 mirror=mirror)
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -63,15 +52,6 @@ def sentences(sources: dict[str, Path]) -> dict[str, list[str]]:
         lines = (folder / f"tatoeba.{pair}-eng.{side}").read_text(encoding="utf-8").splitlines()
         out[code] = [line for line in lines if line.strip()][:N]
     return out
-
-
-def _reference(official_repo: Path, command: str, tmp: Path, **kwargs: str) -> subprocess.CompletedProcess:
-    argv = [sys.executable, str(REFERENCE), command, "--root", str(official_repo)]
-    for key, value in kwargs.items():
-        argv += [f"--{key}", str(value)]
-    proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp, check=False, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
 
 
 def test_official_tokenizer_ids_equal_the_official_code(official_repo, tokenizer_dir, sentences, tmp_path):

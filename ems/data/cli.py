@@ -1,4 +1,4 @@
-"""``ems`` subcommands of the data stage (docs/data.md): fetch, fetch-corpus, inventory, eval-keys,
+"""``ems`` subcommands of the data stage (docs/data.md): fetch, fetch-corpus, fetch-file, inventory, eval-keys,
 prepare, plan, sample, tokenizer, binarise, merge-shards, data-stats, make-manifest."""
 
 from __future__ import annotations
@@ -42,6 +42,12 @@ def _fetch_corpus(args: argparse.Namespace) -> None:
     from ems.data.corpora.download import fetch_file
 
     fetch_file(args.url, args.out, args.lock, mirror=_mirror(args.mirror), record_new=args.record == "true")
+
+
+def _fetch_file(args: argparse.Namespace) -> None:
+    from ems.data.corpora.download import fetch_verified
+
+    fetch_verified(args.url, args.out, args.sha256 or None, mirror=_mirror(args.mirror), source="expected")
 
 
 def _make_manifest(args: argparse.Namespace) -> None:
@@ -168,6 +174,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--record", nargs="?", const="true", default="false", choices=["true", "false"],
                    help="a file not in the lock file: record its sha256 there instead of failing (--record or --record=true)")
     p.set_defaults(func=_fetch_corpus)
+
+    p = subparsers.add_parser("fetch-file", help="one file (mirror or download), checked against a sha256 when given")
+    p.add_argument("--url", required=True, help="upstream URL (the mirror holds it at <mirror>/<host>/<path>)")
+    p.add_argument("--out", required=True, help="where to put it")
+    p.add_argument("--sha256", default="", help="expected sha256 (empty: not checked)")
+    p.add_argument("--mirror", default=None, help="mirror folder (default or empty: $EMS_DATA_MIRROR)")
+    p.set_defaults(func=_fetch_file)
 
     p = subparsers.add_parser("make-manifest", help="write the per-file sha256 manifest of a trusted archive")
     p.add_argument("archive")

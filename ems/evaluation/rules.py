@@ -44,6 +44,8 @@ def inputs(config: Mapping[str, Any], results: Path, model_id: str, task: str) -
     out["shards"] = paths.shards_dir(results)
     if paths.is_peer(model_id):
         out["run"] = peer_run_json(results, model_id)
+        if model_id == paths.peer_id(paths.OFFICIAL_PEER):
+            out["official_model"] = paths.official_peer_dir(results) / "model"
     else:
         out["run"] = paths.run_json(results, model_id)
     return out
@@ -53,7 +55,11 @@ def args(config: Mapping[str, Any], results: Path, model_id: str, task: str, inp
     """``--source``, ``--train-meta``, ``--model`` and the tracking argument of one job, shell-quoted."""
     out = [f"--source={role}={paths.source_dir(config, role)}" for role in source_roles(task)]
     out += ["--train-meta", str(paths.shards_dir(results) / "meta.json")]
-    if paths.is_peer(model_id):
+    if model_id == paths.peer_id(paths.OFFICIAL_PEER):  # the authors' model, imported (rule import_official)
+        out += ["--model", f"ems:{paths.official_peer_dir(results)}"]
+        if "run" in input_keys:
+            out += ["--run-json", str(peer_run_json(results, model_id))]
+    elif paths.is_peer(model_id):
         out += ["--model", paths.peer_name(model_id)]
         if "run" in input_keys:
             out += ["--run-json", str(peer_run_json(results, model_id))]

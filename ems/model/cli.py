@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
@@ -17,10 +18,23 @@ def _run_card(args: argparse.Namespace) -> int:
 
 
 def _run_import(args: argparse.Namespace) -> int:
+    import tempfile
+
     from ems.model.official import import_official
 
-    import_official(args.checkpoint, args.tokenizer, args.out, heads=args.heads, activation=args.activation,
-                    sha256=args.sha256 or None, heads_out=args.heads_out)
+    if bool(args.tokenizer) == bool(args.official_source):
+        from ems.errors import ConfigError
+
+        raise ConfigError("import-official: give either --tokenizer or --official-source")
+    with tempfile.TemporaryDirectory(prefix="ems-official-tokenizer-") as tmp:
+        tokenizer = args.tokenizer
+        if args.official_source:  # build the official tokenizer folder from the fetched Mao-KU/EMS repository
+            from ems.data.official_tokenizer import REPOSITORY_MODEL, save_official_tokenizer
+
+            tokenizer = Path(tmp) / "tokenizer"
+            save_official_tokenizer(Path(args.official_source) / REPOSITORY_MODEL, tokenizer, {"max_length": 120})
+        import_official(args.checkpoint, tokenizer, args.out, heads=args.heads, activation=args.activation,
+                        sha256=args.sha256 or None, heads_out=args.heads_out)
     return 0
 
 
@@ -35,7 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("import-official", help="the authors' EMS_model.pt as a model folder (ems embed, "
                               "sentence-transformers, transformers)")
     p.add_argument("--checkpoint", required=True, help="official checkpoint (EMS_model.pt: DDP state dict)")
-    p.add_argument("--tokenizer", required=True, help="the official tokenizer folder (tokenizer.model: official)")
+    p.add_argument("--tokenizer", default="", help="the official tokenizer folder (tokenizer.model: official)")
+    p.add_argument("--official-source", default="", help="or the fetched Mao-KU/EMS folder (its tokenizer is built)")
     p.add_argument("--out", required=True, help="model folder to write")
     p.add_argument("--sha256", default="", help="expected sha256 of the checkpoint")
     p.add_argument("--heads", type=int, default=16, help="attention heads (not in the checkpoint; EMS: 16)")

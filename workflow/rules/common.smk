@@ -10,6 +10,7 @@ from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 from ems import paths as ems_paths
 from ems.config import replace_free_maps, settings_json, validate_config
+from ems.errors import ConfigError
 
 
 def _config_layers():
@@ -26,8 +27,12 @@ def _config_layers():
 # Snakemake deep-merges config files; free-form maps (tune.space, mining.languages) are
 # replaced by the last file that sets them instead (logged). Then one validation
 # (ems.config: defaults from the schema, errors as "key.path: reason", language codes).
-replace_free_maps(config, _config_layers())
-config.update(validate_config(config, source="(config files merged by Snakemake)"))
+try:
+    replace_free_maps(config, _config_layers())
+    config.update(validate_config(config, source="(config files merged by Snakemake)"))
+except ConfigError as _exc:  # one line and exit 2, as every ems command, before any job
+    print(f"error: {_exc}", file=sys.stderr)
+    sys.exit(2)
 
 RESULTS = ems_paths.results_root(config)
 SOURCES = ems_paths.sources_root(config)

@@ -7,10 +7,61 @@ from ems.evaluation import rules as eval_rules
 EVAL = RESULTS / "eval"
 
 
-# Small jobs (one MLflow run, one Markdown file): on the machine Snakemake runs on.
+# Small jobs (one MLflow run, one Markdown file) and downloads: on the machine Snakemake runs on.
 localrules:
     tracking_peer,
     model_card,
+    fetch_official_checkpoint,
+
+
+rule fetch_official_checkpoint:
+    """The authors' EMS_model.pt when evaluation.official_ems.checkpoint is a URL (mirror first; sha256 checked)."""
+    conda:
+        "../../envs/ems.yaml"
+    output:
+        checkpoint=ems_paths.sources_root(config) / ems_paths.OFFICIAL_PEER / "{file}",
+    params:
+        ems=EMS,
+        url=lambda w: config["evaluation"]["official_ems"]["checkpoint"],
+        sha256=lambda w: config["evaluation"]["official_ems"]["sha256"] or "",
+        mirror=config["mirror"] or "",
+    resources:
+        mem_mb=500,
+        runtime=120,
+    log:
+        LOGS / "fetch" / "official-ems" / "{file}.log",
+    shell:
+        "{params.ems} fetch-file --url {params.url:q} --out {output.checkpoint:q} --sha256={params.sha256:q}"
+        " --mirror={params.mirror:q} > {log:q} 2>&1"
+
+
+rule import_official:
+    """The authors' checkpoint as a model folder (peer official-ems): strict key mapping, official tokenizer."""
+    conda:
+        "../../envs/ems.yaml"
+    input:
+        source=SOURCE_MARKER["ems_official"] if "ems_official" in SOURCE_MARKER else [],
+        checkpoint=lambda w: ems_paths.official_checkpoint(config),
+    output:
+        model=directory(ems_paths.official_peer_dir(RESULTS) / "model"),
+        heads=ems_paths.official_peer_dir(RESULTS) / "heads.pt",
+    params:
+        ems=EMS,
+        source=lambda w: source_dir("ems_official"),
+        sha256=lambda w: config["evaluation"]["official_ems"]["sha256"] or "",
+        heads=lambda w: config["evaluation"]["official_ems"]["heads"],
+        activation=lambda w: config["evaluation"]["official_ems"]["activation"],
+    resources:
+        mem_mb=12000,  # the checkpoint holds the optimizer state too (~2.5 GB for EMS)
+        runtime=30,
+    log:
+        LOGS / "import_official.log",
+    benchmark:
+        BENCH / "import_official.tsv"
+    shell:
+        "{params.ems} import-official --checkpoint {input.checkpoint:q} --official-source {params.source:q}"
+        " --out {output.model:q} --heads-out {output.heads:q} --sha256={params.sha256:q}"
+        " --heads {params.heads:q} --activation {params.activation:q} > {log:q} 2>&1"
 
 
 rule tracking_peer:

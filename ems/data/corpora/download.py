@@ -90,6 +90,18 @@ def fetch_file(url: str, dest: str | os.PathLike[str], lock: str | os.PathLike[s
     if expected is None and not record_new:
         raise DataError(f"{lock}: no checksum for {name}; fetch it once with record_checksums: true "
                         "(or `ems fetch-corpus --record`) and commit the lock file")
+    out = fetch_verified(url, dest, expected, mirror, f"{lock} says")
+    if expected is None:
+        record(lock, name, out["sha256"])
+    return out
+
+
+def fetch_verified(url: str, dest: str | os.PathLike[str], expected: str | None,
+                   mirror: str | os.PathLike[str] | None = None, source: str = "expected") -> dict:
+    """Make ``dest`` a copy of ``url``'s file (or a link to the mirror's ``<host>/<path>``) whose sha256 is
+    ``expected`` (any when None); returns ``{"origin", "sha256", "bytes"}``; nothing is left on error."""
+    dest = Path(dest)
+    name = dest.name
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     local = mirror_path(mirror, url) if mirror else None
@@ -112,10 +124,8 @@ def fetch_file(url: str, dest: str | os.PathLike[str], lock: str | os.PathLike[s
                 raise DataError(f"could not download {url} ({getattr(exc, 'reason', exc)}){hint}; "
                                 "set EMS_DATA_MIRROR to a folder holding <host>/<path> to work offline") from None
         if expected is not None and digest != expected:
-            raise DataError(f"{origin}: checksum mismatch for {name} (sha256 {digest[:16]}…, {lock} says "
-                            f"{expected[:16]}…); delete it and fetch again, or fix the lock file if the corpus changed upstream")
-        if expected is None:
-            record(lock, name, digest)
+            raise DataError(f"{origin}: checksum mismatch for {name} (sha256 {digest[:16]}…, {source} "
+                            f"{expected[:16]}…); delete it and fetch again, or fix the checksum if the file changed upstream")
         if local is not None and origin == str(local):
             if dest.is_symlink() or dest.exists():
                 dest.unlink()
