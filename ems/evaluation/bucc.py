@@ -57,7 +57,7 @@ def load_bucc(folder: str | os.PathLike[str], xx: str, split: str) -> MiningSpli
 
 
 def build_bucc2018(cfg: Mapping[str, Any], k: int = 4, mode: str = "intersection", on_missing: str = "skip",
-                   task: str = "bucc2018") -> MiningEvaluator:
+                   task: str = "bucc2018", threshold: str = "best") -> MiningEvaluator:
     """Real BUCC 2018 mining from ``evaluation.mining.bucc2018`` (dir, languages, train/test split names)."""
     folder = cfg.get("dir")
     if not folder or not Path(folder).is_dir():
@@ -72,4 +72,4 @@ def build_bucc2018(cfg: Mapping[str, Any], k: int = 4, mode: str = "intersection
             skips.add(canonical(code), str(exc))
     return MiningEvaluator(task, data, k, mode, skips.items,
                            {"corpus": "BUCC 2018", "dir": str(folder), "train_split": cfg.get("train", "sample"),
-                            "test_split": cfg.get("test", "training")})
+                            "test_split": cfg.get("test", "training")}, threshold=threshold)

@@ -93,10 +93,17 @@ def mine(x: np.ndarray, y: np.ndarray, k: int = 4, mode: str = "intersection",
             np.array([pairs[key] for key in keys], dtype=np.float64))
 
 
-def sweep_threshold(scores: np.ndarray, correct: np.ndarray, n_gold: int) -> tuple[float, float, float, float]:
+THRESHOLDS = ("best", "midpoint")
+
+
+def sweep_threshold(scores: np.ndarray, correct: np.ndarray, n_gold: int,
+                    placement: str = "best") -> tuple[float, float, float, float]:
     """The threshold (predict pairs with score ≥ t) that maximises F1, with its P, R, F1.
 
-    Ties are kept together: only cuts between distinct scores are considered.
+    Ties are kept together: only cuts between distinct scores are considered. ``placement``
+    ``best``: the threshold is the lowest kept score; ``midpoint``: half-way to the next score
+    below it (LASER ``tasks/bucc/bucc.py`` ``BuccOptimize``), so a test score just under the
+    last kept train score still counts.
     """
     if n_gold <= 0:
         raise DataError("threshold sweep without gold pairs")
@@ -111,7 +118,10 @@ def sweep_threshold(scores: np.ndarray, correct: np.ndarray, n_gold: int) -> tup
     f1 = np.where(tp > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
     f1 = np.where(last_of_tie, f1, -1.0)
     best = int(np.argmax(f1))
-    return float(s[best]), float(precision[best]), float(recall[best]), float(max(f1[best], 0.0))
+    threshold = float(s[best])
+    if placement == "midpoint" and best + 1 < len(s):
+        threshold = (threshold + float(s[best + 1])) / 2
+    return threshold, float(precision[best]), float(recall[best]), float(max(f1[best], 0.0))
 
 
 def prf_at(scores: np.ndarray, correct: np.ndarray, n_gold: int, threshold: float) -> tuple[float, float, float]:
@@ -195,7 +205,8 @@ class MiningEvaluator:
 
     def __init__(self, task: str, data: Mapping[str, Mapping[str, MiningSplit]], k: int = 4,
                  mode: str = "intersection", skipped: list[dict[str, str]] | None = None,
-                 params: Mapping[str, object] | None = None, candidates: str = "knn") -> None:
+                 params: Mapping[str, object] | None = None, candidates: str = "knn",
+                 threshold: str = "best") -> None:
         if not data:
             raise DataError(f"{task}: no languages to evaluate")
         for lang, splits in data.items():
@@ -205,6 +216,9 @@ class MiningEvaluator:
                 splits[split].check(f"{task} {lang} {split}")
         if mode not in MODES:
             raise ConfigError(f"evaluation.mining.mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if threshold not in THRESHOLDS:
+            raise ConfigError(f"evaluation.mining.threshold must be one of {', '.join(THRESHOLDS)}, not {threshold!r}")
+        self.threshold = threshold
         self.task, self.data, self.k, self.mode, self.candidates = task, data, k, mode, candidates
         self.skipped = list(skipped or [])
         self.params = dict(params or {})
@@ -221,7 +235,7 @@ class MiningEvaluator:
         for lang in sorted(self.data):
             splits = self.data[lang]
             s_tr, c_tr = self._candidates(encoder, lang, splits["train"])
-            thr, _, _, f1_tr = sweep_threshold(s_tr, c_tr, len(splits["train"].gold))
+            thr, _, _, f1_tr = sweep_threshold(s_tr, c_tr, len(splits["train"].gold), self.threshold)
             s_te, c_te = self._candidates(encoder, lang, splits["test"])
             prec, rec, f1 = prf_at(s_te, c_te, len(splits["test"].gold), thr)
             rows.append({"lang": lang, "precision": prec, "recall": rec, "f1": f1, "threshold": thr,
@@ -241,13 +255,13 @@ class MiningEvaluator:
         finite(metrics, p)
         scoring = "ratio_margin" if self.candidates == "knn" else "ratio_margin_exhaustive"
         params = {"scoring": scoring, "k": self.k, "mode": self.mode, "directions": "xx2en,en2xx",
-                  "threshold_from": "train", **self.params}
+                  "threshold_from": "train", "threshold": self.threshold, **self.params}
         return EvalResult(p, f"{p}/f1", metrics, rows, params, self.skipped)
 
 
 def build_mining(source_dir: str | os.PathLike[str], languages: Mapping[str, Mapping[str, object]],
                  distractors_per_side: int = 2000, seed: int = 1, k: int = 4, mode: str = "intersection",
-                 on_missing: str = "skip", task: str = "mining") -> MiningEvaluator:
+                 on_missing: str = "skip", task: str = "mining", threshold: str = "best") -> MiningEvaluator:
     """The BUCC-style evaluator over ``mining.languages`` (canonical code → train/test/distractor sets)."""
     skips = Skips(task, on_missing)
     data = {}
@@ -258,4 +272,4 @@ def build_mining(source_dir: str | os.PathLike[str], languages: Mapping[str, Map
             skips.add(lang, str(exc))
     params = {"sets": {lang: dict(v) for lang, v in languages.items()}, "distractors_per_side": distractors_per_side,
               "seed": seed, "corpus": "BUCC-style from WMT newstest"}
-    return MiningEvaluator(task, data, k, mode, skips.items, params)
+    return MiningEvaluator(task, data, k, mode, skips.items, params, threshold=threshold)

@@ -117,10 +117,11 @@ def build_evaluator(task: str, settings: Mapping[str, Any], sources: Mapping[str
         if not langs:
             raise ConfigError("mining: mining.languages is empty")
         return build_mining(src(), langs, section["distractors_per_side"], section["seed"], section["margin_k"],
-                            section["mode"], policy)
+                            section["mode"], policy, threshold=section["threshold"])
     if task == "bucc2018":
         from ems.evaluation.bucc import build_bucc2018
-        return build_bucc2018(section["bucc2018"], section["margin_k"], section["mode"], policy)
+        return build_bucc2018(section["bucc2018"], section["margin_k"], section["mode"], policy,
+                              threshold=section["threshold"])
     extras = _extras(ev)
     if task in extras:
         from ems.evaluation.extra import build_extra

@@ -19,6 +19,15 @@ from ems.model.heads import XTR_HEADS, ContrastiveHead, OfficialXtrHead, XtrHead
 logger = logging.getLogger(__name__)
 
 
+def reset_to_torch_defaults(module: nn.Module) -> None:
+    """PyTorch's own initialisation of every submodule (``reset_parameters``), as the official code builds
+    its layers: ``nn.Embedding`` N(0, 1) with the padding row zero, ``nn.Linear`` Kaiming-uniform weights and
+    uniform biases, LayerNorm 1 and 0 (``model.init: official``; ``transformers`` would use N(0, 0.02))."""
+    for sub in module.modules():
+        if sub is not module and hasattr(sub, "reset_parameters"):
+            sub.reset_parameters()
+
+
 class EmsModel(nn.Module):
     """Encoder + optional XTR head + optional contrastive head."""
 
@@ -32,6 +41,8 @@ class EmsModel(nn.Module):
     ) -> None:
         super().__init__()
         self.encoder = build_encoder(model_settings, vocab_size, pad_id)
+        if model_settings.get("init", "bert") == "official":
+            reset_to_torch_defaults(self.encoder)
         hidden = int(model_settings["hidden_size"])
         self.xtr_head: XtrHead | OfficialXtrHead | None = None
         self.contrastive_head: ContrastiveHead | None = None

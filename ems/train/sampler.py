@@ -30,6 +30,7 @@ class BatchSampler:
         bucketing: bool = True,
         world_size: int = 1,
         bucket_batches: int = 50,
+        drop_last: bool = False,
     ) -> None:
         self.lengths = np.asarray(lengths, dtype=np.int64)
         self.global_batch = batch_size * world_size
@@ -38,6 +39,7 @@ class BatchSampler:
         self.bucketing = bucketing
         self.world_size = world_size
         self.bucket_batches = bucket_batches
+        self.drop_last = drop_last
         self.epoch = 0
         self.position = 0
         self._batches: list[np.ndarray] | None = None
@@ -72,6 +74,8 @@ class BatchSampler:
                 part = part[np.argsort(self.lengths[part], kind="stable")]
                 batches.extend(self._split(part))
             batches = [batches[j] for j in rng.permutation(len(batches))]
+        if self.drop_last and self.max_tokens is None:  # as DataLoader(drop_last=True): no partial batch
+            batches = [b for b in batches if len(b) == self.global_batch]
         # equal slices per rank: drop the remainder (at most world_size - 1 pairs)
         w = self.world_size
         batches = [b[: len(b) - len(b) % w] for b in batches]

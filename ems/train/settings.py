@@ -37,6 +37,7 @@ class ModelSettings:
     projection_dim: int
     tie_xtr_output: bool
     xtr_head: str
+    init: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +55,7 @@ class TrainSettings:
     batch_size: int
     max_tokens: int | None
     bucketing: bool
+    drop_last: bool
     optimizer: str
     lr: float
     weight_decay: float
@@ -72,6 +74,7 @@ class TrainSettings:
     dev_pairs_per_language: int | None
     checkpoint_every: int
     early_stopping_patience: int | None
+    select_on: str
     log_every: int
     seed: int
 

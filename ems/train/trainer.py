@@ -159,7 +159,8 @@ class Trainer:
         self.schedule = Schedule(self.optimizer, t)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=(self.dtype == torch.float16))
         lengths = np.maximum(self.data.src.lengths, self.data.tgt.lengths)
-        self.sampler = BatchSampler(lengths, t.batch_size, t.seed, t.max_tokens, t.bucketing, info.world_size)
+        self.sampler = BatchSampler(lengths, t.batch_size, t.seed, t.max_tokens, t.bucketing, info.world_size,
+                                    drop_last=t.drop_last)
         self.state.derived = {
             "n_parameters": sum(p.numel() for p in self.model.parameters()), "world_size": info.world_size,
             "global_batch_size": t.batch_size * info.world_size * t.grad_accumulation,
@@ -322,8 +323,9 @@ class Trainer:
         metrics = dev_evaluate(self.model, self.valid, self.run.settings.objective, self.device,
                                t.dev_pairs_per_language, max_length=self.max_length)
         st.history.append({"step": st.step, "seconds": self.schedule.seconds, **metrics})
-        score = metrics[PRIMARY]
-        logger.info("step %d: dev retrieval acc %.4f, dev loss %.4f", st.step, score, metrics["dev/loss_total"])
+        # higher is better: retrieval accuracy, or the negated dev loss (train.select_on: loss, the official code)
+        score = metrics[PRIMARY] if t.select_on == "retrieval" else -metrics["dev/loss_total"]
+        logger.info("step %d: dev retrieval acc %.4f, dev loss %.4f", st.step, metrics[PRIMARY], metrics["dev/loss_total"])
         if score > st.best:
             st.best, st.best_step, st.bad_evals = score, st.step, 0
             save_checkpoint(self.run.checkpoint_dir / BEST, {"model": self.model.state_dict(), "step": st.step,
