@@ -69,6 +69,13 @@ def test_official_tokenizer_ids_equal_the_official_code(official_repo, tokenizer
         assert not differing, (code, sents[differing[0]], ours[differing[0]], expected[code][differing[0]])
     # the segmentation is really applied: Moses splits the apostrophe and the full stop of English
     assert tok.official.sp.encode("don't.") != encode_batch(tok, ["don't."], lang="eng")[0]
+    # the transformers-side loader segments too, and refuses to guess the language
+    from ems.data.tokenizer import load_tokenizer
+
+    hf = load_tokenizer(tokenizer_dir)
+    assert encode_batch(hf, sentences["zh"], lang="cmn_Hans") == expected["zh"]
+    with pytest.raises(ValueError, match="lang"):
+        encode_batch(hf, sentences["zh"])
 
 
 def test_official_language_ids_are_the_tag_ids_minus_3(tokenizer_dir):

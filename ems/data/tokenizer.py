@@ -137,6 +137,8 @@ def load_tokenizer(path: str | os.PathLike[str]):
     tok = PreTrainedTokenizerFast.from_pretrained(str(path))
     for name, value in settings.items():
         setattr(tok, name, value)
+    # the authors' tokenizer: encode_batch must segment by language, never fall back to tokenizer.json alone
+    tok.official = OfficialTokenizer(path, settings["ems_max_length"]) if is_official(path) else None
     return tok
 
 
