@@ -26,8 +26,14 @@ def redact_uri(uri: str) -> str:
 
 
 def connectable(uri: str) -> str:
-    """A redacted URI made usable again: ``user:***@host`` -> ``user@host``, so the password
-    comes from the environment (``MLFLOW_TRACKING_PASSWORD``, ``PGPASSWORD``, ``.pgpass``)."""
+    """A redacted URI made usable again: the full URI of ``$MLFLOW_TRACKING_URI`` when that is the
+    same URI (the workflow exports ``tracking.uri`` there), else ``user:***@host`` -> ``user@host``,
+    so the password comes from the environment (``MLFLOW_TRACKING_PASSWORD``, ``PGPASSWORD``, ``.pgpass``)."""
+    import os
+
+    env = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if MASK in uri and env and redact_uri(env) == uri:
+        return env
     return uri.replace(f":{MASK}@", "@")
 
 

@@ -8,6 +8,10 @@ told otherwise: the MLflow server has no authentication. See docs/scale-out.md.
 
     python -m ems.tracking_server --backend-store-uri postgresql://ems@127.0.0.1/mlflow \\
         --artifacts-destination /shared/ems/mlartifacts --port 5000
+
+The store URI goes to ``mlflow server`` in its environment (``MLFLOW_BACKEND_STORE_URI``), never
+on its command line, where ``ps`` would show it. A password belongs in ``~/.pgpass`` (or
+``PGPASSWORD``); a URI that holds one is accepted only from ``MLFLOW_BACKEND_STORE_URI``.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from ems.redact import redact_uri
 
 logger = logging.getLogger(__name__)
 
@@ -50,15 +56,15 @@ def server_command(
     workers: int | None = None,
     allowed_hosts: str | None = None,
 ) -> list[str]:
-    """The ``mlflow server`` command line (this interpreter's MLflow) for a database-backed server."""
+    """The ``mlflow server`` command line (this interpreter's MLflow) for a database-backed server; the
+    store URI is not in it: run it with :func:`server_env` (``MLFLOW_BACKEND_STORE_URI``)."""
     if _scheme(backend_store_uri) not in DATABASE_SCHEMES:
         raise ValueError(
-            f"--backend-store-uri {backend_store_uri!r}: a database URI is needed "
+            f"--backend-store-uri {redact_uri(backend_store_uri)!r}: a database URI is needed "
             f"({', '.join(s + '://' for s in DATABASE_SCHEMES)}); several jobs write to it at once"
         )
     cmd = [
         sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", backend_store_uri,
         "--serve-artifacts", "--artifacts-destination", artifacts_uri(artifacts_destination),
         "--host", host, "--port", str(port),
     ]
@@ -67,6 +73,11 @@ def server_command(
     if allowed_hosts:
         cmd += ["--allowed-hosts", allowed_hosts]
     return cmd
+
+
+def server_env(backend_store_uri: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of ``mlflow server``: ``base`` (default: this process's) plus the store URI."""
+    return {**(os.environ if base is None else base), "MLFLOW_BACKEND_STORE_URI": backend_store_uri}
 
 
 def tracking_uri(host: str, port: int) -> str:
@@ -97,7 +108,9 @@ def wait_until_ready(uri: str, timeout: float = 60.0, proc=None) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m ems.tracking_server", description=__doc__.split("\n\n")[0])
-    p.add_argument("--backend-store-uri", required=True, help="database URI, e.g. postgresql://user@host:5432/mlflow")
+    p.add_argument("--backend-store-uri", default=None,
+                   help="database URI, e.g. postgresql://user@host:5432/mlflow (default: $MLFLOW_BACKEND_STORE_URI; "
+                        "a URI with a password only from there)")
     p.add_argument("--artifacts-destination", required=True,
                    help="folder (shared by the jobs' readers) or object-store URI for artifacts")
     p.add_argument("--host", default=DEFAULT_HOST, help=f"interface to bind (default {DEFAULT_HOST}: this machine only)")
@@ -113,9 +126,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Replace this process with ``mlflow server`` (same PID: a PID file or ``kill`` reaches the server)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    store = args.backend_store_uri or os.environ.get("MLFLOW_BACKEND_STORE_URI")
+    if not store:
+        print("error: --backend-store-uri: no store given (or set MLFLOW_BACKEND_STORE_URI)", file=sys.stderr)
+        return 2
+    if args.backend_store_uri and redact_uri(args.backend_store_uri) != args.backend_store_uri:
+        print(f"error: --backend-store-uri {redact_uri(args.backend_store_uri)}: a password on a command line is "
+              "visible to every user (ps); put it in ~/.pgpass or PGPASSWORD, or pass the URI as "
+              "MLFLOW_BACKEND_STORE_URI", file=sys.stderr)
+        return 2
     try:
-        cmd = server_command(args.backend_store_uri, args.artifacts_destination, args.host, args.port,
-                             args.workers, args.allowed_hosts)
+        cmd = server_command(store, args.artifacts_destination, args.host, args.port, args.workers,
+                             args.allowed_hosts)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -127,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(cmd[0], cmd)
+    os.execve(cmd[0], cmd, server_env(store))
     return 0  # not reached
 
 

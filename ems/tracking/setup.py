@@ -31,6 +31,43 @@ def store_dir(settings: Mapping[str, Any]) -> Path:
     return (Path(settings.get("results_dir", "results")) / settings["name"] / "mlflow").resolve()
 
 
+def public_tracking(tracking: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``tracking`` section without ``uri``: what a rule may put on a command line (the URI can hold
+    a password; jobs read it from ``MLFLOW_TRACKING_URI``, see :func:`export_tracking_uri`)."""
+    return {k: v for k, v in tracking.items() if k != "uri"}
+
+
+def export_tracking_uri(config: Mapping[str, Any]) -> None:
+    """Make the configured ``tracking.uri`` the ``MLFLOW_TRACKING_URI`` of this process and of the jobs it
+    starts (they inherit the environment), so no command line and no file holds it."""
+    uri = (config.get("tracking") or {}).get("uri")
+    if uri:
+        os.environ["MLFLOW_TRACKING_URI"] = str(uri)
+
+
+def check_same_store(config: Mapping[str, Any]) -> None:
+    """ConfigError when ``results/<name>/tracking/parent.json`` was made in another tracking store than the
+    one configured now: its runs (parent, models, peers, study) live there and new ones would not find
+    them. Embedded SQLite stores are not compared (they move with the results folder)."""
+    from ems.io import read_json
+    from ems.paths import parent_json, results_root
+
+    path = parent_json(results_root(config))
+    if not path.is_file():
+        return
+    try:
+        old = str(read_json(path).get("tracking_uri") or "")
+    except (OSError, ValueError):
+        return  # a damaged parent.json is the tracking_setup rule's to report
+    new = redact_uri(resolve_tracking_uri(config))
+    if not old or old == new or (sqlite_folder(old) is not None and sqlite_folder(new) is not None):
+        return
+    raise ConfigError(
+        f"tracking.uri: {path} was made in the tracking store {old}, the configuration now says {new}; "
+        f"set tracking.uri (or MLFLOW_TRACKING_URI) back, or delete {path.parent} to track the jobs that "
+        "rerun in the new store (the runs so far stay in the old one)")
+
+
 def resolve_tracking_uri(settings: Mapping[str, Any]) -> str:
     """Config ``tracking.uri``, else ``$MLFLOW_TRACKING_URI``, else SQLite under results/<name>/mlflow."""
     uri = (settings.get("tracking") or {}).get("uri") or os.environ.get("MLFLOW_TRACKING_URI")
@@ -45,14 +82,50 @@ def sqlite_folder(uri: str) -> Path | None:
     return Path(uri[len(prefix) :]).parent if uri.startswith(prefix) else None
 
 
+#: How long a tracking store may stay unreachable before the job gives up (MLflow's own retries take ~4 min).
+REACH_TIMEOUT_S = 30.0
+_DEFAULT_PORTS = {"http": 80, "https": 443, "postgresql": 5432, "mysql": 3306, "mssql": 1433}
+
+
+def check_reachable(uri: str, timeout: float = REACH_TIMEOUT_S) -> None:
+    """TrackingError within ``timeout`` seconds when the host of a server or database store takes no TCP
+    connection; the message names the host and port and hides any password. SQLite and file stores pass."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    from ems.errors import TrackingError
+
+    parts = urlsplit(uri)
+    scheme = parts.scheme.split("+", 1)[0].lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return
+    port = parts.port or _DEFAULT_PORTS[scheme]
+    deadline, error = time.monotonic() + timeout, None
+    while True:
+        try:
+            with socket.create_connection((parts.hostname, port), timeout=min(5.0, timeout)):
+                return
+        except OSError as exc:
+            error = exc
+        if time.monotonic() + 1.0 > deadline:
+            break
+        time.sleep(1.0)
+    raise TrackingError(
+        f"tracking store {redact_uri(uri)} unreachable: no connection to {parts.hostname}:{port} for "
+        f"{timeout:.0f} s ({error.strerror or error}); start it, or fix tracking.uri / MLFLOW_TRACKING_URI")
+
+
 def open_store(settings: Mapping[str, Any]) -> tuple[str, Any]:
-    """The tracking URI of ``settings`` and an MLflow client on it (a SQLite folder is made first)."""
+    """The tracking URI of ``settings`` and an MLflow client on it (a SQLite folder is made first; a
+    server or database that takes no connection fails within :data:`REACH_TIMEOUT_S`)."""
     from ems.tracking.mlflow_tracker import _client
 
     uri = resolve_tracking_uri(settings)
     folder = sqlite_folder(uri)
     if folder is not None:
         writable_folder(folder, "tracking store folder")
+    check_reachable(uri)
     return uri, _client(uri)
 
 
@@ -125,8 +198,23 @@ def tracking_setup(settings: Mapping[str, Any], out: str | os.PathLike[str], kee
     ``keep_running`` (the workflow's ``tracking_setup`` rule): the parent stays RUNNING until the
     grid's summary step (``ems mlflow-summary``) logs the headline table and ends it; else it
     is ended at once (``ems train`` outside the workflow)."""
+    from ems.errors import EmsError, TrackingError
+
     uri, client = open_store(settings)
     writable_folder(Path(out).resolve().parent, "folder of")
+    try:
+        return _setup_parent(client, uri, settings, out, keep_running)
+    except EmsError:
+        raise
+    except Exception as exc:  # MLflow, SQLAlchemy and HTTP errors alike: one line, no URI password
+        from ems.redact import redact_text
+
+        raise TrackingError(f"tracking store {redact_uri(uri)}: could not create the experiment or parent run "
+                            f"({type(exc).__name__}: {redact_text(' '.join(str(exc).split())[:300])})") from None
+
+
+def _setup_parent(client: Any, uri: str, settings: Mapping[str, Any], out: str | os.PathLike[str],
+                  keep_running: bool) -> dict[str, str]:
     name = experiment_name(settings)
     exp_id = get_or_create_experiment(client, uri, name, settings)
     cfg_name = str(settings["name"])

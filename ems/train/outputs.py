@@ -34,7 +34,11 @@ def write_model(run: TrainingRun, model: EmsModel, languages: list[str], state: 
 
     from ems.train.figures import plot_history
 
-    out, settings = run.out_dir, run.settings.to_dict()
+    from ems.redact import redact_value
+
+    # no URI password reaches the model folder, heads.pt or settings.resolved.json (nor the MLflow
+    # artifacts made of them), whatever `ems train --settings` was given
+    out, settings = run.out_dir, redact_value(run.settings.to_dict())
     out.mkdir(parents=True, exist_ok=True)
     from ems.tracking.base import git_commit
 

@@ -10,6 +10,7 @@ from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 from ems import paths as ems_paths
 from ems.config import replace_free_maps, settings_json, validate_config
+from ems.tracking.setup import check_same_store, export_tracking_uri, public_tracking
 from ems.errors import ConfigError
 
 
@@ -30,6 +31,11 @@ def _config_layers():
 try:
     replace_free_maps(config, _config_layers())
     config.update(validate_config(config, source="(config files merged by Snakemake)"))
+    # tracking.uri may hold a password: it never goes into a rule's params (.snakemake/metadata) or a
+    # command line. The jobs inherit it as MLFLOW_TRACKING_URI (ems.tracking.setup reads it there) and
+    # files hold it redacted (ems.redact.connectable finds the password again in that variable).
+    export_tracking_uri(config)
+    check_same_store(config)  # a results folder tracked in one store is not silently continued in another
 except ConfigError as _exc:  # one line and exit 2, as every ems command, before any job
     print(f"error: {_exc}", file=sys.stderr)
     sys.exit(2)
@@ -58,8 +64,12 @@ def job_threads(share=1):
 
 
 def settings(*sections):
-    """JSON of config sections for a rule's params (a change reruns only that rule)."""
-    return settings_json(config[sections[0]] if len(sections) == 1 else {s: config[s] for s in sections})
+    """JSON of config sections for a rule's params (a change reruns only that rule); the tracking
+    section without its URI (the jobs read that from their environment)."""
+    def value(s):
+        return public_tracking(config[s]) if s == "tracking" else config[s]
+
+    return settings_json(value(sections[0]) if len(sections) == 1 else {s: value(s) for s in sections})
 
 
 def source_dir(role):

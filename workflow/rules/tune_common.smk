@@ -18,7 +18,8 @@ def tuned_overrides():
 
 def tune_settings(wildcards):
     """JSON settings of the tune rules; switching tune.enabled/use_best does not rerun the study."""
-    sections = {s: config[s] for s in ("name", "results_dir", "model", "objective", "train", "tracking")}
+    sections = {s: config[s] for s in ("name", "results_dir", "model", "objective", "train")}
+    sections["tracking"] = public_tracking(config["tracking"])  # the URI comes from the environment
     sections["tune"] = {k: v for k, v in config["tune"].items() if k not in ("enabled", "use_best")}
     return json.dumps(sections, sort_keys=True)
 
