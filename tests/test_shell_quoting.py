@@ -21,28 +21,36 @@ from ems.evaluation import rules as eval_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = "r e's \"q\" $(touch INJECTED) `touch INJECTED2`"
-#: Placeholders built with shlex (ems EMS prefix, evaluate args, train overrides) or not config-derived.
-PRE_QUOTED = {"params.ems", "params.args", "params.overrides", "threads"}
-RULE_FILES = ("data.smk", "train.smk", "evaluate.smk", "report.smk")
+#: Placeholders built with shlex (ems EMS prefix, evaluate args, train overrides, tune tracking) or not config-derived.
+PRE_QUOTED = {"params.ems", "params.args", "params.overrides", "params.tracking", "threads"}
+RULE_FILES = sorted((ROOT / "workflow" / "rules").glob("*.smk"))
 
 
 def _shell_commands(text: str) -> list[str]:
-    """The shell strings of a rule file (the adjacent string literals after ``shell:``)."""
+    """The shell strings of a rule file (the adjacent string literals of the lines indented deeper than
+    ``shell:``, at any indentation: rules inside an ``if`` too)."""
     out = []
-    for block in re.findall(r"^    shell:\n((?:        .*\n)+)", text, re.MULTILINE):
-        out.append("".join(re.findall(r'"((?:[^"\\]|\\.)*)"', block)))
+    for match in re.finditer(r"^(?P<indent>[ \t]+)shell:[ \t]*\n(?P<body>(?:(?P=indent)[ \t]+\S.*\n)+)", text,
+                             re.MULTILINE):
+        out.append("".join(re.findall(r'"((?:[^"\\]|\\.)*)"', match["body"])))
     return out
 
 
 def test_every_shell_placeholder_is_quoted() -> None:
-    seen = 0
-    for name in RULE_FILES:
-        for cmd in _shell_commands((ROOT / "workflow" / "rules" / name).read_text()):
+    seen, files = 0, 0
+    for path in RULE_FILES:
+        text = path.read_text()
+        commands = _shell_commands(text)
+        # every shell: of the file was parsed (none skipped by an indentation the pattern did not expect)
+        assert len(commands) == len(re.findall(r"^[ \t]+shell:", text, re.MULTILINE)), path.name
+        assert all(commands), f"{path.name}: a shell: block without a string"
+        files += bool(commands)
+        for cmd in commands:
             for field in re.findall(r"(?<!\{)\{([^{}]+)\}(?!\})", cmd):
                 seen += 1
                 key, _, fmt = field.partition(":")
-                assert fmt == "q" or key in PRE_QUOTED, f"{name}: {{{field}}} is not quoted in: {cmd}"
-    assert seen > 50  # the parser found the commands
+                assert fmt == "q" or key in PRE_QUOTED, f"{path.name}: {{{field}}} is not quoted in: {cmd}"
+    assert files >= 5 and seen > 60  # data, train, evaluate, report and tune commands were all read
 
 
 def test_evaluate_args_survive_the_shell(tmp_path: Path) -> None:

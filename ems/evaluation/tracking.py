@@ -48,6 +48,8 @@ def log_result(result: EvalResult, model_id: str, settings: Mapping[str, Any],
         tracker.log_metrics(result.metrics, step=0)
         tracker.log_params({"eval": {result.task: {"params": _plain(result.params), "config": _plain(settings)}}})
         tracker.set_tags(tags)
+    except TrackingError as exc:  # e.g. the store takes no connection (ems.tracking.setup.check_reachable)
+        raise TrackingError(f"{source}: {exc}; the CSV/JSON were not written: rerun when it is reachable") from None
     except EmsError:
         raise
     except Exception as exc:  # MLflow, SQLAlchemy and requests raise many types; all mean "not logged"

@@ -30,6 +30,8 @@ from ems.model.encoder import mean_pool
 logger = logging.getLogger(__name__)
 
 INFO_FILE = "ems_model.json"
+#: sha256 of every other file of a model folder, written by save_model, checked by load_model.
+CHECKSUMS = "checksums.sha256"
 
 
 def lowercase_flag(tokenizer_dir: str | os.PathLike[str]) -> bool:
@@ -125,7 +127,48 @@ def save_model(
         full_info = {"max_length": int(max_length), **(info or {})}
         (tmp / INFO_FILE).write_text(json.dumps(full_info, indent=2, sort_keys=True))
         write_card(tmp / CARD_FILE, full_info)  # the results come later, in ../README.md (rule model_card)
+        write_checksums(tmp)
     return Path(out)
+
+
+def write_checksums(folder: str | os.PathLike[str]) -> None:
+    """``checksums.sha256`` (``sha256sum`` format) of every file of a model folder, written last."""
+    folder = Path(folder)
+    lines = [f"{_sha256(p)}  {p.relative_to(folder).as_posix()}" for p in sorted(folder.rglob("*"))
+             if p.is_file() and p.name != CHECKSUMS]
+    (folder / CHECKSUMS).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def verify_checksums(folder: str | os.PathLike[str]) -> None:
+    """Every file listed in ``checksums.sha256`` is there, unchanged; DataError naming the first that is not.
+
+    A folder without the file (saved before checksums were written) is loaded with a warning."""
+    folder = Path(folder)
+    listing = folder / CHECKSUMS
+    if not listing.is_file():
+        logger.warning("%s has no %s (saved by an older version): its files are not verified", folder, CHECKSUMS)
+        return
+    for number, line in enumerate(listing.read_text(encoding="utf-8").splitlines(), start=1):
+        digest, sep, rel = line.partition("  ")
+        if not sep or len(digest) != 64:
+            raise DataError(f"{listing}, line {number}: expected '<sha256>  <file>'")
+        path = folder / rel
+        if not path.is_file():
+            raise DataError(f"{path}: missing from the model folder (listed in {CHECKSUMS}); copy the whole folder "
+                            "again or re-export the model")
+        if _sha256(path) != digest:
+            raise DataError(f"{path}: changed or damaged (its sha256 differs from {CHECKSUMS}); copy the whole "
+                            "folder again or re-export the model")
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
 
 
 def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> tuple[BertModel, PreTrainedTokenizerFast, dict[str, Any]]:
@@ -133,6 +176,9 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu")
     path = Path(path)
     if not (path / "config.json").exists():
         raise DataError(f"{path}: not a saved EMS model folder (no config.json)")
+    verify_checksums(path)
+    if not (path / "tokenizer.json").is_file():  # transformers would build a 5-token tokenizer and go on
+        raise DataError(f"{path / 'tokenizer.json'}: missing; the model folder has no tokenizer")
     model = BertModel.from_pretrained(str(path)).to(device).eval()  # pooler loaded, never used
     tok = AutoTokenizer.from_pretrained(str(path))
     info_path = path / INFO_FILE

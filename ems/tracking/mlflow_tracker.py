@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ems.io import read_json
-from ems.redact import connectable, redact_value
+from ems.redact import connectable, redact_uri, redact_value
 from ems.tracking.base import Tracker, flatten_params
 
 logger = logging.getLogger(__name__)
@@ -25,10 +25,20 @@ logger = logging.getLogger(__name__)
 PARENT_TAG = "mlflow.parentRunId"
 
 
+_REACHED: set[str] = set()
+
+
 def _client(uri: str):
+    """An MlflowClient on ``uri``; a server or database that takes no connection fails within 30 s first
+    (MLflow's own retries would wait ~4 min), once per store and process."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from mlflow.tracking import MlflowClient
 
+    if uri not in _REACHED:
+        from ems.tracking.setup import check_reachable
+
+        check_reachable(uri)
+        _REACHED.add(uri)
     return MlflowClient(tracking_uri=uri)
 
 
@@ -57,7 +67,8 @@ class MlflowTracker(Tracker):
         if parent_run_id:
             all_tags[PARENT_TAG] = parent_run_id
         run = client.create_run(experiment_id, run_name=run_name, tags=all_tags)
-        logger.info("MLflow run %s (%s) in experiment %s at %s", run.info.run_id, run_name, experiment_id, uri)
+        logger.info("MLflow run %s (%s) in experiment %s at %s", run.info.run_id, run_name, experiment_id,
+                    redact_uri(uri))
         return cls(uri, run.info.run_id, experiment_id)
 
     @classmethod

@@ -125,8 +125,7 @@ def open_store(settings: Mapping[str, Any]) -> tuple[str, Any]:
     folder = sqlite_folder(uri)
     if folder is not None:
         writable_folder(folder, "tracking store folder")
-    check_reachable(uri)
-    return uri, _client(uri)
+    return uri, _client(uri)  # which checks that the store is reachable
 
 
 def writable_folder(folder: Path, what: str) -> None:
