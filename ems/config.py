@@ -38,6 +38,65 @@ def load_schema() -> dict[str, Any]:
         return yaml.safe_load(fh)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last one silently)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            raise ConfigError(f"{key_node.start_mark.name}: key {key!r} is given twice (lines {seen[key]} and {line}); "
+                              "the second would silently win: keep one")
+        seen[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_yaml(path: str | os.PathLike[str]) -> Any:
+    """A YAML file with no duplicate key (ConfigError naming the key and both lines) and no syntax error."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.load(fh, Loader=_StrictLoader)  # a SafeLoader subclass
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+
+
+def check_finite(value: Any, path: str = "") -> None:
+    """ConfigError naming the key of the first number that is not finite (YAML's ``.inf``, ``.nan``):
+    JSON Schema's ``number`` lets them through, and a NaN learning rate trains a NaN model."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{path or 'value'}: {value} is not a finite number")
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            check_finite(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            check_finite(v, f"{path}[{i}]")
+
+
+def check_results_dir(cfg: Mapping[str, Any], source: str = "config") -> None:
+    """``results_dir`` is a folder or can become one: not a file, nor under a file."""
+    if "results_dir" not in cfg:
+        return
+    path = Path(str(cfg["results_dir"])).expanduser()
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                what = "is a file" if candidate == path else f"is under the file {candidate}"
+                raise ConfigError(f"invalid configuration {source}: results_dir: {cfg['results_dir']} {what}, "
+                                  "not a folder")
+            return
+
+
 def _extend_with_defaults(validator_class: type) -> type:
     """A validator that fills ``default`` values of absent properties (as Snakemake does)."""
     validate_properties = validator_class.VALIDATORS["properties"]
@@ -105,9 +164,14 @@ def validate_config(config: Mapping[str, Any], source: str = "config") -> dict[s
     """
     schema = load_schema()
     cfg = copy.deepcopy(dict(config))
+    try:
+        check_finite(cfg)
+    except ConfigError as exc:
+        raise ConfigError(f"invalid configuration {source}: {exc}") from None
     _fill_section_defaults(cfg, schema)
     check(schema_validator(schema), cfg, f"configuration {source}")
     check_language_codes(cfg, source)
+    check_results_dir(cfg, source)
     check_official_inputs(cfg, source)
     return cfg
 
@@ -171,6 +235,10 @@ def validate_sections(
     present = tuple(s for s in sections if s in schema["properties"])
     sub = _sub_schema(schema, (*present, *extra_keys), strict)
     cfg = copy.deepcopy(dict(settings))
+    try:
+        check_finite({s: cfg[s] for s in (*present, *extra_keys) if s in cfg})
+    except ConfigError as exc:
+        raise ConfigError(f"invalid settings ({what}): {exc}") from None
     for s in present:
         cfg.setdefault(s, {})
     _fill_section_defaults(cfg, sub)
@@ -247,13 +315,7 @@ def typed(into: type[T], values: Mapping[str, Any], name: str) -> T:
 
 def load_config(path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Read a YAML config, deep-merge ``overrides``, validate and fill defaults."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh) or {}
-    except FileNotFoundError as exc:
-        raise ConfigError(f"config file not found: {path}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    raw = read_yaml(path) or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path}: the top level must be a mapping")
     if overrides:

@@ -302,6 +302,20 @@ EVALUATE_CASES = {
         _evaluate(tmp, extra=["--run-json", str(tmp / "in" / "run.json")]), [str(tmp / "in" / "run.json"), "missing"])),
 }
 
+def _extra_dataset_folder(tmp: Path):
+    """An extra dataset whose path pattern ends at a folder (a missing file name)."""
+    (tmp / "in" / "ds" / "deu").mkdir(parents=True)
+    (tmp / "in" / "ds" / "eng.txt").write_text("a\n")
+    entry = {"name": "mine", "type": "retrieval", "format": "lines", "path": str(tmp / "in" / "ds" / "{lang}"),
+             "target_path": str(tmp / "in" / "ds" / "eng.txt"), "languages": ["deu"]}
+    out = tmp / "out" / "eval"
+    args = ["evaluate", "--task", "mine", "--model", "tfidf", "--out-csv", str(out / "mine.csv"), "--out-json",
+            str(out / "mine.json"), "--settings", json.dumps({"evaluation": {"extra_datasets": [entry]}}), "--no-cache"]
+    return args, [str(tmp / "in" / "ds" / "deu"), "a folder, not a data file"]
+
+
+EVALUATE_CASES["eval_extra_dataset_path_is_a_folder"] = Case(_extra_dataset_folder)
+
 CASES = {**PREPARE_CASES, **FETCH_CASES, **PARSE_CASES, **EVALUATE_CASES}
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -68,3 +68,81 @@ def test_tracking_setup_on_an_unwritable_folder(tmp_path: Path) -> None:
         assert_clean_failure(proc, str(locked), folder=locked)
     finally:
         locked.chmod(0o700)
+
+
+# ---------------------------------------------------------------- a saved model folder: integrity, embed options
+
+@pytest.fixture(scope="module")
+def saved_model(toy: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model trained on the toy data (deu, fra), saved as the train rule saves it."""
+    from ems.train.trainer import train
+
+    out = tmp_path_factory.mktemp("saved") / "m" / "seed1"
+    train(copy.deepcopy(TINY_SETTINGS), toy["train"], toy["valid"], toy["tokenizer"], out, progress=False)
+    return out / "model"
+
+
+def _copy_model(saved_model: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    folder = tmp_path / "in" / "model"
+    shutil.copytree(saved_model, folder)
+    return folder
+
+
+def _embed(model: Path, tmp_path: Path, *extra: str, stdin: bytes = b"der hund\ndie katze\n", lang: str = "deu"):
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    args = ["embed", "--model", str(model), "--lang", lang, *extra]
+    if "--output" not in extra:
+        args += ["--output", str(out / "v.npy")]
+    return run_cli(args, cwd=tmp_path, stdin=stdin), out
+
+
+def test_saved_model_lists_the_checksum_of_every_file(saved_model: Path) -> None:
+    listed = {line.split("  ", 1)[1] for line in (saved_model / "checksums.sha256").read_text().splitlines()}
+    present = {p.relative_to(saved_model).as_posix() for p in saved_model.rglob("*") if p.is_file()}
+    assert listed == present - {"checksums.sha256"} and {"model.safetensors", "tokenizer.json"} <= listed
+
+
+def test_embed_refuses_a_model_without_its_tokenizer(saved_model: Path, tmp_path: Path) -> None:
+    model = _copy_model(saved_model, tmp_path)
+    (model / "tokenizer.json").unlink()
+    proc, out = _embed(model, tmp_path)
+    assert_clean_failure(proc, [str(model / "tokenizer.json"), "missing"], folder=out)
+
+
+def test_embed_refuses_changed_weights(saved_model: Path, tmp_path: Path) -> None:
+    model = _copy_model(saved_model, tmp_path)
+    weights = model / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-512:-256] = bytes(b ^ 0xFF for b in data[-512:-256])  # 256 bytes of the tensors flipped
+    weights.write_bytes(bytes(data))
+    proc, out = _embed(model, tmp_path)
+    assert_clean_failure(proc, [str(weights), "changed or damaged"], folder=out)
+
+
+def test_embed_batch_size_zero_and_output_folder(saved_model: Path, tmp_path: Path) -> None:
+    proc, out = _embed(saved_model, tmp_path, "--batch-size", "0")
+    assert_clean_failure(proc, "--batch-size: 0", folder=out)
+    folder = tmp_path / "out" / "a-folder"
+    folder.mkdir(parents=True)
+    proc, out = _embed(saved_model, tmp_path, "--output", str(folder))
+    assert_clean_failure(proc, ["--output", str(folder), "a folder"], folder=out, before=frozenset({"a-folder"}))
+
+
+def test_embed_warns_of_nul_bytes_and_unseen_languages(saved_model: Path, tmp_path: Path) -> None:
+    proc, out = _embed(saved_model, tmp_path, stdin=b"der hund\ndie\x00katze\n", lang="jpn")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 of 2 sentences hold a NUL byte" in proc.stderr
+    assert "jpn is not among the" in proc.stderr and "trained on" in proc.stderr
+    proc, out = _embed(saved_model, tmp_path, lang="deu")
+    assert proc.returncode == 0 and "NUL" not in proc.stderr and "not among" not in proc.stderr
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan")])
+def test_non_finite_learning_rate_is_refused(toy: dict, tmp_path: Path, value: float) -> None:
+    settings = copy.deepcopy(TINY_SETTINGS)
+    settings["train"]["lr"] = value
+    proc = run_cli(_train_args(toy, tmp_path / "out", settings), cwd=tmp_path)
+    assert_clean_failure(proc, ["train.lr:", "not a finite number"], folder=tmp_path / "out")

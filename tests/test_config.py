@@ -119,3 +119,27 @@ def test_dry_run_errors_and_replacement(tmp_path: Path) -> None:
     ok = subprocess.run([*base, "--configfile", "config/smoke.yaml"], cwd=ROOT, capture_output=True, text=True, check=False)
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert "tune.space: the value of" in ok.stdout + ok.stderr
+
+
+def test_workflow_refuses_duplicate_keys_non_finite_numbers_and_a_results_file(tmp_path) -> None:
+    """Each: exit 2, one `error:` line naming the key (and both lines), before any job."""
+    import subprocess
+    import sys
+
+    base = [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--quiet", "rules"]
+    cases = {
+        "dup.yaml": ("train:\n  batch_size: 32\n  lr: 1.0e-4\n  batch_size: 8\n",
+                     ["dup.yaml", "'batch_size' is given twice", "lines 2 and 4"]),
+        "inf.yaml": ("train:\n  lr: .inf\n", ["train.lr:", "not a finite number"]),
+        "nan.yaml": ("objective:\n  temperature: .nan\n", ["objective.temperature:", "not a finite number"]),
+        "file.yaml": (f"results_dir: {tmp_path / 'a-file'}\n", ["results_dir:", "a-file is a file"]),
+    }
+    (tmp_path / "a-file").write_text("x")
+    for name, (text, culprits) in cases.items():
+        (tmp_path / name).write_text(text)
+        proc = subprocess.run([*base, "--configfile", str(tmp_path / name)], cwd=ROOT, capture_output=True,
+                              text=True, check=False)
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+        assert proc.returncode == 2 and len(errors) == 1, (name, proc.stderr[-2000:])
+        assert all(c in errors[0] for c in culprits), (name, errors[0])
+        assert "Traceback" not in proc.stderr

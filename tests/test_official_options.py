@@ -30,11 +30,11 @@ def test_official_init_uses_pytorch_defaults() -> None:
     bert = EmsModel({**MODEL, "init": "bert"}, OBJECTIVE, 500, 3)
     torch.manual_seed(0)
     official = EmsModel({**MODEL, "init": "official"}, OBJECTIVE, 500, 3)
-    words = lambda m: m.encoder.embeddings.word_embeddings.weight  # noqa: E731
+    words = lambda m: m.encoder.embeddings.word_embeddings.weight
     assert abs(float(words(bert).detach().std()) - 0.02) < 0.005
     assert abs(float(words(official).detach().std()) - 1.0) < 0.05  # nn.Embedding: N(0, 1)
     assert float(words(official)[0].abs().sum()) == 0.0  # the padding row stays zero
-    query = lambda m: m.encoder.encoder.layer[0].attention.self.query  # noqa: E731
+    query = lambda m: m.encoder.encoder.layer[0].attention.self.query
     assert float(query(bert).bias.abs().sum()) == 0.0 and float(query(official).bias.abs().sum()) > 0.0
 
 

@@ -68,12 +68,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
     device = evaluation_device(ev["device"])
     logger.info("embedding on %s (evaluation.device: %s)", device, ev["device"])
     encoder = load_encoder(args.model, batch_size=ev.get("batch_size"), num_threads=args.threads, device=device)
+    trained_on = set((getattr(encoder, "info", None) or {}).get("languages") or [])  # an EMS model's own languages
     model_id = args.model_id or model_id_for(args.model)
     cache_root = None if args.no_cache or not ev.get("cache", True) else args.cache_dir
     encoder = RefuseEmpty(maybe_cached(encoder, cache_root, args.task), args.task)
     start = time.perf_counter()
     result = evaluator(encoder)
     seconds = time.perf_counter() - start
+    unseen = sorted(encoder.languages - trained_on - {"eng"}) if trained_on else []
+    if unseen:
+        logger.warning("%s: %d of the %d languages scored were not among the %d %s was trained on (%s%s); their "
+                       "scores are zero-shot", args.task, len(unseen), len(encoder.languages - {"eng"}), len(trained_on),
+                       model_id, ", ".join(unseen[:10]), ", ..." if len(unseen) > 10 else "")
+        result.params["unseen_languages"] = len(unseen)
     result.metrics[f"{args.task}/seconds"] = round(seconds, 3)
     result.params["model"] = args.model
     if hasattr(encoder, "hits"):
@@ -91,6 +98,7 @@ class RefuseEmpty:
 
     def __init__(self, encoder: Any, task: str) -> None:
         self.encoder, self.task = encoder, task
+        self.languages: set[str] = set()  # every language embedded, for the unseen-language warning
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.encoder, name)
@@ -101,6 +109,7 @@ class RefuseEmpty:
                 raise DataError(
                     f"{self.task}: language {lang!r}: sentence {index + 1} of {len(sentences)} is empty "
                     "(for line-aligned sets: that line of the language's file); remove the pair from the data set")
+        self.languages.add(lang)
         return self.encoder.encode(sentences, lang)
 
 

@@ -47,12 +47,21 @@ def language_map(entry: Mapping[str, Any]) -> dict[str, str]:
 QUOTING = {"minimal": csv.QUOTE_MINIMAL, "none": csv.QUOTE_NONE}
 
 
+def require_file(path: Path) -> Path:
+    """``path`` itself: FileNotFoundError when absent (a missing language, the caller's skip policy
+    decides), DataError when it is a folder (a pattern that stops at a directory)."""
+    if path.is_dir():
+        raise DataError(f"{path}: a folder, not a data file; check the path pattern of evaluation.extra_datasets")
+    if not path.exists():
+        raise FileNotFoundError(path)
+    return path
+
+
 def read_table(path: Path, fmt: str, columns: Sequence[str], header: bool, quoting: str = "minimal") -> pd.DataFrame:
     """The named ``columns`` of a tsv/csv/jsonl file (names, or 0-based positions without header)."""
     if quoting not in QUOTING:
         raise ConfigError(f"quoting must be one of {sorted(QUOTING)}, not {quoting!r}")
-    if not path.exists():
-        raise FileNotFoundError(path)
+    require_file(path)
     try:
         if fmt == "jsonl":
             frame = pd.read_json(path, lines=True, dtype=False)
@@ -79,9 +88,7 @@ def _load_labelled(entry: Mapping[str, Any], own: str, split: str) -> LabelledSe
         if not entry.get("label_path"):
             raise ConfigError(f"evaluation.extra_datasets[{entry['name']}]: format 'lines' needs label_path")
         text_path, label_path = _fill(entry["path"], own, split), _fill(entry["label_path"], own, split)
-        if not text_path.exists():
-            raise FileNotFoundError(text_path)
-        texts, labels = read_lines(text_path), read_lines(label_path)
+        texts, labels = read_lines(require_file(text_path)), read_lines(require_file(label_path))
         if len(texts) != len(labels):
             raise DataError(f"ragged files: {text_path} has {len(texts)} lines, {label_path} {len(labels)}")
     else:
@@ -102,9 +109,7 @@ def _load_pairs(entry: Mapping[str, Any], own: str, split: str) -> tuple[list[st
         if not entry.get("target_path"):
             raise ConfigError(f"evaluation.extra_datasets[{entry['name']}]: format 'lines' needs target_path")
         src_path, tgt_path = _fill(entry["path"], own, split), _fill(entry["target_path"], own, split)
-        if not src_path.exists():
-            raise FileNotFoundError(src_path)
-        src, tgt = read_lines(src_path), read_lines(tgt_path)
+        src, tgt = read_lines(require_file(src_path)), read_lines(require_file(tgt_path))
         if len(src) != len(tgt):
             raise DataError(f"ragged parallel files: {src_path} has {len(src)} lines, {tgt_path} {len(tgt)}")
         return src, tgt

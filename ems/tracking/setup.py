@@ -205,7 +205,7 @@ def tracking_setup(settings: Mapping[str, Any], out: str | os.PathLike[str], kee
         return _setup_parent(client, uri, settings, out, keep_running)
     except EmsError:
         raise
-    except Exception as exc:  # MLflow, SQLAlchemy and HTTP errors alike: one line, no URI password
+    except Exception as exc:  # noqa: BLE001 - MLflow, SQLAlchemy and HTTP errors alike: one line, no password
         from ems.redact import redact_text
 
         raise TrackingError(f"tracking store {redact_uri(uri)}: could not create the experiment or parent run "

@@ -7,6 +7,7 @@ import io
 import logging
 import sys
 import typing
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ems.config import parse_settings
@@ -45,15 +46,12 @@ def open_tracking(args: argparse.Namespace, run: TrainingRun, is_main: bool) -> 
 
 def _merge_overrides(settings: dict, path: str) -> dict:
     """Deep-merge a YAML file of config sections (e.g. the tuning stage's best_params.yaml)."""
-    import yaml
-
-    from ems.config import deep_merge
+    from ems.config import deep_merge, read_yaml
     from ems.errors import ConfigError
 
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        data = read_yaml(path) or {}
+    except OSError as exc:
         raise ConfigError(f"cannot read overrides file {path}: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: overrides must be a mapping of config sections")
@@ -133,11 +131,24 @@ def _run_embed(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ems.encoders.ems_encoder import EmsEncoder
+    from ems.errors import ConfigError, DataError
     from ems.languages import canonical
 
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size: {args.batch_size}; it must be at least 1")
+    if args.output and Path(args.output).is_dir():
+        raise DataError(f"--output {args.output}: a folder; give the .npy file to write")
     lang = canonical(args.lang)
     sentences = read_sentences(sys.stdin.buffer)
+    with_nul = sum("\x00" in s for s in sentences)
+    if with_nul:
+        logger.warning("%d of %d sentences hold a NUL byte (embedded as they are; is the input binary?)", with_nul,
+                       len(sentences))
     enc = EmsEncoder(args.model, batch_size=args.batch_size, device=args.device)
+    trained = enc.info.get("languages") or []
+    if trained and lang not in trained:
+        logger.warning("%s is not among the %d languages %s was trained on: its %d sentences are embedded anyway, "
+                       "expect weaker vectors", lang, len(trained), args.model, len(sentences))
     vectors = enc.encode(sentences, lang)
     buf = io.BytesIO()
     np.save(buf, vectors)

@@ -32,9 +32,8 @@ def write_model(run: TrainingRun, model: EmsModel, languages: list[str], state: 
     """The model folder's files, each written atomically (run.json excepted: see :func:`write_run_json`)."""
     import pandas as pd
 
-    from ems.train.figures import plot_history
-
     from ems.redact import redact_value
+    from ems.train.figures import plot_history
 
     # no URI password reaches the model folder, heads.pt or settings.resolved.json (nor the MLflow
     # artifacts made of them), whatever `ems train --settings` was given

@@ -9,7 +9,7 @@ from snakemake.common.configfile import load_configfile
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 from ems import paths as ems_paths
-from ems.config import replace_free_maps, settings_json, validate_config
+from ems.config import read_yaml, replace_free_maps, settings_json, validate_config
 from ems.tracking.setup import check_same_store, export_tracking_uri, public_tracking
 from ems.errors import ConfigError
 
@@ -21,6 +21,8 @@ def _config_layers():
     """
     cli_files = [Path(f).absolute() for f in workflow.config_settings.configfiles]
     own = [f for f in workflow.configfiles if Path(f).absolute() not in cli_files]
+    for f in [*own, *cli_files]:
+        read_yaml(f)  # a key given twice: one line naming it and both lines (Snakemake keeps the last silently)
     layers = [(str(f), load_configfile(f)) for f in [*own, *cli_files]]
     return [*layers, ("--config", dict(workflow.config_settings.config))]
 
