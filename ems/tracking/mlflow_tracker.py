@@ -39,6 +39,8 @@ def _client(uri: str):
 
         check_reachable(uri)
         _REACHED.add(uri)
+    if redact_uri(uri) != uri:  # MLflow prints "View run ... at: <uri>" to stdout, password included
+        os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
     return MlflowClient(tracking_uri=uri)
 
 

@@ -180,7 +180,8 @@ rule ablation_mlflow_summary:
         settings=lambda w: ablation_rules.ablation_settings(config),
         aggregate=ABLATION,
         models=RESULTS / "models",
-        config=lambda w: settings_json(config),  # the parent run's params and config/resolved.yaml
+        # the parent run's params and config/resolved.yaml; the tracking URI stays in the environment
+        config=lambda w: settings_json({**config, "tracking": public_tracking(config["tracking"])}),
     resources:
         mem_mb=1000,
         runtime=10,
