@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ems.tracking.cli",
     "ems.ablation.cli",
     "ems.tune.cli",
+    "ems.recover",
 )
 
 

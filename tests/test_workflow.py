@@ -103,3 +103,51 @@ def test_smoke_training_is_tracked_and_uses_tuned_values(smoke_run: Path) -> Non
         assert {"config_hash", "data_hash", "git_commit"} <= set(run.data.tags)
         assert "loss/total" in run.data.metrics and "tatoeba/acc_mean" in run.data.metrics
         assert "train.lr" in run.data.params or any(k.endswith("lr") for k in run.data.params)
+
+
+@pytest.mark.slow
+def test_fault_drill_kill_the_whole_run_then_recover(smoke_run: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """kill -9 of Snakemake's whole process group at a random moment of the training stage, then the one
+    documented command (``ems recover -- <the same arguments>``): the run ends with the outputs of the
+    uninterrupted smoke run, resumed trainings give the same weights, the killed attempt's log is kept."""
+    import random
+    import signal
+    import time
+
+    work = _workdir(tmp_path_factory.mktemp("drill"))
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_RUN_ID")}
+    env["EMS_DATA_MIRROR"] = str(MIRROR)
+    args = ["--cores", "2", "--configfile", "config/smoke.yaml"]
+    seed = int(os.environ.get("EMS_DRILL_SEED", time.time_ns() % 1000))
+    delay = random.Random(seed).uniform(0.0, 20.0)
+    with open(work / "drill.log", "w") as log:
+        proc = subprocess.Popen(SNAKEMAKE + args, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        deadline = time.monotonic() + 1200
+        while time.monotonic() < deadline and proc.poll() is None:  # until a training has taken steps
+            if any("step" in p.read_text(errors="replace") for p in (work / "logs" / "smoke" / "train").rglob("*.log")):
+                break
+            time.sleep(1)
+        assert proc.poll() is None, "the run ended before a training started"
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGKILL)  # Snakemake and every job it started
+        proc.wait()
+    assert any((work / ".snakemake" / "locks").glob("*")), "the kill left no lock (nothing to recover)"
+    rec = subprocess.run([sys.executable, "-m", "ems.cli", "recover", "--", *args], cwd=work, env=env,
+                         capture_output=True, text=True, check=False, timeout=1800)
+    assert rec.returncode == 0, f"drill seed {seed}, kill {delay:.1f} s into training:\n{rec.stderr[-5000:]}"
+    kept = list((work / "logs").rglob("*.log.attempt-*"))
+    assert kept, "the killed attempt's logs were not kept"
+    res, ref = work / "results" / "smoke", smoke_run / "results" / "smoke"
+    produced = {p.relative_to(res).as_posix() for p in res.rglob("*") if p.is_file() and "mlflow" not in p.parts}
+    expected = {p.relative_to(ref).as_posix() for p in ref.rglob("*") if p.is_file() and "mlflow" not in p.parts}
+    assert expected <= produced, sorted(expected - produced)[:10]
+    compared = 0
+    for weights in ref.glob("models/*/seed*/model/model.safetensors"):
+        rel = weights.relative_to(ref)
+        steps = [json.loads((root / rel.parent / "ems_model.json").read_text())["steps"] for root in (ref, res)]
+        if steps[0] != steps[1]:  # a time budget ended one of them early: not comparable
+            continue
+        assert (res / rel).read_bytes() == weights.read_bytes(), f"{rel} differs after the drill (seed {seed})"
+        compared += 1
+    assert compared >= 2, "fewer than two trainings comparable"
