@@ -132,11 +132,11 @@ def test_embed_batch_size_zero_and_output_folder(saved_model: Path, tmp_path: Pa
 
 
 def test_embed_warns_of_nul_bytes_and_unseen_languages(saved_model: Path, tmp_path: Path) -> None:
-    proc, out = _embed(saved_model, tmp_path, stdin=b"der hund\ndie\x00katze\n", lang="jpn")
+    proc, _ = _embed(saved_model, tmp_path, stdin=b"der hund\ndie\x00katze\n", lang="jpn")
     assert proc.returncode == 0, proc.stderr
     assert "1 of 2 sentences hold a NUL byte" in proc.stderr
     assert "jpn is not among the" in proc.stderr and "trained on" in proc.stderr
-    proc, out = _embed(saved_model, tmp_path, lang="deu")
+    proc, _ = _embed(saved_model, tmp_path, lang="deu")
     assert proc.returncode == 0 and "NUL" not in proc.stderr and "not among" not in proc.stderr
 
 
