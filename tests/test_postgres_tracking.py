@@ -67,6 +67,15 @@ def test_helper_builds_a_loopback_database_backed_server(tmp_path: Path) -> None
     assert cmd[cmd.index("--host") + 1] == "127.0.0.1"
     assert cmd[cmd.index("--artifacts-destination") + 1] == (tmp_path / "art").resolve().as_uri()
     assert (tmp_path / "art").is_dir() and "--serve-artifacts" in cmd
+    # the store URI travels in the environment, never on the command line (ps shows that to every user)
+    from ems.tracking_server import server_env
+
+    secret = "postgresql://ems:pw-on-ps@127.0.0.1:5432/mlflow"
+    assert not any("5432" in part for part in server_command(secret, str(tmp_path / "art")))
+    assert server_env(secret, {})["MLFLOW_BACKEND_STORE_URI"] == secret
+    proc = subprocess.run([sys.executable, "-m", "ems.tracking_server", "--backend-store-uri", secret,
+                           "--artifacts-destination", str(tmp_path / "a")], check=False, capture_output=True, text=True)
+    assert proc.returncode == 2 and "ems:***@127.0.0.1" in proc.stderr and "pw-on-ps" not in proc.stderr
     with pytest.raises(ValueError, match="database URI"):
         server_command(str(tmp_path / "mlruns"), str(tmp_path / "art"))
     proc = subprocess.run([sys.executable, "-m", "ems.tracking_server", "--backend-store-uri", "./mlruns",

@@ -132,6 +132,12 @@ def test_fault_drill_kill_the_whole_run_then_recover(smoke_run: Path, tmp_path_f
         time.sleep(delay)
         os.killpg(proc.pid, signal.SIGKILL)  # Snakemake and every job it started
         proc.wait()
+        for pid_dir in Path("/proc").glob("[0-9]*"):  # a job in a group of its own: as a lost session would
+            try:
+                if Path(os.readlink(pid_dir / "cwd")) == work.resolve():
+                    os.kill(int(pid_dir.name), signal.SIGKILL)
+            except OSError:
+                pass
     assert any((work / ".snakemake" / "locks").glob("*")), "the kill left no lock (nothing to recover)"
     rec = subprocess.run([sys.executable, "-m", "ems.cli", "recover", "--", *args], cwd=work, env=env,
                          capture_output=True, text=True, check=False, timeout=1800)
