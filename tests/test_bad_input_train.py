@@ -146,3 +146,20 @@ def test_non_finite_learning_rate_is_refused(toy: dict, tmp_path: Path, value: f
     settings["train"]["lr"] = value
     proc = run_cli(_train_args(toy, tmp_path / "out", settings), cwd=tmp_path)
     assert_clean_failure(proc, ["train.lr:", "not a finite number"], folder=tmp_path / "out")
+
+
+def test_evaluate_warns_of_languages_the_model_never_saw(saved_model: Path, tmp_path: Path) -> None:
+    """Tatoeba on kab and deu with a model trained on deu and fra: scored, with a warning naming kab and the count."""
+    folder = tmp_path / "in" / "laser" / "data" / "tatoeba" / "v1"
+    folder.mkdir(parents=True)
+    for lang in ("deu", "kab"):
+        (folder / f"tatoeba.{lang}-eng.{lang}").write_text("".join(f"{lang} satz {i}\n" for i in range(20)))
+        (folder / f"tatoeba.{lang}-eng.eng").write_text("".join(f"sentence {i}\n" for i in range(20)))
+    out = tmp_path / "out"
+    settings = {"evaluation": {"tatoeba": {"languages": ["deu", "kab"]}}}
+    proc = run_cli(["evaluate", "--task", "tatoeba", "--model", f"ems:{saved_model}", "--out-csv",
+                    str(out / "t.csv"), "--out-json", str(out / "t.json"), "--settings", json.dumps(settings),
+                    "--source", f"laser={tmp_path / 'in' / 'laser'}", "--no-cache"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "tatoeba: 1 of the 2 languages scored were not among the 3" in proc.stderr and "(kab)" in proc.stderr
+    assert json.loads((out / "t.json").read_text())["params"]["unseen_languages"] == 1
