@@ -137,13 +137,6 @@ def write_yaml(path: str | os.PathLike[str], data: Any) -> None:
         yaml.safe_dump(data, fh, sort_keys=False, allow_unicode=True)
 
 
-def open_text(path: str | os.PathLike[str]) -> IO[str]:
-    """Open a text file for reading, transparently gunzipping ``.gz``; strict UTF-8."""
-    if str(path).endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", errors="strict")
-    return open(path, encoding="utf-8", errors="strict")
-
-
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:

@@ -137,10 +137,3 @@ def name(code: str) -> str:
     label = iso639_3()[lang][2]
     return f"{label} ({script})" if script else label
 
-
-def is_known(code: str) -> bool:
-    try:
-        canonical(code)
-    except UnknownLanguageError:
-        return False
-    return True

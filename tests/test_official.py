@@ -149,7 +149,7 @@ def test_imported_folder_loads_in_sentence_transformers(imported, tokenizer_dir,
     card = (imported / "model" / "README.md").read_text(encoding="utf-8")
     assert "model_best.pt" in card and "Pre-tokenise first" in card
     info = json.loads((imported / "model" / "ems_model.json").read_text(encoding="utf-8"))
-    from ems.model.official import sha256_file
+    from ems.io import sha256_file
 
     assert info["checkpoint_sha256"] == sha256_file(imported / "model_best.pt") and info["official_step"] == 1234
     assert set(torch.load(imported / "heads.pt")) >= {"xtr_head.output.weight", "contrastive_head.net.2.weight"}

@@ -9,39 +9,16 @@ reproduction. Also: without the checkpoint, one line naming the key and exit 2 b
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from workflow_helpers import run_config, run_snakemake, workflow_copy
 
 from conftest import official_reference
 
 pytest.importorskip("sentencepiece")
 pytest.importorskip("sacremoses")
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _workdir(tmp: Path) -> Path:
-    tmp.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "config.yaml"):
-        shutil.copy(ROOT / name, tmp / name)
-    for name in ("config", "workflow", "envs", "profiles"):
-        if (ROOT / name).exists():
-            shutil.copytree(ROOT / name, tmp / name)
-    return tmp
-
-
-def _snakemake(args: list[str], cwd: Path, mirror: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_RUN_ID")}
-    env["EMS_DATA_MIRROR"] = str(mirror)
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          check=False, timeout=1800)
-
 
 def _config(checkpoint: Path | None) -> dict:
     return {
@@ -65,9 +42,9 @@ def _config(checkpoint: Path | None) -> dict:
 
 
 def test_missing_checkpoint_is_one_line_before_any_job(tmp_path: Path, mirror: Path) -> None:
-    work = _workdir(tmp_path)
+    work = workflow_copy(tmp_path)
     (work / "official.yaml").write_text(yaml.safe_dump(_config(None)), encoding="utf-8")
-    proc = _snakemake(["-n", "--cores", "1", "--configfile", "official.yaml"], work, mirror)
+    proc = run_snakemake(["-n", "--cores", "1", "--configfile", "official.yaml"], work, mirror)
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert len(errors) == 1 and "evaluation.official_ems.checkpoint" in errors[0] and "EMS_model.pt" in errors[0]
@@ -78,12 +55,8 @@ def test_missing_checkpoint_is_one_line_before_any_job(tmp_path: Path, mirror: P
 def test_official_tokenizer_and_peer_through_the_workflow(tmp_path: Path, mirror: Path, official_repo: Path) -> None:
     ckpt = tmp_path / "EMS_model.pt"
     official_reference(official_repo, "checkpoint", tmp_path, output=ckpt, seed=5)
-    work = _workdir(tmp_path / "work")
-    (work / "official.yaml").write_text(yaml.safe_dump(_config(ckpt)), encoding="utf-8")
-    proc = _snakemake(["--cores", "2", "--configfile", "official.yaml"], work, mirror)
-    if proc.returncode != 0:
-        logs = "\n".join(f"== {p}\n{p.read_text()[-2500:]}" for p in sorted((work / "logs").rglob("*.log")))
-        pytest.fail(f"workflow failed:\n{proc.stderr[-4000:]}\n{logs[-15000:]}")
+    work = workflow_copy(tmp_path / "work")
+    run_config(work, "official", _config(ckpt), mirror)
     res = work / "results" / "official"
     tok_cfg = json.loads((res / "tokenizer" / "tokenizer_config.json").read_text(encoding="utf-8"))
     assert tok_cfg["ems_model"] == "official" and len(tok_cfg["ems_languages"]) == 62

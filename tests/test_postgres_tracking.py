@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from _train_toy import TINY_SETTINGS, make_toy_data
+from workflow_helpers import stop_group
 
 from ems.tracking_server import server_command, tracking_uri, wait_until_ready
 
@@ -52,13 +52,7 @@ def mlflow_server(postgres_db: str, tmp_path: Path):
             pytest.fail(f"{exc}\n{(tmp_path / 'server.log').read_text()[-3000:]}")
         yield uri, artifacts, postgres_db
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)  # the server and its workers
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_group(proc)  # the server and its workers
         log.close()
 
 

@@ -11,8 +11,6 @@ both stores.
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -20,8 +18,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from workflow_helpers import run_config, run_snakemake, stop_group, workflow_copy
 
-ROOT = Path(__file__).resolve().parents[1]
 SECRET = "Pw-9f3k-never-on-disk"
 
 
@@ -50,24 +48,8 @@ def mlflow_server(tmp_path: Path):
         wait_until_ready(f"http://127.0.0.1:{port}", timeout=120, proc=proc)
         yield port, folder
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_group(proc)
         log.close()
-
-
-def _workdir(tmp: Path) -> Path:
-    tmp.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "config.yaml"):
-        shutil.copy(ROOT / name, tmp / name)
-    for name in ("config", "workflow", "envs", "profiles"):
-        if (ROOT / name).exists():
-            shutil.copytree(ROOT / name, tmp / name)
-    return tmp
 
 
 def _config(uri: str) -> dict:
@@ -91,23 +73,12 @@ def _config(uri: str) -> dict:
     }
 
 
-def _snakemake(args: list[str], cwd: Path, mirror: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING")}
-    env["EMS_DATA_MIRROR"] = str(mirror)
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, check=False, timeout=1800)
-
-
 @pytest.mark.slow
 def test_no_password_on_disk_and_a_store_change_stops(tmp_path: Path, mirror: Path, mlflow_server) -> None:
     port, server = mlflow_server
-    work = _workdir(tmp_path / "work")
+    work = workflow_copy(tmp_path / "work")
     uri = f"http://alice:{SECRET}@127.0.0.1:{port}"
-    (work / "secret.yaml").write_text(yaml.safe_dump(_config(uri)), encoding="utf-8")
-    proc = _snakemake(["--cores", "2", "--configfile", "secret.yaml"], work, mirror)
-    if proc.returncode != 0:
-        logs = "\n".join(f"== {p}\n{p.read_text()[-2500:]}" for p in sorted((work / "logs").rglob("*.log")))
-        pytest.fail(f"workflow failed:\n{proc.stderr[-4000:]}\n{logs[-12000:]}")
+    proc = run_config(work, "secret", _config(uri), mirror)
     res = work / "results" / "secret"
     assert (res / "eval" / "peer-tfidf" / "tatoeba.json").is_file()
     assert next((res / "models").glob("*/seed1/model/model.safetensors")).is_file()
@@ -129,7 +100,7 @@ def test_no_password_on_disk_and_a_store_change_stops(tmp_path: Path, mirror: Pa
     # another store on the same results folder: stop before any job, naming both (password hidden)
     other = f"http://127.0.0.1:{_free_port()}"
     (work / "other.yaml").write_text(yaml.safe_dump(_config(other)), encoding="utf-8")
-    moved = _snakemake(["-n", "--cores", "1", "--configfile", "other.yaml"], work, mirror)
+    moved = run_snakemake(["-n", "--cores", "1", "--configfile", "other.yaml"], work, mirror)
     errors = [line for line in moved.stderr.splitlines() if line.startswith("error:")]
     assert moved.returncode == 2 and len(errors) == 1, moved.stderr[-2000:]
     assert f"alice:***@127.0.0.1:{port}" in errors[0] and other in errors[0] and SECRET not in moved.stderr

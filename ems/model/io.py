@@ -23,7 +23,7 @@ import torch
 from transformers import AutoTokenizer, BertModel, PreTrainedTokenizerFast
 
 from ems.errors import DataError
-from ems.io import atomic_dir
+from ems.io import atomic_dir, sha256_file
 from ems.model.card import CARD_FILE, write_card
 from ems.model.encoder import mean_pool
 
@@ -134,7 +134,7 @@ def save_model(
 def write_checksums(folder: str | os.PathLike[str]) -> None:
     """``checksums.sha256`` (``sha256sum`` format) of every file of a model folder, written last."""
     folder = Path(folder)
-    lines = [f"{_sha256(p)}  {p.relative_to(folder).as_posix()}" for p in sorted(folder.rglob("*"))
+    lines = [f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}" for p in sorted(folder.rglob("*"))
              if p.is_file() and p.name != CHECKSUMS]
     (folder / CHECKSUMS).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -156,19 +156,10 @@ def verify_checksums(folder: str | os.PathLike[str]) -> None:
         if not path.is_file():
             raise DataError(f"{path}: missing from the model folder (listed in {CHECKSUMS}); copy the whole folder "
                             "again or re-export the model")
-        if _sha256(path) != digest:
+        if sha256_file(path) != digest:
             raise DataError(f"{path}: changed or damaged (its sha256 differs from {CHECKSUMS}); copy the whole "
                             "folder again or re-export the model")
 
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 22):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> tuple[BertModel, PreTrainedTokenizerFast, dict[str, Any]]:

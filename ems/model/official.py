@@ -17,7 +17,6 @@ official inference on random weights, max abs difference <= 1e-5):
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -28,6 +27,7 @@ from typing import Any
 import torch
 
 from ems.errors import DataError
+from ems.io import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -66,14 +66,6 @@ def our_key(official: str) -> str | None:
         if re.fullmatch(pattern, key):
             return re.sub(pattern, target, key)
     return None
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 22):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

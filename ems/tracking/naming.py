@@ -23,7 +23,6 @@ ROLE_TRAIN = "train"  # one training run of a grid model; its evaluation metrics
 ROLE_PEER = "peer"  # one run per peer encoder, all its tasks' metrics
 ROLE_STUDY = "study"  # an Optuna study (ems.tune.mlflow_log)
 ROLE_TRIAL = "trial"  # one Optuna trial
-ROLES = (ROLE_PARENT, ROLE_TRAIN, ROLE_PEER, ROLE_STUDY, ROLE_TRIAL)
 
 #: Short spelling of a factor level in run names and metric keys (ASCII; a factor added to the
 #: grid without an entry here is spelled ``<column><value>``).
