@@ -135,7 +135,13 @@ def test_train_cli_records_a_complete_mlflow_run(tmp_path: Path) -> None:
     assert (tmp_path / "results" / "toy" / "mlflow" / "artifacts").exists()  # artifacts beside the store
     # The MLflow model: linked to the run, in the run's experiment, the saved folder's vectors.
     logged = list(client.search_logged_models([parent["experiment_id"]]))
-    assert [(m.source_run_id, m.name) for m in logged] == [(run.info.run_id, "model")]
+    from ems.tracking.callback import logged_model_name
+
+    name = logged_model_name(f"{VARIANT}/seed3")  # by cell and seed, not "model" for every run
+    assert name.endswith("-seed3") and "both" in name and "/" not in name
+    assert [(m.source_run_id, m.name) for m in logged] == [(run.info.run_id, name)]
+    best = run.data.metrics
+    assert best["best/step"] >= 0 and 0.0 <= best["best/dev_retrieval_acc"] <= 1.0 and best["best/dev_loss"] > 0
     assert tags["ems.model_uri"] == f"models:/{logged[0].model_id}"
     sentences = ["the cat sees the dog", "nehtac"]
     previous = mlflow.get_tracking_uri()

@@ -84,7 +84,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     result.metrics[f"{args.task}/seconds"] = round(seconds, 3)
     result.params["model"] = args.model
     if hasattr(encoder, "hits"):
-        result.params["cache_hits"], result.params["cache_misses"] = encoder.hits, encoder.misses
         logger.info("embedding cache: %d sentences reused, %d embedded", encoder.hits, encoder.misses)
     logger.info("%s on %s: %s = %.4f (%.1f s)", args.task, model_id, result.primary_metric, result.primary, seconds)
     # Tracking first, files last: a CSV/JSON on disk means the run holds the same numbers.

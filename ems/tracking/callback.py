@@ -26,6 +26,15 @@ ARTIFACT_FILES = ("settings.resolved.json", "history.csv", "loss_curve.png")
 MODEL_FILES = ("heads.pt",)  # weights: logged with the model
 
 
+def logged_model_name(model_id: str) -> str:
+    """An MLflow logged-model name from a model id: ``objective~both_temp~0.1/seed1`` ->
+    ``objective-both_temp-0_1-seed1`` (MLflow refuses ``/ : . %`` and quotes: letters, digits, ``-``, ``_``)."""
+    import re
+
+    return re.sub(r"-+", "-", re.sub(r"[^A-Za-z0-9_-]", lambda m: "_" if m[0] == "." else "-", model_id)).strip("-") \
+        or "model"
+
+
 class TrackingCallback(TrainerCallback):
     """Log a training run to ``tracker`` (an :class:`~ems.tracking.mlflow_tracker.MlflowTracker` in practice)."""
 
@@ -48,7 +57,9 @@ class TrackingCallback(TrainerCallback):
     def on_save(self, state: TrainerState, path: Path) -> None:
         if Path(path) != Path(self.run.out_dir):
             return  # a checkpoint: nothing to log
-        self.tracker.log_metrics({"best/dev_retrieval_acc": state.best, "best/step": state.best_step,
+        best = state.best_dev()  # state.best is what train.select_on ranks by
+        self.tracker.log_metrics({"best/dev_retrieval_acc": best["best_dev_retrieval_acc"],
+                                  "best/dev_loss": best["best_dev_loss"], "best/step": state.best_step,
                                   "steps": state.step}, step=state.step)
         for name in ARTIFACT_FILES:
             self.tracker.log_artifact(Path(path) / name)
@@ -57,7 +68,8 @@ class TrackingCallback(TrainerCallback):
         for name in MODEL_FILES:
             self.tracker.log_artifact(Path(path) / name)
         if self.run.settings.to_dict()["tracking"]["log_model"]:
-            uri = self.tracker.log_model(Path(path) / "model", "model")  # an MLflow model (sentence_transformers)
+            # an MLflow model (sentence_transformers) named by its cell and seed, not "model" for every run
+            uri = self.tracker.log_model(Path(path) / "model", logged_model_name(self.run.model_id))
             if uri:
                 self.tracker.set_tags({"ems.model_uri": uri})
         else:

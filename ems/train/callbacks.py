@@ -29,6 +29,7 @@ class TrainerState:
     step: int = 0
     max_steps: int = 0
     pairs_seen: int = 0
+    #: what train.select_on ranks by, higher is better (dev retrieval accuracy, or the negated dev loss)
     best: float = float("-inf")
     best_step: int = -1
     bad_evals: int = 0
@@ -37,6 +38,13 @@ class TrainerState:
     stop_reason: str = ""
     #: Facts of this process's run (device, parameter count, world size...); set at train begin.
     derived: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def best_dev(self) -> dict[str, float | None]:
+        """Dev retrieval accuracy and dev loss of the kept (best) step, from the history (``best`` itself is
+        whatever ``train.select_on`` ranks by)."""
+        rows = [r for r in self.history if r.get("step") == self.best_step and "dev/loss_total" in r]
+        row = rows[-1] if rows else {}
+        return {"best_dev_retrieval_acc": row.get("dev/retrieval_acc"), "best_dev_loss": row.get("dev/loss_total")}
 
     def state_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -165,7 +165,19 @@ def _run_embed(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("train", help="train an EMS model on token shards (resumes from its checkpoints)")
+    p = subparsers.add_parser(
+        "train", help="train an EMS model on token shards (resumes from its checkpoints)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=("Train one EMS model (shared encoder; XTR and/or contrastive heads) on the data stage's token\n"
+                     "shards. A rerun with the same settings and data resumes from its last checkpoint; the best\n"
+                     "checkpoint by dev retrieval (or dev loss: train.select_on) becomes OUT/model. The workflow's\n"
+                     "train rule runs this; docs/training.md."),
+        epilog=("example (the default configuration's data, one model outside the workflow):\n"
+                "  ems train --shards results/default/shards/train --valid results/default/shards/valid \\\n"
+                "    --tokenizer results/default/tokenizer --out results/default/models/mine/seed1 \\\n"
+                "    --settings \"$(python -c 'import json, yaml; c = yaml.safe_load(open(\"config.yaml\")); "
+                "print(json.dumps({k: c[k] for k in (\"name\", \"results_dir\", \"model\", \"objective\", \"train\")}))')\"\n"
+                "  (add --no-tracking to skip MLflow; `ems embed --model .../model --lang deu < sentences.txt` embeds)"))
     p.add_argument("--shards", required=True, help="training shards folder (shards/train)")
     p.add_argument("--valid", required=True, help="validation shards folder (shards/valid)")
     p.add_argument("--tokenizer", required=True, help="tokenizer folder (copied into the saved model)")

@@ -20,14 +20,6 @@ from ems.train.run import TrainingRun
 logger = logging.getLogger(__name__)
 
 
-def best_dev(state: TrainerState) -> dict[str, float | None]:
-    """Dev retrieval accuracy and dev loss of the kept (best) step, from the history: ``state.best`` is
-    whatever ``train.select_on`` ranks by (the negated loss when it is ``loss``)."""
-    rows = [r for r in state.history if r.get("step") == state.best_step and "dev/loss_total" in r]
-    row = rows[-1] if rows else {}
-    return {"best_dev_retrieval_acc": row.get("dev/retrieval_acc"), "best_dev_loss": row.get("dev/loss_total")}
-
-
 def write_model(run: TrainingRun, model: EmsModel, languages: list[str], state: TrainerState, max_length: int) -> None:
     """The model folder's files, each written atomically (run.json excepted: see :func:`write_run_json`)."""
     import pandas as pd
@@ -42,7 +34,7 @@ def write_model(run: TrainingRun, model: EmsModel, languages: list[str], state: 
     from ems.tracking.base import git_commit
 
     info = {"model_id": run.model_id, "languages": languages, "best_step": state.best_step,
-            **best_dev(state), "steps": state.step, "settings": settings,
+            **state.best_dev(), "steps": state.step, "settings": settings,
             # provenance for the model card (ems.model.card)
             "data_hash": run.data_hash, "valid_data_hash": run.valid_hash, "config_hash": run.config_hash,
             "git_commit": git_commit(), "mlflow_run_id": (run.tracking or {}).get("run_id")}
@@ -60,7 +52,7 @@ def write_run_json(run: TrainingRun, state: TrainerState) -> dict[str, Any]:
     tracking = {"run_id": None, "experiment_id": None, "tracking_uri": None, **run.tracking}
     result = {**tracking, "model_id": run.model_id, "config_hash": run.config_hash, "data_hash": run.data_hash}
     write_json(run.out_dir / "run.json", result)
-    best = best_dev(state)
+    best = state.best_dev()
     logger.info("saved %s (best step %d: dev retrieval acc %s, dev loss %s)", run.out_dir / "model", state.best_step,
                 best["best_dev_retrieval_acc"], best["best_dev_loss"])
     return {**result, **best, "best_step": state.best_step, "steps": state.step,
