@@ -115,6 +115,10 @@ def test_summary_finishes_the_parent_with_config_headline_and_short_names(tracke
     summary = pd.read_csv(res / "ablation" / "summary.csv")
     row = summary[(summary["variant"] == grid.reference_variant(cfg)) & (summary["metric"] == "mining/f1")].iloc[0]
     assert m["both/mining/f1"] == pytest.approx(row["mean"]) and m["both/mining/f1/ci95"] == pytest.approx(row["ci95"])
+    # only each task's primary metric (and its CI) per cell: the rest is in the summary.csv artifact
+    primary = set(mlflow_summary.primary_metrics(summary))
+    assert primary >= {"tatoeba/acc_mean", "mining/f1"}
+    assert all(key.split("/", 1)[1].removesuffix("/ci95") in primary for key in m), sorted(m)
     note = run.data.tags["mlflow.note.content"]
     assert "| both | " in note and f"{(0.80 + 0.84 + 0.82) / 3:.4f}" in note and "ems.cell" in note
     assert run.data.tags["ems.grid.varying"] == "objective" and run.data.tags["mlflow.source.git.commit"]

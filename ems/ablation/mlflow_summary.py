@@ -175,13 +175,22 @@ def compare_table(table: pd.DataFrame, check: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["level", "id", "metric", "table", "mlflow", "status"])
 
 
+def primary_metrics(summary: pd.DataFrame) -> list[str]:
+    """Each task's headline metric in ``summary.csv`` (``tatoeba/acc_mean``, ``mining/f1``, ``sib200/acc``...):
+    what the parent run shows; every other number stays in the ``ablation/summary.csv`` artifact."""
+    return [m for m in dict.fromkeys(summary["metric"]) if str(m).endswith(("/acc_mean", "/f1", "/acc"))
+            and str(m).count("/") == 1]
+
+
 def headline(summary: pd.DataFrame, varying: Sequence[str]) -> dict[str, float]:
-    """``<cell>/<metric>`` -> mean over seeds, and ``<cell>/<metric>/ci95`` where defined, for every row of
-    ``summary.csv`` (cells named as the runs: ``both_t0.05``; peers by their id). Metric keys, so ASCII only."""
+    """``<cell>/<metric>`` -> mean over seeds, and ``<cell>/<metric>/ci95`` where defined, for each task's
+    primary metric (cells named as the runs: ``both_t0.05``; peers by their id). Metric keys, so ASCII only.
+    Only the primary metrics: a parent with every summary row logged opened on hundreds of one-bar charts."""
     from ems.tracking.naming import cell_name
 
     out: dict[str, float] = {}
-    for rec in summary.itertuples(index=False):
+    keep = set(primary_metrics(summary))
+    for rec in summary[summary["metric"].isin(keep)].itertuples(index=False):
         variant = str(rec.variant)
         cell = variant if variant.startswith("peer-") or "~" not in variant else cell_name(variant, varying)
         if pd.notna(rec.mean) and math.isfinite(float(rec.mean)):
@@ -197,8 +206,7 @@ def describe(config: Mapping[str, Any], summary: pd.DataFrame, varying: Sequence
     of each task per cell (mean ± 95% CI over seeds)."""
     from ems.tracking.naming import cell_name
 
-    primary = [m for m in dict.fromkeys(summary["metric"]) if str(m).endswith(("/acc_mean", "/f1", "/acc"))
-               and str(m).count("/") == 1]
+    primary = primary_metrics(summary)
     seeds = list(config.get("ablation", {}).get("seeds", []))
     lines = [(f"EMS configuration `{config.get('name')}` at commit `{commit}`; grid factors that vary: "
               f"{', '.join(varying) or 'none'}; seeds {seeds}."),
