@@ -124,8 +124,10 @@ def test_summary_finishes_the_parent_with_config_headline_and_short_names(tracke
     assert run.data.tags["ems.grid.varying"] == "objective" and run.data.tags["mlflow.source.git.commit"]
     config = client.download_artifacts(parent["run_id"], "config/resolved.yaml", str(res / "dl"))
     assert yaml.safe_load(Path(config).read_text())["ablation"]["seeds"] == [1, 2, 3]
-    names = {}
+    names, short = {}, {}
     for mid, rid in mlflow_summary.run_ids_from_models(res / "models", grid.model_ids(cfg)).items():
         names[mid] = client.get_run(rid).info.run_name
+        short[mid] = client.get_run(rid).data.tags["ems.cell_short"]
     assert sorted(names.values()) == ["both/s1", "both/s2", "both/s3", "xtr/s1", "xtr/s2", "xtr/s3"]
+    assert sorted(set(short.values())) == ["both", "xtr"]  # distinct, short group labels
     assert names[f"{grid.reference_variant(cfg)}/seed2"] == "both/s2"

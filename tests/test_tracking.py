@@ -111,6 +111,7 @@ def test_train_cli_records_a_complete_mlflow_run(tmp_path: Path) -> None:
     assert parent_run.info.status == "RUNNING"  # until the grid's summary step ends it
     assert parent_run.data.tags["ems.role"] == "parent" and parent_run.data.tags["mlflow.source.git.commit"]
     assert "`toy`" in parent_run.data.tags["mlflow.note.content"]
+    assert "ems.cell_short" in client.get_experiment(parent["experiment_id"]).tags["mlflow.note.content"]
     run = client.get_run(run_info["run_id"])
     assert run.info.status == "FINISHED" and run.info.run_name == "both/s3"
     tags = run.data.tags

@@ -255,7 +255,10 @@ def finish_parent(parent: Mapping[str, str], config: Mapping[str, Any], summary:
                       "mlflow.note.content": describe(config, summary, varying, commit)})
     names = run_names(list(run_ids), varying)
     for mid, rid in run_ids.items():  # runs created before the grid's varying factors changed get today's names
-        MlflowTracker(tracker.tracking_uri, rid, parent["experiment_id"]).set_tags({"mlflow.runName": names[mid]})
+        # ems.cell_short: the cell as its run name without the seed (both, xtr_t0.05): short, distinct group
+        # labels for Group by (ems.cell values start alike and the UI truncates them)
+        MlflowTracker(tracker.tracking_uri, rid, parent["experiment_id"]).set_tags(
+            {"mlflow.runName": names[mid], "ems.cell_short": names[mid].rsplit("/", 1)[0]})
     tracker.close("FINISHED")
     logger.info("parent run %s: %d config params, %d headline metrics, %d runs named; FINISHED",
                 parent["run_id"], len(config), len(metrics), len(names))

@@ -188,7 +188,19 @@ def get_or_create_experiment(client: Any, uri: str, name: str, settings: Mapping
         return exp.experiment_id
     logger.info("created MLflow experiment %s (%s) at %s, artifacts in %s", name, exp_id, redact_uri(uri),
                 artifacts or "the tracking server's artifact store")
+    client.set_experiment_tag(exp_id, "mlflow.note.content", EXPERIMENT_DESCRIPTION)
     return exp_id
+
+
+#: The experiment's description in the MLflow UI: where to click to compare the grid's cells.
+EXPERIMENT_DESCRIPTION = (
+    "EMS ablation runs (ems-workflow). One parent run per configuration (tag `ems.role=parent`) holds the "
+    "headline table in its description and each task's primary metric per cell; its children are the trained "
+    "models (`ems.role=train`, named `<cell>/s<seed>`) and the peers (`ems.role=peer`).\n\n"
+    "To compare cells: in the runs table choose **Group by → tag `ems.cell_short`** (average of the seeds), "
+    "or filter `tags.ems.role = 'train'` and select runs → **Compare**. Every factor is a tag "
+    "(`ems.factor.objective`, `ems.factor.temperature`, ...), every evaluation metric is on the model's run "
+    "(`tatoeba/acc_mean`, `mining/f1`, ...), and `ablation/summary.csv` on the parent has all numbers.")
 
 
 def tracking_setup(settings: Mapping[str, Any], out: str | os.PathLike[str], keep_running: bool = False) -> dict[str, str]:
