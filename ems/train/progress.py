@@ -33,6 +33,7 @@ class ProgressCallback(TrainerCallback):
         self.use_bar = bar and bool(getattr(self.stream, "isatty", lambda: False)())
         self.interval = interval
         self.bar: Any = None
+        self.loss: float | None = None  # the last logged training loss (on_log)
 
     def on_train_begin(self, run: Any, state: TrainerState) -> None:
         from transformers.utils import logging as hf_logging
@@ -72,9 +73,13 @@ class ProgressCallback(TrainerCallback):
             if not math.isfinite(eta) or left < eta:
                 eta, budget = left, f" (time budget {_duration(self.max_seconds)})"
         eta_text = _duration(eta) if math.isfinite(eta) else "?"
-        return f"{self.model_id}: step {state.step}/{state.max_steps}{budget}, {rate:.0f} pairs/s, ETA {eta_text}"
+        loss = f", loss {self.loss:.4f}" if self.loss is not None else ""
+        return (f"{self.model_id}: step {state.step}/{state.max_steps}{budget}{loss}, {rate:.0f} pairs/s, "
+                f"{_duration(elapsed)} elapsed, ETA {eta_text}")
 
     def on_log(self, state: TrainerState, metrics: Mapping[str, float]) -> None:
+        if "loss/total" in metrics:
+            self.loss = float(metrics["loss/total"])
         if self.bar is not None and "loss/total" in metrics:
             self.bar.set_postfix(loss=f"{metrics['loss/total']:.3f}", pairs_s=f"{metrics.get('pairs_per_s', 0):.0f}")
 
@@ -82,3 +87,5 @@ class ProgressCallback(TrainerCallback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+        else:  # the last line of a log, however short the run (a smoke run ends before the first interval)
+            logger.info("%s (%s)", self.line(state, time.monotonic()), status.lower())
