@@ -130,6 +130,21 @@ def base(code: str) -> str:
     return canonical(code).split("_", 1)[0]
 
 
+def two_letter(code: str) -> str:
+    """ISO 639-1 of a language, through its macrolanguage when it has none of its own (``cmn_Hans`` -> ``zh``,
+    ``arb`` -> ``ar``, ``zsm`` -> ``ms``); the ISO 639-3 code when neither has one (``kab``, ``yue``).
+    The official EMS language tags (``<2zh>``) and the Hugging Face Hub's ``language`` list use these."""
+    lang = base(code)
+    table = iso639_3()
+    alpha2 = table.get(lang, ("",))[0]
+    if alpha2:
+        return alpha2
+    for macro, individual in MACRO_TO_INDIVIDUAL.items():
+        if individual == lang and table.get(macro, ("",))[0]:
+            return table[macro][0]
+    return lang
+
+
 def name(code: str) -> str:
     """A human-readable name for tables and figures (``cmn_Hans`` -> ``Mandarin Chinese (Hans)``)."""
     canon = canonical(code)

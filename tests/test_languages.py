@@ -41,3 +41,10 @@ def test_base_and_name() -> None:
 def test_unknown(code: str) -> None:
     with pytest.raises(UnknownLanguageError, match="unknown language code"):
         canonical(code)
+
+
+def test_two_letter_goes_through_the_macrolanguage() -> None:
+    from ems.languages import two_letter
+
+    assert [two_letter(c) for c in ("deu", "arb_Arab", "cmn_Hans", "zsm", "pes", "nob", "kab", "yue_Hant")] == [
+        "de", "ar", "zh", "ms", "fa", "nb", "kab", "yue"]

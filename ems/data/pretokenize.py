@@ -36,22 +36,11 @@ JUMAN_DIC_DEFAULT = "/var/lib/mecab/dic/juman-utf8"
 
 
 def official_code(lang: str) -> str:
-    """The official EMS code (ISO 639-1 where one exists, as its ``<2xx>`` tags) of a canonical code.
+    """The official EMS code of a canonical code, as its ``<2xx>`` tags: ``deu`` -> ``de``, ``cmn_Hans`` ->
+    ``zh``, ``zsm`` -> ``ms``, ``yue_Hant`` -> ``yue`` (:func:`ems.languages.two_letter`)."""
+    from ems.languages import two_letter
 
-    ``deu`` -> ``de``, ``cmn_Hans`` -> ``zh`` (through the macrolanguage ``zho``), ``zsm`` -> ``ms``,
-    ``yue_Hant`` -> ``yue``; a language without an ISO 639-1 code keeps its ISO 639-3 code.
-    """
-    from ems.languages import MACRO_TO_INDIVIDUAL, base, iso639_3
-
-    code = base(lang)
-    table = iso639_3()
-    alpha2 = table.get(code, ("",))[0]
-    if alpha2:
-        return alpha2
-    for macro, individual in MACRO_TO_INDIVIDUAL.items():
-        if individual == code and table.get(macro, ("",))[0]:
-            return table[macro][0]
-    return code
+    return two_letter(lang)
 
 
 def _juman_dictionary() -> str:

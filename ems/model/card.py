@@ -36,14 +36,14 @@ PROVENANCE = (("data_hash", "training shards (`meta.json` content_sha256)"),
 
 
 def _hub_language(code: str) -> str:
-    """ISO 639-1 where the language has one (the Hub's preference), else the ISO 639-3 code."""
-    from ems.languages import UnknownLanguageError, base, iso639_3
+    """ISO 639-1 where the language or its macrolanguage has one (the Hub's preference: ``arb`` -> ``ar``,
+    ``cmn_Hans`` -> ``zh``), else the ISO 639-3 code; one system, not ``arb`` beside ``de``."""
+    from ems.languages import UnknownLanguageError, two_letter
 
     try:
-        lang = base(code)
+        return two_letter(code)
     except UnknownLanguageError:  # an unknown code is shown as it is
         return code
-    return iso639_3().get(lang, ("",))[0] or lang
 
 
 def _language_name(code: str) -> str:
