@@ -37,6 +37,15 @@ def _run_peer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_relocate(args: argparse.Namespace) -> int:
+    from ems.tracking.relocate import relocate_results
+
+    changed = relocate_results(args.results)
+    logger.info("%s: %s", args.results, f"{changed} artifact locations now point here" if changed else
+                "the store already points at its own artifacts")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "tracking-setup",
@@ -58,3 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model-id", required=True, help="peer-<name>")
     p.add_argument("--out", required=True, help="the peer's run JSON (run_id, experiment_id, tracking_uri), as run.json")
     p.set_defaults(func=_run_peer)
+
+    p = subparsers.add_parser("relocate-store", help="after copying or moving a results folder: its embedded MLflow "
+                                                     "store reads runs and models from the new place")
+    p.add_argument("results", help="results/<name> (holding mlflow/mlflow.db)")
+    p.set_defaults(func=_run_relocate)

@@ -43,6 +43,12 @@ except ConfigError as _exc:  # one line and exit 2, as every ems command, before
     sys.exit(2)
 
 RESULTS = ems_paths.results_root(config)
+# A copied or moved results folder: its embedded MLflow store points at its own artifacts again
+# (ems.tracking.relocate; a no-op otherwise, and for a tracking server).
+if not os.environ.get("MLFLOW_TRACKING_URI"):
+    from ems.tracking.relocate import relocate_results
+
+    relocate_results(RESULTS)
 SOURCES = ems_paths.sources_root(config)
 LOGS = Path("logs") / config["name"]
 BENCH = Path("benchmarks") / config["name"]
