@@ -57,7 +57,7 @@ def relocate_store(db_path: str | os.PathLike[str]) -> int:
                 if table not in tables:
                     continue
                 cur = db.execute(
-                    f"UPDATE {table} SET {column} = ? || substr({column}, ?) "  # noqa: S608 - names from COLUMNS
+                    f"UPDATE {table} SET {column} = ? || substr({column}, ?) "
                     f"WHERE {column} = ? OR {column} LIKE ? ESCAPE '\\'",
                     (new_root, len(old) + 1, old, _like_prefix(old + "/")))
                 changed += cur.rowcount
