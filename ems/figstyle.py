@@ -113,11 +113,18 @@ def metric_label(metric: str) -> str:
     return axis_label(metric)
 
 
+#: Names of quantities that cannot be negative (times, steps, counts, memory, losses).
+NON_NEGATIVE = ("seconds", "wall_s", "step", "n_languages", "pairs", "rss", "_mb", "loss", "count")
+
+
 def metric_bounds(metric: str) -> tuple[float, float]:
-    """The range a metric can take: [0, 1] for accuracies, F1, precision and recall, else unbounded."""
+    """The range a metric can take: [0, 1] for accuracies, F1, precision and recall; [0, inf) for times,
+    steps, counts, memory and losses; else unbounded (differences, for one)."""
     name = metric.lower()
     if any(key in name for key in ("acc", "f1", "precision", "recall")):
         return 0.0, 1.0
+    if any(key in name for key in NON_NEGATIVE):
+        return 0.0, float("inf")
     return float("-inf"), float("inf")
 
 

@@ -288,3 +288,18 @@ def test_benchmark_files_are_named_by_their_rules_pattern(tmp_path: Path) -> Non
     assert bench.loc["fetch/a+b@c", "rule"] == "fetch"  # no pattern given: the first folder
     assert bench.filter(like="train/", axis=0)["rule"].tolist() == ["train"]
     assert bench["seconds"].sum() == 58.0
+
+
+def test_intervals_stay_in_the_metric_range() -> None:
+    """A t-interval of three accuracies near 0, or of times, never reaches below 0 (or above 1 for accuracies)."""
+    from ems.ablation import aggregate as agg
+
+    long = pd.DataFrame({"variant": ["v"] * 6, "task": ["t"] * 6,
+                         "metric": ["tatoeba/acc_mean"] * 3 + ["tatoeba/seconds"] * 3,
+                         "value": [0.01, 0.5, 0.02, 5.0, 90.0, 2.0], "seed": [1, 2, 3] * 2})
+    out = agg.summarise(long).set_index("metric")
+    acc, sec = out.loc["tatoeba/acc_mean"], out.loc["tatoeba/seconds"]
+    assert acc["mean"] - acc["ci95"] < 0 and acc["ci_low"] == 0.0 and acc["ci_high"] == pytest.approx(
+        acc["mean"] + acc["ci95"])
+    assert sec["mean"] - sec["ci95"] < 0 and sec["ci_low"] == 0.0
+    assert agg.clipped_interval(0.9, 0.3, "mining/f1") == (pytest.approx(0.6), 1.0)

@@ -118,6 +118,15 @@ def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple
     return mean, std, half, n
 
 
+def clipped_interval(mean: float, half: float, metric: str) -> tuple[float, float]:
+    """``mean ± half`` with both ends kept in the range the metric can take (``figstyle.metric_bounds``):
+    a t-interval of an accuracy or a time is clipped, never reported below 0 or above 1."""
+    from ems.figstyle import metric_bounds
+
+    low, high = metric_bounds(metric)
+    return max(mean - half, low), min(mean + half, high)
+
+
 def summarise(long: pd.DataFrame, keys: Sequence[str] = ("variant", "task", "metric")) -> pd.DataFrame:
     """Mean, std, 95% CI (t) and n over seeds for each group of ``keys`` (factor columns kept)."""
     keys = list(keys)
@@ -128,7 +137,8 @@ def summarise(long: pd.DataFrame, keys: Sequence[str] = ("variant", "task", "met
         row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
         for c in extra:
             row[c] = group[c].iloc[0]
-        row.update(mean=mean, std=std, ci95=half, ci_low=mean - half, ci_high=mean + half, n=n)
+        ci_low, ci_high = clipped_interval(mean, half, str(row.get("metric", "")))
+        row.update(mean=mean, std=std, ci95=half, ci_low=ci_low, ci_high=ci_high, n=n)
         out.append(row)
     return pd.DataFrame(out, columns=[*keys, *extra, "mean", "std", "ci95", "ci_low", "ci_high", "n"])
 

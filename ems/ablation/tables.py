@@ -437,8 +437,9 @@ def learning_tidy(histories: pd.DataFrame, labels: Mapping[str, str]) -> pd.Data
     for variant, g in runs.groupby("variant", sort=False):
         for col in LEARNING_COLUMNS:
             mean, std, half, n = agg.t_interval(g[col].astype(float).tolist())
+            low, high = agg.clipped_interval(mean, half, col)
             rows.append({"row": labels.get(variant, variant), "column": col, "mean": mean, "std": std, "ci95": half,
-                         "ci_low": mean - half, "ci_high": mean + half, "n": n, "variant": variant})
+                         "ci_low": low, "ci_high": high, "n": n, "variant": variant})
     return mark_best(pd.DataFrame(rows), higher_is_better=directions(LEARNING_COLUMNS))
 
 
@@ -451,8 +452,9 @@ def cost_tidy(bench: pd.DataFrame) -> pd.DataFrame:
     for rule, g in bench.groupby("rule", sort=True):
         for col, name in (("seconds", "wall_s"), ("max_rss_mb", "peak_rss_mb")):
             mean, std, half, n = agg.t_interval(g[col].astype(float).tolist())
+            low, high = agg.clipped_interval(mean, half, name)
             rows.append({"row": rule, "column": name, "mean": mean, "std": std, "ci95": half,
-                         "ci_low": mean - half, "ci_high": mean + half, "n": n})
+                         "ci_low": low, "ci_high": high, "n": n})
         total = float(g["seconds"].sum())
         rows.append({"row": rule, "column": "total_wall_s", "mean": total, "std": math.nan, "ci95": math.nan,
                      "ci_low": math.nan, "ci_high": math.nan, "n": len(g)})
