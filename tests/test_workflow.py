@@ -139,11 +139,12 @@ def test_fault_drill_kill_the_whole_run_then_recover(smoke_run: Path, tmp_path_f
             except OSError:
                 pass
     assert any((work / ".snakemake" / "locks").glob("*")), "the kill left no lock (nothing to recover)"
+    interrupted = list((work / ".snakemake" / "incomplete").glob("*"))  # jobs running at the kill
     rec = subprocess.run([sys.executable, "-m", "ems.cli", "recover", "--", *args], cwd=work, env=env,
                          capture_output=True, text=True, check=False, timeout=1800)
     assert rec.returncode == 0, f"drill seed {seed}, kill {delay:.1f} s into training:\n{rec.stderr[-5000:]}"
     kept = list((work / "logs").rglob("*.log.attempt-*"))
-    assert kept, "the killed attempt's logs were not kept"
+    assert kept or not interrupted, "the killed attempt's logs were not kept"
     res, ref = work / "results" / "smoke", smoke_run / "results" / "smoke"
     # not compared: the MLflow store, and embedding caches (their folders are named by the model folder's
     # content hash, which includes its MLflow run id)
