@@ -114,7 +114,7 @@ def test_project_tracking_logs_to_a_server_on_postgres(mlflow_server, tmp_path: 
     listed = {a.path for a in client.list_artifacts(child.info.run_id)}
     assert {"history.csv", "heads.pt", "tokenizer"} <= listed, listed
     logged = list(client.search_logged_models([parent["experiment_id"]]))  # the model, as an MLflow model
-    assert [(m.source_run_id, m.name) for m in logged] == [(child.info.run_id, "model")]
+    assert [(m.source_run_id, m.name) for m in logged] == [(child.info.run_id, "both-seed1")]  # cell and seed
     # the artifacts went through the server to its destination, not to the job's folder
     stored = list(artifacts.rglob("history.csv"))
     assert len(stored) == 1 and stored[0].read_bytes() == (out / "history.csv").read_bytes()

@@ -27,8 +27,10 @@ def test_a_copied_store_loads_its_runs_and_models_from_the_copy(tmp_path: Path, 
     first = tmp_path / "first"
     (first / "results").mkdir(parents=True)
     monkeypatch.chdir(first)
-    settings = {"name": "toy", "results_dir": "results", "tracking": {"uri": None}}
-    parent = tracking_setup(settings, "results/toy/tracking/parent.json")
+    # a name of its own: MLflow caches one store per URI string in the process, and the relative URI
+    # sqlite:///results/<name>/... of another test's folder must not meet this one's (deleted) folder
+    settings = {"name": "relocated", "results_dir": "results", "tracking": {"uri": None}}
+    parent = tracking_setup(settings, "results/relocated/tracking/parent.json")
     tok = make_tokenizer(tmp_path / "tok")
     torch.manual_seed(0)
     model = EmsModel({"layers": 1, "hidden_size": 16, "heads": 2, "ffn_size": 32, "activation": "gelu",
@@ -36,7 +38,7 @@ def test_a_copied_store_loads_its_runs_and_models_from_the_copy(tmp_path: Path, 
                       "tie_xtr_output": False, "xtr_head": "compact"},
                      {"xtr_weight": 1.0, "contrastive_weight": 0.0}, len(AutoTokenizer.from_pretrained(str(tok))), 3)
     folder = save_model(model.encoder, tok, tmp_path / "model", 16)
-    tracker = MlflowTracker.attach("results/toy/tracking/parent.json", "both/s1")
+    tracker = MlflowTracker.attach("results/relocated/tracking/parent.json", "both/s1")
     (tmp_path / "note.txt").write_text("hello")
     tracker.log_artifact(tmp_path / "note.txt")
     uri = tracker.log_model(folder, "both-s1")
@@ -46,9 +48,9 @@ def test_a_copied_store_loads_its_runs_and_models_from_the_copy(tmp_path: Path, 
     shutil.copytree(first, second)
     shutil.rmtree(first)
     monkeypatch.chdir(second)
-    assert relocate_results("results/toy") > 0
-    assert relocate_results("results/toy") == 0  # idempotent
-    store = f"sqlite:///{second / 'results' / 'toy' / 'mlflow' / 'mlflow.db'}"
+    assert relocate_results("results/relocated") > 0
+    assert relocate_results("results/relocated") == 0  # idempotent
+    store = f"sqlite:///{second / 'results' / 'relocated' / 'mlflow' / 'mlflow.db'}"
     client = MlflowClient(store)
     exp = client.get_experiment(parent["experiment_id"])
     assert exp.artifact_location.startswith((second / "results").as_uri())
@@ -63,5 +65,5 @@ def test_a_copied_store_loads_its_runs_and_models_from_the_copy(tmp_path: Path, 
         os.environ.pop("MLFLOW_TRACKING_URI", None)
     vectors = loaded.encode(["the cat", "nehtac"])
     assert vectors.shape == (2, 16) and np.isfinite(vectors).all()
-    assert json.loads((second / "results" / "toy" / "tracking" / "parent.json").read_text())["tracking_uri"] == \
-        "sqlite:///results/toy/mlflow/mlflow.db"
+    assert json.loads((second / "results" / "relocated" / "tracking" / "parent.json").read_text())["tracking_uri"] == \
+        "sqlite:///results/relocated/mlflow/mlflow.db"
