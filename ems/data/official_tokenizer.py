@@ -106,6 +106,12 @@ def is_official(folder: str | os.PathLike[str]) -> bool:
     return (Path(folder) / SPM_FILE).is_file()
 
 
+def official_tokenizer(folder: str | os.PathLike[str], max_length: int) -> OfficialTokenizer | None:
+    """The folder's :class:`OfficialTokenizer` when it holds the official SentencePiece model, else None
+    (the one place every loader — tokenizer folders and model folders — decides it)."""
+    return OfficialTokenizer(folder, max_length) if is_official(folder) else None
+
+
 class OfficialTokenizer:
     """Encodes sentences of one language as the official inference: pre-tokenise, SentencePiece, truncate."""
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
-from ems.data.official_tokenizer import OfficialTokenizer, is_official
+from ems.data.official_tokenizer import official_tokenizer
 from ems.errors import DataError
 from ems.io import atomic_dir
 from ems.languages import ENGLISH
@@ -138,7 +138,7 @@ def load_tokenizer(path: str | os.PathLike[str]):
     for name, value in settings.items():
         setattr(tok, name, value)
     # the authors' tokenizer: encode_batch must segment by language, never fall back to tokenizer.json alone
-    tok.official = OfficialTokenizer(path, settings["ems_max_length"]) if is_official(path) else None
+    tok.official = official_tokenizer(path, settings["ems_max_length"])
     return tok
 
 
@@ -167,9 +167,7 @@ class SavedTokenizer:
         self.ems_languages: list[str] = settings["ems_languages"]
         self.ems_max_length: int = settings["ems_max_length"]
         #: The authors' SentencePiece + pre-tokenisation (tokenizer.model: official), else None.
-        self.official = None
-        if is_official(path):
-            self.official = OfficialTokenizer(path, self.ems_max_length)
+        self.official = official_tokenizer(path, self.ems_max_length)
 
     def __len__(self) -> int:
         return self.backend_tokenizer.get_vocab_size(with_added_tokens=True)

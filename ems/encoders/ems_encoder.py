@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ems.model.io import embed_texts, load_model, official_tokenizer
+from ems.data.official_tokenizer import official_tokenizer
+from ems.model.io import embed_texts, load_model
 
 logger = logging.getLogger(__name__)
 

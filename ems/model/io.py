@@ -178,14 +178,6 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu")
     return model, tok, info
 
 
-def official_tokenizer(path: str | os.PathLike[str], max_length: int):
-    """The folder's :class:`~ems.data.official_tokenizer.OfficialTokenizer` when it has the official
-    SentencePiece model, else None."""
-    from ems.data.official_tokenizer import OfficialTokenizer, is_official
-
-    return OfficialTokenizer(path, max_length) if is_official(path) else None
-
-
 def embed_ids(
     model: BertModel,
     sentences_ids: Sequence[Sequence[int]],
@@ -214,8 +206,9 @@ def embed_texts(
     lang: str | None = None,
     official: Any = None,
 ) -> np.ndarray:
-    """Tokenise (the saved tokenizer lower-cases and adds no specials) and embed. A model with the
-    official tokenizer (``official``, :func:`official_tokenizer`) is tokenised by it, per ``lang``."""
+    """Tokenise (the saved tokenizer lower-cases and adds no specials) and embed. A model with the official
+    tokenizer (``official``, :func:`ems.data.official_tokenizer.official_tokenizer`) is tokenised by it, per
+    ``lang``."""
     if official is not None:
         if lang is None:
             raise DataError("a model with the official tokenizer pre-tokenises by language: give the language")

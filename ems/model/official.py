@@ -146,11 +146,12 @@ def import_official(checkpoint: str | os.PathLike[str], tokenizer_dir: str | os.
                     sha256: str | None = None, heads_out: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Write ``out`` (a model folder: ``ems embed``, sentence-transformers, transformers) from an official
     checkpoint; ``tokenizer_dir`` is the official tokenizer folder (``tokenizer.model: official``)."""
-    from ems.data.official_tokenizer import is_official
+    from ems.data.tokenizer import SavedTokenizer
     from ems.model.ems_model import EmsModel
     from ems.model.io import save_model
 
-    if not is_official(tokenizer_dir):
+    tokenizer = SavedTokenizer(tokenizer_dir)
+    if tokenizer.official is None:
         raise DataError(f"{tokenizer_dir}: not the official tokenizer folder (build it with tokenizer.model: official)")
     digest = sha256_file(checkpoint)
     if sha256 and digest != sha256.lower():
@@ -164,7 +165,7 @@ def import_official(checkpoint: str | os.PathLike[str], tokenizer_dir: str | os.
     info = {
         "model_id": "official-ems", "imported_from": Path(checkpoint).name, "checkpoint_sha256": digest,
         "official_step": extra.get("step"), "official_best_loss": extra.get("best_loss"), "tokenizer": "official",
-        "languages": _languages(tokenizer_dir), "settings": {"model": arch["model"]},
+        "languages": list(tokenizer.ems_languages), "settings": {"model": arch["model"]},
     }
     save_model(model.encoder, tokenizer_dir, out, arch["model"]["max_positions"], info)
     if heads_out:
@@ -176,9 +177,3 @@ def import_official(checkpoint: str | os.PathLike[str], tokenizer_dir: str | os.
                 extra.get("step"), arch["model"]["layers"], arch["model"]["hidden_size"], out)
     return info
 
-
-def _languages(tokenizer_dir: str | os.PathLike[str]) -> list[str]:
-    import json
-
-    cfg = json.loads((Path(tokenizer_dir) / "tokenizer_config.json").read_text(encoding="utf-8"))
-    return list(cfg.get("ems_languages", []))
