@@ -5,6 +5,7 @@ writes is the folder a CLI reads:
 
     <results_dir>/sources/<owner>+<repo>@<commit>/      extracted, verified source archive
     <results_dir>/<name>/models/<model_id>/             a trained model (run.json, model/, heads.pt)
+    <results_dir>/<name>/models/<model_id>/release/     its loadable release: model/ + card with results
     <results_dir>/<name>/checkpoints/<model_id>/        resumable checkpoints of its training
     <results_dir>/<name>/eval/<model_id>/<task>.json    evaluation results
     <results_dir>/<name>/tracking/parent.json           the configuration's parent tracking run
@@ -84,6 +85,12 @@ def peer_name(mid: str) -> str:
 def model_dir(results: str | os.PathLike[str], mid: str) -> Path:
     """``<results>/models/<model_id>``: run.json, model/, heads.pt, history.csv."""
     return Path(results) / "models" / mid
+
+
+def release_dir(results: str | os.PathLike[str], mid: str) -> Path:
+    """``<results>/models/<model_id>/release``: the loadable model with its full card (rule model_card;
+    weight files hard-linked to ``model/``, which is the train rule's output and never changed)."""
+    return model_dir(results, mid) / "release"
 
 
 def checkpoint_dir(results: str | os.PathLike[str], mid: str) -> Path:
