@@ -74,5 +74,11 @@ def settings_json(config: Mapping[str, Any], task: str) -> str:
     return _to_json(task_settings(config, task))
 
 
+def card_settings(config: Mapping[str, Any]) -> str:
+    """``--settings`` of ``ems model-card``: the sources (dataset revisions of the model-index) and the training
+    corpora (their licences in LICENSE.md)."""
+    return _to_json({"sources": config["sources"], "corpus": {"sources": config["corpus"].get("sources") or []}})
+
+
 def targets(config: Mapping[str, Any], results: Path, ems_ids: Sequence[str]) -> list[str]:
     return [str(paths.eval_json(results, m, t)) for m in list(ems_ids) + peer_ids(config) for t in tasks(config)]

@@ -1,4 +1,4 @@
-"""``ems model-card`` (a trained model's card with its evaluation results) and ``ems import-official``
+"""``ems model-card`` (a trained model's release folder: its card with its evaluation results) and ``ems import-official``
 (the authors' checkpoint as one of our model folders)."""
 
 from __future__ import annotations
@@ -11,9 +11,12 @@ logger = logging.getLogger(__name__)
 
 
 def _run_card(args: argparse.Namespace) -> int:
-    from ems.model.card import write_results_card
+    from ems.config import parse_settings
+    from ems.model.card import write_release
 
-    write_results_card(args.model, args.evals, args.out, args.run)
+    settings = parse_settings(args.settings) if args.settings else {}
+    corpora = (settings.get("corpus") or {}).get("sources")
+    write_release(args.model, args.evals, args.out, args.run, sources=settings.get("sources"), corpora=corpora)
     return 0
 
 
@@ -39,11 +42,14 @@ def _run_import(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("model-card", help="write a model's card (README.md) with its evaluation results")
+    p = subparsers.add_parser("model-card", help="write a model's release folder: the model (hard links) with its "
+                              "card (README.md) with its evaluation results and model-index")
     p.add_argument("--model", required=True, help="the saved model folder (models/<model_id>/model)")
     p.add_argument("--evals", nargs="*", default=[], help="the model's evaluation summaries (eval/<model_id>/<task>.json)")
     p.add_argument("--run", help="the model's run.json (MLflow run id, hashes)")
-    p.add_argument("--out", required=True, help="README.md to write (models/<model_id>/README.md)")
+    p.add_argument("--out", required=True, help="release folder to write (models/<model_id>/release)")
+    p.add_argument("--settings", default="", help="JSON: the config's sources (dataset revisions of the model-index) "
+                   "and corpus.sources (the licences of the training corpora in LICENSE.md)")
     p.set_defaults(func=_run_card)
 
     p = subparsers.add_parser("import-official", help="the authors' EMS_model.pt as a model folder (ems embed, "

@@ -119,8 +119,9 @@ rule evaluate:
 
 
 rule model_card:
-    """A trained model's card with its evaluation results, beside the model folder (the card inside model/,
-    written at training time, has none: a rule cannot write into another rule's directory() output)."""
+    """A trained model's release folder (ems.paths.release_dir): the model's files hard-linked, the card with
+    its evaluation results and model-index, LICENSE.md, its own checksums. model/ (the train rule's output,
+    card without results) is read, never changed."""
     conda:
         "../../envs/ems.yaml"
     input:
@@ -128,9 +129,10 @@ rule model_card:
         run=RESULTS / "models" / "{variant}" / "seed{seed}" / "run.json",
         evals=lambda w: [EVAL / ems_paths.model_id(w.variant, w.seed) / f"{t}.json" for t in eval_rules.tasks(config)],
     output:
-        card=RESULTS / "models" / "{variant}" / "seed{seed}" / "README.md",
+        release=directory(ems_paths.release_dir(RESULTS, "{variant}/seed{seed}")),
     params:
         ems=EMS,
+        settings=lambda w: eval_rules.card_settings(config),
     wildcard_constraints:
         variant=r"[^/]+",
         seed=r"\d+",
@@ -141,8 +143,8 @@ rule model_card:
         LOGS / "model_card" / "{variant}" / "seed{seed}.log",
     shell:
         "{params.ems} model-card --model {input.model:q} --run {input.run:q} --evals {input.evals:q}"
-        " --out {output.card:q} > {log:q} 2>&1"
+        " --settings {params.settings:q} --out {output.release:q} > {log:q} 2>&1"
 
 
 TARGETS.extend(eval_rules.targets(config, RESULTS, ems_model_ids()))
-TARGETS.extend(str(RESULTS / "models" / m / "README.md") for m in ems_model_ids())
+TARGETS.extend(str(ems_paths.release_dir(RESULTS, m)) for m in ems_model_ids())
