@@ -1,11 +1,14 @@
 """The one figure style of the project: paper column widths, >= 8 pt text, Type-42 fonts, one palette.
 
 Every plotting module draws inside :func:`style` (or a function decorated with
-:func:`styled`), sizes its figure with :func:`figure` at one column (3.5 in) or two columns
-(7.16 in, IEEE/ACL two-column templates) and writes it with :func:`save`: a PDF (TrueType
-fonts embedded as Type 42, never Type 3) beside a PNG, each atomically. Saving keeps the
-figure's size (no tight bounding box), so a PDF drops into ``\\includegraphics[width=\\columnwidth]``
-at scale 1 and its 8 pt text stays 8 pt on paper.
+:func:`styled`), sizes its figure with :func:`figure` at one column (IEEEtran's
+``\\columnwidth``, 252 pt = 3.487 in) or two columns (IEEEtran's ``\\textwidth``, 516 pt =
+7.140 in) and writes it with :func:`save`: a PDF (TrueType fonts embedded as Type 42, never
+Type 3) beside a PNG, each atomically. Saving keeps the figure's size (no tight bounding box),
+so a PDF's page is exactly the figure: ``\\includegraphics`` at its natural size fits the
+column (no overfull box, tests/test_figure_page.py) and its 8 pt text stays 8 pt on paper.
+The "3.5 in" and "7.16 in" of author guides are rounded up: at those widths a figure is
+0.4-1.5 pt wider than the column of IEEEtran and of a 7.16 in / 0.17 in geometry.
 """
 
 from __future__ import annotations
@@ -22,7 +25,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import seaborn as sns
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ems.ablation.names import axis_label
 from ems.io import atomic_path
@@ -32,9 +38,13 @@ logger = logging.getLogger(__name__)
 # INFO: dozens of lines per PDF in a job's log.
 logging.getLogger("fontTools").setLevel(logging.WARNING)
 
-#: Text width of one column and of both columns of a two-column paper (IEEEtran, ACL), inches.
-ONE_COLUMN_IN = 3.5
-TWO_COLUMN_IN = 7.16
+#: TeX points per inch (TeX's ``pt``; a PDF's MediaBox counts big points, 72 per inch).
+TEX_PT_PER_IN = 72.27
+#: Width of one column and of both columns of a two-column paper, inches: IEEEtran's
+#: ``\\columnwidth`` (21 pc = 252 pt) and ``\\textwidth`` (43 pc = 516 pt); both also fit a
+#: 7.16 in text width with a 0.17 in column gap (3.495 in columns).
+ONE_COLUMN_IN = 252 / TEX_PT_PER_IN
+TWO_COLUMN_IN = 516 / TEX_PT_PER_IN
 WIDTHS: dict[str, float] = {"one": ONE_COLUMN_IN, "two": TWO_COLUMN_IN}
 #: Smallest text size of any figure (ticks, labels, legends, annotations), points.
 MIN_FONT_PT = 8.0
@@ -128,9 +138,55 @@ def metric_bounds(metric: str) -> tuple[float, float]:
     return float("-inf"), float("inf")
 
 
+def _line_data(handle: Any) -> tuple[Any, np.ndarray, np.ndarray] | None:
+    """(axes, x, y) of a drawn line with data, else None."""
+    if not isinstance(handle, Line2D) or handle.axes is None:
+        return None
+    x = np.asarray(handle.get_xdata(), dtype=float)
+    y = np.asarray(handle.get_ydata(), dtype=float)
+    return handle.axes, x, y
+
+
+def drawn_entries(handles: Sequence[Any], labels: Sequence[str]) -> tuple[list[Any], list[str]]:
+    """The legend entries of what a reader can see: no hidden artist, no line without a finite point,
+    and a line drawn exactly under a later one (same axes, same points) shares that line's entry,
+    labelled ``"<covered> = <covering>"`` (the ``total`` loss of a one-term objective is that term)."""
+    keep: list[tuple[Any, str]] = []
+    for handle, label in zip(handles, labels):
+        if hasattr(handle, "get_visible") and not handle.get_visible():
+            continue
+        line = _line_data(handle)
+        if line is not None and not np.isfinite(line[2]).any():
+            continue
+        keep.append((handle, label))
+    covered: dict[int, list[str]] = {}  # index of the covering entry -> labels of the lines under it
+    hidden = set()
+    for i, (handle, label) in enumerate(keep):
+        line = _line_data(handle)
+        if line is None:
+            continue
+        for j in range(len(keep) - 1, i, -1):  # the last line drawn over this one covers it
+            other = _line_data(keep[j][0])
+            if (other is not None and other[0] is line[0] and other[1].shape == line[1].shape
+                    and np.array_equal(other[1], line[1], equal_nan=True)
+                    and np.array_equal(other[2], line[2], equal_nan=True)):
+                covered.setdefault(j, []).append(label)
+                hidden.add(i)
+                break
+    out_handles, out_labels = [], []
+    for i, (handle, label) in enumerate(keep):
+        if i in hidden:
+            continue
+        out_handles.append(handle)
+        out_labels.append(" = ".join([*covered.get(i, []), label]))
+    return out_handles, out_labels
+
+
 def outside_legend(fig: plt.Figure, handles: Sequence[Any], labels: Sequence[str], title: str | None = None,
                    ncols: int | None = None) -> Any:
-    """One legend above the panels, outside them, so it never covers data."""
+    """One legend above the panels, outside them, so it never covers data; it lists only what is
+    drawn (:func:`drawn_entries`)."""
+    handles, labels = drawn_entries(handles, labels)
     if not handles:
         return None
     if ncols is not None:
@@ -142,6 +198,24 @@ def outside_legend(fig: plt.Figure, handles: Sequence[Any], labels: Sequence[str
             return legend
         legend.remove()
     return None
+
+
+def _compact(value: float, _pos: Any = None) -> str:
+    """``1``, ``10``, ``100``, ``1k``, ``10k``, ``1M``: a log axis's decades without superscripts."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
+
+
+def plain_log_axis(axis: Any) -> None:
+    """Label a log axis's decades as ``1k``, ``10k``, ``100k`` in the tick-label size.
+
+    matplotlib's default ``10^5`` sets the exponent in mathtext superscript, 0.7 of the tick
+    size (5.6 pt at 8 pt): below the style's minimum. Minor ticks stay unlabelled."""
+    axis.set_major_locator(LogLocator(base=10))
+    axis.set_major_formatter(FuncFormatter(_compact))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def save(fig: plt.Figure, stem: str | os.PathLike[str]) -> list[Path]:

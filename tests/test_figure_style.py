@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import matplotlib.lines
 import matplotlib.text
 import numpy as np
 import pandas as pd
@@ -68,11 +69,36 @@ def texts(fig: Figure) -> list[matplotlib.text.Text]:
     return [t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text().strip()]
 
 
+#: mathtext sets a sub- or superscript at 0.7 of its text's size (matplotlib's SHRINK_FACTOR).
+SCRIPT_SHRINK = 0.7
+#: IEEEtran's \columnwidth and \textwidth (TeX points): a figure at its natural size must fit them.
+IEEE_COLUMN_PT, IEEE_TEXT_PT = 252.0, 516.0
+
+
+def smallest_size(text: matplotlib.text.Text) -> float:
+    """The smallest glyph size of ``text`` in points: its font size, times 0.7 per script level of a
+    mathtext ``$...$`` part (the ``5`` of ``$10^{5}$``, a log axis's exponent, is 0.7 of the tick label)."""
+    size = float(text.get_fontsize())
+    math = "".join(re.findall(r"(?<!\\)\$(.*?)(?<!\\)\$", text.get_text()))
+    depth, level = 0, 0
+    for i, ch in enumerate(math):  # script nesting: ^x or _x, ^{...} nests one level deeper
+        if ch in "^_":
+            depth = max(depth, level + 1)
+            if math[i + 1:i + 2] == "{":
+                level += 1
+        elif ch == "}" and level:
+            level -= 1
+    return size * SCRIPT_SHRINK ** depth
+
+
 def assert_paper_figure(fig: Figure, paths: list[Path]) -> None:
-    """Width one or two columns, every text >= 8 pt, PDF beside PNG, Type-42 fonts, PDF as wide as the figure."""
+    """Width one or two columns (no wider than IEEEtran's), every glyph >= 8 pt (tick labels, offset
+    texts, exponents), PDF beside PNG, Type-42 fonts, PDF as wide as the figure."""
     width = fig.get_size_inches()[0]
     assert any(width == pytest.approx(w) for w in WIDTHS), f"figure width {width} in"
-    small = [(t.get_text(), t.get_fontsize()) for t in texts(fig) if t.get_fontsize() < figstyle.MIN_FONT_PT]
+    assert width * figstyle.TEX_PT_PER_IN <= (IEEE_COLUMN_PT if width < 5 else IEEE_TEXT_PT) + 1e-6, width
+    small = [(t.get_text(), round(smallest_size(t), 2)) for t in texts(fig)
+             if smallest_size(t) < figstyle.MIN_FONT_PT - 1e-9]
     assert not small, f"text below {figstyle.MIN_FONT_PT} pt: {small}"
     by_suffix = {p.suffix: p for p in paths}
     assert set(by_suffix) == {".pdf", ".png"}, f"written: {paths}"
@@ -129,6 +155,49 @@ def assert_legend_outside_axes(fig: Figure) -> None:
                 assert not box.overlaps(ax.get_window_extent(renderer)), "legend over the data"
 
 
+def _finite_line(line: matplotlib.lines.Line2D) -> bool:
+    return line.get_visible() and bool(np.isfinite(np.asarray(line.get_ydata(), dtype=float)).any())
+
+
+def _covered(line: matplotlib.lines.Line2D) -> bool:
+    """Whether a later line of the same axes is drawn over exactly the same points."""
+    lines = line.axes.get_lines()
+    later = lines[lines.index(line) + 1:]
+    return any(np.array_equal(np.asarray(o.get_xdata(), float), np.asarray(line.get_xdata(), float), equal_nan=True)
+               and np.array_equal(np.asarray(o.get_ydata(), float), np.asarray(line.get_ydata(), float), equal_nan=True)
+               for o in later if _finite_line(o))
+
+
+def legend_entries(fig: Figure) -> list[str]:
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    return [t.get_text() for legend in legends for t in legend.get_texts()]
+
+
+def assert_legend_lists_what_is_drawn(fig: Figure) -> None:
+    """Every legend entry names something drawn and visible (a line not hidden under an identical
+    later line, a labelled collection or container), and every labelled line with data is listed.
+
+    Entries may join lines drawn on top of each other (``"train total = train xtr"``); legend-only
+    proxies (``proxies``: patches and markers that stand for seaborn's bars and dots) are allowed
+    when the figure draws no labelled artist at all."""
+    entries = legend_entries(fig)
+    assert entries, "no legend"
+    lines = [ln for ax in fig.axes for ln in ax.get_lines() if not ln.get_label().startswith("_") and _finite_line(ln)]
+    others = {str(a.get_label()) for ax in fig.axes for a in [*ax.collections, *ax.containers]
+              if not str(a.get_label()).startswith("_")}
+    listed = {part for entry in entries for part in entry.split(" = ")}
+    unlisted = sorted({ln.get_label() for ln in lines} - listed)
+    assert not unlisted, f"drawn but not in the legend: {unlisted}"
+    if not lines and not others:
+        return  # a legend of proxies (cost_per_job)
+    for entry in entries:
+        shown = entry.split(" = ")[-1]  # the line drawn last, on top
+        matching = [ln for ln in lines if ln.get_label() == shown]
+        assert matching or shown in others, f"legend entry {entry!r} draws nothing"
+        assert not matching or any(not _covered(ln) for ln in matching), f"{entry!r} lies under another line"
+    assert len(entries) == len(set(entries)), f"repeated legend entries: {entries}"
+
+
 # ----------------------------------------------------------------------------- ablation figures
 @pytest.fixture(scope="module")
 def ablation_inputs(tmp_path_factory: pytest.TempPathFactory) -> outputs.Inputs:
@@ -151,9 +220,20 @@ def test_every_ablation_figure_is_a_paper_figure(ablation_inputs: outputs.Inputs
         assert_paper_figure(fig, paths)
     by_stem = {paths[0].stem: fig for fig, paths in saved}
     assert by_stem["ablation_bars"].get_size_inches()[0] == pytest.approx(figstyle.TWO_COLUMN_IN)  # 3 metrics
+    assert by_stem["ablation_bars"].get_size_inches()[1] >= 2.2  # not a 1.6 in strip
     assert by_stem["learning_curves"].get_size_inches()[0] == pytest.approx(figstyle.ONE_COLUMN_IN)
-    for stem in ("ablation_bars", "learning_curves", "scaling_temperature"):
+    for stem in ("ablation_bars", "learning_curves", "scaling_temperature", "cost_per_job"):
         assert_legend_outside_axes(by_stem[stem])
+        assert_legend_lists_what_is_drawn(by_stem[stem])
+    # cells by human names, not by the objective's key ("both", "xtr")
+    bars = [t.get_text() for t in by_stem["ablation_bars"].axes[0].get_yticklabels()]
+    assert bars == ["XTR + contrastive, τ=0.05", "XTR + contrastive, τ=0.1", "XTR, τ=0.05", "XTR, τ=0.1"]
+    heat = [t.get_text() for t in by_stem["per_language_heatmap"].axes[0].get_xticklabels()]
+    assert heat == [*bars, "TF-IDF"]
+    scaling = legend_entries(by_stem["scaling_temperature"])
+    assert scaling == ["XTR + contrastive", "XTR"]
+    # bars and dots of the cost figure are named
+    assert legend_entries(by_stem["cost_per_job"]) == ["mean over the rule's jobs", "one job"]
 
 
 def _summary(rows: list[tuple[str, str, float, float]]) -> pd.DataFrame:
@@ -212,9 +292,10 @@ def test_learning_curves_are_mean_and_band_over_seeds(saved: list, tmp_path: Pat
     ax = fig.axes[0]
     assert ax.get_ylabel() == "Dev retrieval accuracy" and "step" in ax.get_xlabel()
     lines = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
-    assert [line.get_label() for line in lines] == ["both", "xtr"]  # one line per arm, not per seed
+    assert [line.get_label() for line in lines] == ["XTR + contrastive", "XTR"]  # one line per arm, not per seed
     bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
     assert len(bands) == 2
+    assert_legend_lists_what_is_drawn(fig)
     assert lines[0].get_color() != lines[1].get_color()
     for line, band in zip(lines, bands):
         assert np.allclose(band.get_facecolor()[0][:3], matplotlib.colors.to_rgb(line.get_color()))
@@ -255,6 +336,9 @@ def test_data_statistics_figure(saved: list, tmp_path: Path) -> None:
     assert fig.get_size_inches()[0] == pytest.approx(figstyle.TWO_COLUMN_IN)
     assert_legend_outside_axes(fig)
     assert [t.get_text() for t in fig.legends[0].get_texts()] == list(STEPS)
+    ticks = [t.get_text() for t in fig.axes[0].get_yticklabels() if t.get_text()]
+    assert ticks and all("$" not in t for t in ticks), ticks  # no 5.6 pt superscript exponents
+    assert {"1k", "10k"} <= set(ticks), ticks
 
 
 # ----------------------------------------------------------------------------- tuning figures
@@ -311,6 +395,34 @@ def test_loss_curve(saved: list, tmp_path: Path) -> None:
     assert_legend_outside_axes(fig)
     assert fig.axes[1].get_ylabel().startswith("Dev retrieval accuracy")
     assert {t.get_text() for t in fig.legends[0].get_texts()} == {"train total", "train xtr", "dev total"}
+    assert_legend_lists_what_is_drawn(fig)
+
+
+def test_loss_curve_of_one_loss_term_lists_what_is_visible(saved: list, tmp_path: Path) -> None:
+    """Objective ``xtr``: the total loss is the XTR loss; four lines coincide in two, the legend has two entries."""
+    from ems.train.figures import plot_history
+
+    history = [{"step": s, "loss/total": 2.0 / (s + 1), "loss/xtr": 2.0 / (s + 1)} for s in range(0, 50, 5)]
+    history += [{"step": s, "dev/loss_total": 2.5 / (s + 1), "dev/loss_xtr": 2.5 / (s + 1), "dev/retrieval_acc": s / 60}
+                for s in (10, 20, 40)]
+    plot_history(history, tmp_path / "loss_curve.png")
+    (fig, paths), = saved
+    assert_paper_figure(fig, paths)
+    assert legend_entries(fig) == ["train total = train xtr", "dev total = dev xtr"]
+    assert_legend_lists_what_is_drawn(fig)
+
+
+def test_drawn_entries_drop_hidden_and_empty_lines() -> None:
+    fig = Figure()
+    ax = fig.add_subplot()
+    a, = ax.plot([0, 1], [1, 2], label="a")
+    hidden, = ax.plot([0, 1], [3, 4], label="hidden")
+    hidden.set_visible(False)
+    empty, = ax.plot([0, 1], [np.nan, np.nan], label="empty")
+    b, = ax.plot([0, 1], [1, 2], label="b")  # drawn over a
+    c, = ax.plot([0, 1], [5, 6], label="c")
+    handles, labels = figstyle.drawn_entries([a, hidden, empty, b, c], ["a", "hidden", "empty", "b", "c"])
+    assert labels == ["a = b", "c"] and handles == [b, c]
 
 
 def test_style_restores_the_callers_settings() -> None:

@@ -1,10 +1,13 @@
 """Figures of the ablation study in the project's one style (:mod:`ems.figstyle`), each as PDF and PNG.
 
-Sizes: ``ablation_bars``, ``scaling_*`` one column (3.5 in) for up to two metrics, else two
-columns (7.16 in); ``per_language_heatmap`` one column up to six cells and peers, else two;
-``learning_curves`` one column; ``cost_per_job`` two columns. The variant -> colour map is
-fixed by grid order so a variant has the same colour everywhere. Intervals (95% t over
-seeds) are clipped to the metric's range (accuracies and F1 to [0, 1]).
+Sizes: ``ablation_bars``, ``scaling_*`` one column (:data:`ems.figstyle.ONE_COLUMN_IN`) for up
+to two metrics, else two columns (:data:`ems.figstyle.TWO_COLUMN_IN`); ``per_language_heatmap``
+one column up to six cells and peers, else two; ``learning_curves`` one column;
+``cost_per_job`` two columns. The variant -> colour map is fixed by grid order so a variant
+has the same colour everywhere; cells are named by :func:`ems.ablation.names.variant_name`
+("XTR + contrastive", not "both"). Intervals are clipped to the quantity's range
+(:func:`ems.figstyle.metric_bounds`: accuracies and F1 to [0, 1]): 95% t intervals over seeds
+(bars, scaling curves) and ± one standard deviation over seeds (learning-curve bands).
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from ems import figstyle
 from ems.ablation import aggregate as agg
 from ems.ablation import grid
-from ems.ablation.names import model_name
+from ems.ablation.names import factor_name, model_name, variant_name
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +97,9 @@ def ablation_bars(summary: pd.DataFrame, labels: Mapping[str, str], out_dir: str
     peers = list(dict.fromkeys(summary.loc[summary["is_peer"].astype(bool), "variant"]))
     var_col = _variant_colours(variants)
     peer_styles = dict(zip(peers, PEER_STYLES))
-    height = 0.95 + 0.2 * len(variants) + (0.25 if peers else 0.0)
-    fig, axes = figstyle.figure(_width(len(metrics)), max(height, 1.6), ncols=len(metrics), sharey=True)
+    # title, x label and legend take ~1.3 in; each cell a 0.25 in bar (a 2.2 in figure at least: 1.6 in read as a strip)
+    height = 1.3 + 0.25 * len(variants) + (0.25 if peers else 0.0)
+    fig, axes = figstyle.figure(_width(len(metrics)), max(height, 2.2), ncols=len(metrics), sharey=True)
     pos = np.arange(len(variants))
     for ax, metric in zip(axes[0], metrics):
         sub = ems_rows[ems_rows["metric"] == metric].set_index("variant").reindex(variants)
@@ -109,7 +115,7 @@ def ablation_bars(summary: pd.DataFrame, labels: Mapping[str, str], out_dir: str
         ax.xaxis.set_major_locator(copy.copy(TICKS))
         ax.set_title(_title(metric, len(metrics)))
         ax.grid(axis="y", visible=False)
-    axes[0][0].set_yticks(pos, [labels.get(v, v) for v in variants])
+    axes[0][0].set_yticks(pos, [variant_name(v, labels.get(v)) for v in variants])
     axes[0][0].invert_yaxis()
     fig.supxlabel("mean over seeds, 95% CI (clipped to the metric's range)")
     handles, names = [], []
@@ -138,12 +144,14 @@ def per_language_heatmap(per_lang: pd.DataFrame, sizes: pd.Series, labels: Mappi
     cols = list(dict.fromkeys(per_lang.loc[~per_lang["is_peer"].astype(bool), "variant"]))
     cols += [c for c in table.columns if c not in cols]
     table = table[[c for c in cols if c in table.columns]]
-    table.columns = [model_name(c, labels.get(c, c)) for c in table.columns]
+    table.columns = [variant_name(c, labels.get(c)) for c in table.columns]
     table.index = [f"{lang} ({int(sizes[lang]):,})" if lang in sizes.index else lang for lang in table.index]
     ncol = table.shape[1]
     width = "one" if ncol <= 6 else "two"
     cell_in = (figstyle.WIDTHS[width] - 1.9) / max(ncol, 1)  # less row labels and colour bar
-    fig, ax = figstyle.figure(width, max(2.0, 0.9 + 0.17 * table.shape[0]))  # room for the axis labels
+    # column names ("XTR + contrastive, τ=0.05") stand upright below the map: ~0.07 in per character
+    label_in = 0.07 * max((len(str(c)) for c in table.columns), default=0)
+    fig, ax = figstyle.figure(width, max(2.0, 0.6 + label_in + 0.17 * table.shape[0]))
     ax = ax[0][0]
     bounded = figstyle.metric_bounds(metric) == (0.0, 1.0)
     sns.heatmap(table, annot=cell_in >= 0.32, fmt=".2f" if bounded else ".1f", cmap=figstyle.CMAP,
@@ -151,10 +159,7 @@ def per_language_heatmap(per_lang: pd.DataFrame, sizes: pd.Series, labels: Mappi
     ax.set_xlabel("")
     ax.set_ylabel("language (pairs)")
     ax.tick_params(axis="y", rotation=0)
-    ax.tick_params(axis="x", rotation=35)
-    for label in ax.get_xticklabels():
-        label.set_horizontalalignment("right")
-        label.set_rotation_mode("anchor")
+    ax.tick_params(axis="x", rotation=90)
     return figstyle.save(fig, Path(out_dir) / stem)
 
 
@@ -187,7 +192,7 @@ def learning_curves(histories: pd.DataFrame, labels: Mapping[str, str], out_dir:
     if histories.empty:
         return _empty(out_dir, stem, "no training histories with a dev accuracy column")
     data = histories.copy()
-    data["arm"] = data["variant"].map(lambda v: labels.get(v, v))
+    data["arm"] = data["variant"].map(lambda v: variant_name(v, labels.get(v)))
     order = list(dict.fromkeys(data["arm"]))
     col = colours(order)
     metric = str(data["metric"].iloc[0])
@@ -229,7 +234,7 @@ def scaling_curves(summary: pd.DataFrame, factor: str, out_dir: str | os.PathLik
     if data.empty or data[factor].nunique() < 2:
         return _empty(out_dir, stem, f"{factor} has fewer than two levels with results")
     others = [f for f in grid.FACTOR_COLUMNS if f != factor and data[f].nunique() > 1]
-    data["setting"] = data["variant"].map(lambda v: grid.short_label(v, others) if others else "EMS")
+    data["setting"] = data["variant"].map(lambda v: variant_name(v, grid.short_label(v, others)) if others else "EMS")
     settings = list(dict.fromkeys(data["setting"]))
     col = colours(settings)
     n_colours = len(sns.color_palette(PALETTE))
@@ -246,7 +251,7 @@ def scaling_curves(summary: pd.DataFrame, factor: str, out_dir: str | os.PathLik
         levels = sorted(data[factor].astype(float).unique())
         ax.set_xticks(levels, [f"{v:g}" for v in levels])
         ax.minorticks_off()
-        ax.set_xlabel(factor.replace("_", " "))
+        ax.set_xlabel(factor_name(factor))
         ax.yaxis.set_major_locator(copy.copy(TICKS))
         ax.set_title(_title(metric, len(metrics)))
     axes[0][0].set_ylabel("mean over seeds, 95% CI")
@@ -257,22 +262,27 @@ def scaling_curves(summary: pd.DataFrame, factor: str, out_dir: str | os.PathLik
 
 @figstyle.styled
 def cost_per_job(bench: pd.DataFrame, out_dir: str | os.PathLike[str], stem: str = "cost_per_job") -> list[Path]:
-    """Wall time and peak resident memory of each rule's jobs (points) and their mean (bar); two columns."""
+    """Wall time and peak resident memory of each rule's jobs (dots) and their mean (bar), a legend
+    saying which is which above the panels; two columns."""
     if bench.empty:
         return _empty(out_dir, stem, "no benchmark files found")
     order = bench.groupby("rule")["seconds"].sum().sort_values(ascending=False).index.tolist()
-    fig, axes = figstyle.figure("two", 0.8 + 0.2 * len(order), ncols=2, sharey=True)
+    fig, axes = figstyle.figure("two", 1.3 + 0.2 * len(order), ncols=2, sharey=True)
+    bar_colour = sns.color_palette(PALETTE)[0]
     for ax, col, xlabel in ((axes[0][0], "seconds", "wall time per job (s)"),
                             (axes[0][1], "max_rss_mb", "peak RSS per job (MB)")):
         vals = bench.dropna(subset=[col])
         if vals.empty:
             ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center")
             continue
-        sns.barplot(data=vals, y="rule", x=col, order=order, errorbar=None, color=sns.color_palette(PALETTE)[0],
-                    alpha=0.5, ax=ax)
+        sns.barplot(data=vals, y="rule", x=col, order=order, errorbar=None, color=bar_colour, alpha=0.5, ax=ax)
         sns.stripplot(data=vals, y="rule", x=col, order=order, color="black", size=2.5, ax=ax)
         if vals[col].max() > 0 and vals[col].max() / max(vals[col][vals[col] > 0].min(), 1e-9) > 100:
             ax.set_xscale("log")
+            figstyle.plain_log_axis(ax.xaxis)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("")
+    handles = [Patch(facecolor=bar_colour, alpha=0.5, label="mean over the rule's jobs"),
+               Line2D([], [], linestyle="none", marker="o", markersize=2.5, color="black", label="one job")]
+    figstyle.outside_legend(fig, handles, [h.get_label() for h in handles])
     return figstyle.save(fig, Path(out_dir) / stem)

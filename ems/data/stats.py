@@ -59,8 +59,9 @@ VERTICAL_MAX_LANGUAGES = 40
 
 
 def plot_counts(table: pd.DataFrame, out_pdf: str | os.PathLike[str], out_png: str | os.PathLike[str]) -> None:
-    """Grouped bars (log scale) of the languages kept after cleaning, one hue per step; two columns
-    wide (7.16 in), the legend above the axes (never over bars), in the project style (ems.figstyle)."""
+    """Grouped bars (log scale, decades labelled ``1k``, ``10k``: no 5.6 pt superscript exponents) of
+    the languages kept after cleaning, one hue per step; two columns wide (ems.figstyle.TWO_COLUMN_IN),
+    the legend above the axes (never over bars), in the project style (ems.figstyle)."""
     import seaborn as sns
 
     from ems import figstyle
@@ -76,6 +77,7 @@ def plot_counts(table: pd.DataFrame, out_pdf: str | os.PathLike[str], out_png: s
         xy = {"x": "lang", "y": "pairs"} if vertical else {"x": "pairs", "y": "lang"}
         sns.barplot(data=long, hue="step", ax=ax, palette=figstyle.PALETTE, hue_order=steps, legend=True, **xy)
         (ax.set_yscale if vertical else ax.set_xscale)("log")
+        figstyle.plain_log_axis(ax.yaxis if vertical else ax.xaxis)
         (ax.set_xlabel if vertical else ax.set_ylabel)("language")
         (ax.set_ylabel if vertical else ax.set_xlabel)("sentence pairs (log scale)")
         if vertical:
