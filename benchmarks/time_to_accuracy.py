@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from ems.ablation.grid import BY_NAME
 from ems.config import deep_merge, validate_config
-from ems.train.callbacks import TrainerCallback, TrainerState
+from ems.train.callbacks import TrainerCallback, TrainerControl, TrainerState
 
 logger = logging.getLogger("time_to_accuracy")
 DEV = "dev/retrieval_acc"
@@ -55,19 +55,26 @@ class Snapshots(TrainerCallback):
     """Record (step, seconds, pairs, dev accuracy) at every dev evaluation; save the encoder every k-th and the last."""
 
     def __init__(self, folder: Path, every: int) -> None:
-        self.folder, self.every, self.trainer = folder, every, None
+        self.folder, self.every = folder, every
         self.points: list[dict[str, Any]] = []
 
-    def on_evaluate(self, state: TrainerState, metrics: dict[str, float]) -> None:
+    def on_train_begin(self, run: Any, state: TrainerState, control: TrainerControl, model: Any) -> None:
+        self.run, self.model = run, model
+        self.max_length = int(json.loads((run.train_dir / "meta.json").read_text())["max_length"])
+
+    def on_evaluate(self, state: TrainerState, control: TrainerControl, metrics: dict[str, float]) -> None:
         from ems.model.io import save_model
 
-        point = {"step": state.step, "seconds": round(float(self.trainer.schedule.seconds), 2),
-                 "pairs": int(state.pairs_seen), "dev_acc": float(metrics[DEV])}
+        t = self.run.settings.train
+        seconds = float(state.history[-1]["seconds"])  # the training seconds of this evaluation
+        point = {"step": state.step, "seconds": round(seconds, 2), "pairs": int(state.pairs_seen),
+                 "dev_acc": float(metrics[DEV])}
         n = len(self.points)
-        final = not self.trainer.budget_left()  # the budget is spent: the curve's last point is always scored
+        # the budget is spent: the curve's last point is always scored
+        final = state.step >= t.max_steps or bool(t.max_seconds and seconds >= t.max_seconds)
         if final or n % self.every == self.every - 1:
             path = self.folder / f"step{state.step:07d}"
-            save_model(self.trainer.model.encoder, self.trainer.run.tokenizer_dir, path, self.trainer.max_length)
+            save_model(self.model.encoder, self.run.tokenizer_dir, path, self.max_length)
             point["snapshot"] = str(path)
         self.points.append(point)
 
@@ -116,18 +123,16 @@ def tatoeba_scores(points: list[dict[str, Any]], laser: Path, languages: list[st
 def run_recipe(name: str, cfg: dict[str, Any], results: Path, laser: Path, every: int, work: Path) -> dict:
     import torch
 
+    from ems.train.entry import run_training
     from ems.train.run import resolve_run
-    from ems.train.trainer import Trainer
 
     out = work / name
     snaps = Snapshots(out / "snapshots", every)
     trainer_settings = {s: cfg[s] for s in ("model", "objective", "train")}
     run = resolve_run(trainer_settings, results / "shards" / "train", results / "shards" / "valid", results / "tokenizer",
                       out / "model-out", model_id=f"tta/{name}", checkpoint_dir=out / "checkpoints")
-    trainer = Trainer(run, [snaps], progress=False)
-    snaps.trainer = trainer
     start = time.perf_counter()
-    trainer.train()
+    run_training(run, callbacks=[snaps], progress=False)
     wall = time.perf_counter() - start
     languages = json.loads((results / "shards" / "train" / "meta.json").read_text())["languages"]
     languages = [lang for lang in languages if lang != "eng"]

@@ -100,3 +100,15 @@ TINY_SETTINGS = {
     "train": {"batch_size": 16, "lr": 3e-3, "warmup_steps": 2, "max_steps": 6, "eval_every": 3,
               "checkpoint_every": 3, "log_every": 2, "device": "cpu", "num_threads": 1, "seed": 1},
 }
+
+
+def train_toy(settings: dict, toy: dict[str, Path], out: Path, callbacks: tuple = (), **kw: object) -> dict:
+    """Train on toy data through the one entry point (``resolve_run`` + ``run_training``), without tracking
+    or a progress bar unless asked."""
+    from ems.train.entry import run_training
+    from ems.train.run import resolve_run
+
+    run = resolve_run(settings, toy["train"], toy["valid"], toy["tokenizer"], out,
+                      checkpoint_dir=kw.pop("checkpoint_dir", None), model_id=kw.pop("model_id", None))
+    kw.setdefault("progress", False)
+    return run_training(run, kw.pop("tracking", None), callbacks, **kw)

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from _train_toy import TINY_SETTINGS, make_toy_data
+from _train_toy import TINY_SETTINGS, make_toy_data, train_toy
 from bad_input_helpers import assert_clean_failure, run_cli
 
 
@@ -75,10 +75,9 @@ def test_tracking_setup_on_an_unwritable_folder(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def saved_model(toy: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model trained on the toy data (deu, fra), saved as the train rule saves it."""
-    from ems.train.trainer import train
-
+    
     out = tmp_path_factory.mktemp("saved") / "m" / "seed1"
-    train(copy.deepcopy(TINY_SETTINGS), toy["train"], toy["valid"], toy["tokenizer"], out, progress=False)
+    train_toy(copy.deepcopy(TINY_SETTINGS), toy, out)
     return out / "model"
 
 

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from _train_toy import TINY_SETTINGS, make_toy_data
+from _train_toy import TINY_SETTINGS, make_toy_data, train_toy
 
 from ems.train.checkpoint import LAST, PREVIOUS, load_checkpoint, sidecar
-from ems.train.trainer import train
 
 torch.set_num_threads(1)
 SETTINGS = copy.deepcopy(TINY_SETTINGS)
@@ -39,14 +38,13 @@ DAMAGE = {"flipped": _flip, "truncated": lambda p: p.write_bytes(p.read_bytes()[
 def test_damaged_last_is_moved_aside_and_previous_resumed(toy: dict, tmp_path: Path, damage: str,
                                                           caplog: pytest.LogCaptureFixture) -> None:
     out = tmp_path / "m" / "seed1"
-    train(SETTINGS, toy["train"], toy["valid"], toy["tokenizer"], out, keep_checkpoints=True, progress=False)
+    train_toy(SETTINGS, toy, out, keep_checkpoints=True)
     ckpt = out / "checkpoints"
     assert load_checkpoint(ckpt / PREVIOUS)["run"]["step"] == 2 and load_checkpoint(ckpt / LAST)["run"]["step"] == 4
     reference = load_checkpoint(ckpt / LAST)["model"]
     DAMAGE[damage](ckpt / LAST)
     with caplog.at_level(logging.WARNING, logger="ems.train.checkpoint"):
-        summary = train(SETTINGS, toy["train"], toy["valid"], toy["tokenizer"], out, keep_checkpoints=True,
-                        progress=False)
+        summary = train_toy(SETTINGS, toy, out, keep_checkpoints=True)
     assert any(str(ckpt / LAST) in r.getMessage() and "moved aside" in r.getMessage() for r in caplog.records)
     assert len(list(ckpt.glob("last.pt.corrupt-*[0-9]"))) == 1
     assert summary["steps"] == 4
@@ -56,11 +54,11 @@ def test_damaged_last_is_moved_aside_and_previous_resumed(toy: dict, tmp_path: P
 
 def test_both_damaged_restarts_from_scratch(toy: dict, tmp_path: Path) -> None:
     out = tmp_path / "m" / "seed1"
-    train(SETTINGS, toy["train"], toy["valid"], toy["tokenizer"], out, keep_checkpoints=True, progress=False)
+    train_toy(SETTINGS, toy, out, keep_checkpoints=True)
     ckpt = out / "checkpoints"
     _flip(ckpt / LAST)
     sidecar(ckpt / PREVIOUS).unlink()  # no checksum: not trusted either
-    summary = train(SETTINGS, toy["train"], toy["valid"], toy["tokenizer"], out, keep_checkpoints=True, progress=False)
+    summary = train_toy(SETTINGS, toy, out, keep_checkpoints=True)
     assert summary["steps"] == 4 and len(list(ckpt.glob("*.corrupt-*[0-9]"))) == 2
     fresh = load_checkpoint(ckpt / LAST)["run"]["history"]
     assert [h["step"] for h in fresh if "dev/retrieval_acc" in h] == [2, 4]

@@ -11,12 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from _train_toy import TINY_SETTINGS, make_toy_data
+from _train_toy import TINY_SETTINGS, make_toy_data, train_toy
 
 from ems.evaluation.mining import sweep_threshold
 from ems.model.ems_model import EmsModel
 from ems.train.sampler import BatchSampler
-from ems.train.trainer import train
 
 torch.set_num_threads(1)
 MODEL = {"layers": 1, "hidden_size": 32, "heads": 2, "ffn_size": 64, "activation": "gelu", "dropout": 0.1,
@@ -62,7 +61,7 @@ def test_select_on_loss_keeps_the_lowest_dev_loss(tmp_path: Path) -> None:
     settings["train"].update(max_steps=40, eval_every=4, lr=3e-3, warmup_steps=2, log_every=4, select_on="loss",
                              checkpoint_every=1000)
     out = tmp_path / "loss" / "seed1"
-    summary = train(settings, toy["train"], toy["valid"], toy["tokenizer"], out, progress=False)
+    summary = train_toy(settings, toy, out)
     hist = pd.read_csv(out / "history.csv").dropna(subset=["dev/loss_total"])
     best = hist.loc[hist["dev/loss_total"].idxmin()]
     # meaningful only where retrieval would keep another step: its first maximum comes earlier (measured: 32 vs 40)

@@ -136,7 +136,7 @@ def test_train_cli_records_a_complete_mlflow_run(tmp_path: Path) -> None:
     assert (tmp_path / "results" / "toy" / "mlflow" / "artifacts").exists()  # artifacts beside the store
     # The MLflow model: linked to the run, in the run's experiment, the saved folder's vectors.
     logged = list(client.search_logged_models([parent["experiment_id"]]))
-    from ems.tracking.callback import logged_model_name
+    from ems.train.tracking_callback import logged_model_name
 
     name = logged_model_name(f"{VARIANT}/seed3")  # by cell and seed, not "model" for every run
     assert name.endswith("-seed3") and "both" in name and "/" not in name
@@ -162,7 +162,7 @@ def test_train_cli_records_a_complete_mlflow_run(tmp_path: Path) -> None:
 
 
 def test_run_names_and_tags() -> None:
-    from ems.tracking.naming import model_tags, run_name, run_names
+    from ems.ablation.run_names import model_tags, run_name, run_names
 
     mid = f"{VARIANT}/seed1"
     assert run_name(mid, ["objective"]) == "both/s1"

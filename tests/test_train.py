@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from _train_toy import TINY_SETTINGS, make_toy_data
+from _train_toy import TINY_SETTINGS, make_toy_data, train_toy
 
 from ems.config import section
 from ems.train.callbacks import TrainerCallback
@@ -18,7 +18,6 @@ from ems.train.checkpoint import load_checkpoint
 from ems.train.optim import Schedule
 from ems.train.sampler import BatchSampler, rank_slice
 from ems.train.settings import TrainSettings
-from ems.train.trainer import train
 
 torch.set_num_threads(1)
 
@@ -39,7 +38,7 @@ def _settings(**train_kw: object) -> dict:
 
 
 def _run(toy: dict[str, Path], out: Path, settings: dict, **kw: object) -> dict:
-    return train(settings, toy["train"], toy["valid"], toy["tokenizer"], out, progress=False, **kw)
+    return train_toy(settings, toy, out, **kw)
 
 
 def test_outputs_and_run_json(toy: dict[str, Path], tmp_path: Path) -> None:
@@ -66,7 +65,7 @@ def test_resume_after_interruption_equals_uninterrupted(toy: dict[str, Path], tm
     _run(toy, full, settings, keep_checkpoints=True)
 
     class Crash(TrainerCallback):
-        def on_evaluate(self, state, metrics) -> None:  # type: ignore[no-untyped-def]
+        def on_evaluate(self, state, control, metrics) -> None:  # type: ignore[no-untyped-def]
             if state.step == 6:
                 raise RuntimeError("simulated kill")
 
@@ -92,10 +91,10 @@ def test_callback_receives_dev_metrics_and_can_stop(toy: dict[str, Path], tmp_pa
     seen: list[tuple[int, float]] = []
 
     class Enough(TrainerCallback):
-        def on_evaluate(self, state, metrics) -> None:  # type: ignore[no-untyped-def]
+        def on_evaluate(self, state, control, metrics) -> None:  # type: ignore[no-untyped-def]
             seen.append((state.step, metrics["dev/retrieval_acc"]))
             if state.step >= 4:
-                state.should_stop, state.stop_reason = True, "enough"
+                control.stop("enough")
 
     summary = _run(toy, tmp_path / "m" / "seed1", _settings(max_steps=20, eval_every=2), callbacks=[Enough()])
     assert [s for s, _ in seen] == [2, 4]
@@ -186,3 +185,49 @@ def test_schedule_follows_the_epoch_budget_after_warmup() -> None:
         sch.advance(0.0, epochs=(step + 1) / 50)  # 50 steps per epoch: 100 steps in all
     assert lrs[10] == pytest.approx(1.0)  # no jump at the end of warm-up
     assert lrs[55] == pytest.approx(0.5, abs=0.02) and lrs[99] < 0.01
+
+
+def test_run_training_decides_the_status_once(toy: dict[str, Path], tmp_path: Path) -> None:
+    """The one entry point: a callback's abort ends KILLED with its own error, a callback's bug FAILED, a graceful
+    stop FINISHED; the callbacks' on_train_end and the tracking run's close see the same status, and the
+    tracking run's marker is written beside the checkpoints."""
+    from ems.tracking.base import NullTracker
+    from ems.train.callbacks import TrainerControl
+    from ems.train.entry import Tracking
+
+    class Recorder(NullTracker):
+        run_id, experiment_id, tracking_uri = "r1", "0", "file:///nowhere"
+
+        def close(self, status: str = "FINISHED") -> None:
+            self.closed = status
+
+    class Ending(TrainerCallback):
+        def __init__(self, action: str) -> None:
+            self.action, self.ended = action, None
+
+        def on_evaluate(self, state, control: TrainerControl, metrics) -> None:  # type: ignore[no-untyped-def]
+            if state.step >= 2:
+                if self.action == "abort":
+                    control.abort(ValueError("pruned by the test"))
+                elif self.action == "bug":
+                    raise KeyError("a bug")
+                else:
+                    control.stop("stopped by the test")
+
+        def on_train_end(self, state, control, status: str) -> None:  # type: ignore[no-untyped-def]
+            self.ended = status
+
+    expected = {"abort": (ValueError, "KILLED"), "bug": (KeyError, "FAILED"), "stop": (None, "FINISHED")}
+    for action, (error, status) in expected.items():
+        tracker, cb = Recorder(), Ending(action)
+        out = tmp_path / action / "seed1"
+        kw = dict(callbacks=[cb], tracking=Tracking(open_run=tracker), keep_checkpoints=True)
+        if error is None:
+            summary = _run(toy, out, _settings(max_steps=20, eval_every=2), **kw)
+            assert summary["stopped"] == "stopped by the test" and summary["steps"] == 2
+        else:
+            with pytest.raises(error):
+                _run(toy, out, _settings(max_steps=20, eval_every=2), **kw)
+        assert (tracker.closed, cb.ended) == (status, status), action
+        marker = json.loads((out / "checkpoints" / "tracking.json").read_text())
+        assert marker["run_id"] == "r1", action

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 from _bounded import run_bounded
-from _train_toy import TINY_SETTINGS, make_toy_data
+from _train_toy import TINY_SETTINGS, make_toy_data, train_toy
 
 from ems.train.checkpoint import load_checkpoint
-from ems.train.trainer import train
 
 torch.set_num_threads(1)
 LR = 1e-3
@@ -33,7 +32,7 @@ def _settings(batch_size: int) -> dict:
 def test_two_gloo_processes_match_one(tmp_path: Path) -> None:
     toy = make_toy_data(tmp_path, n_train=256, n_valid=32)
     one = tmp_path / "one" / "seed1"
-    train(_settings(16), toy["train"], toy["valid"], toy["tokenizer"], one, keep_checkpoints=True, progress=False)
+    train_toy(_settings(16), toy, one, keep_checkpoints=True)
 
     two = tmp_path / "two" / "seed1"
     env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}

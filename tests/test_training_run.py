@@ -104,6 +104,6 @@ def test_failed_resume_leaves_the_earlier_status(world: dict) -> None:
     write_json(sidecar(last), {**json.loads(sidecar(last).read_text()), "sha256": sha256_file(last),
                                "bytes": last.stat().st_size})
     assert resolve_run(world["settings"], world["toy"]["train"], world["toy"]["valid"], world["toy"]["tokenizer"],
-                       world["out"], checkpoint_dir=world["ckpt"]).resume.tracking["run_id"] == first
+                       world["out"], checkpoint_dir=world["ckpt"]).resume.continue_run["run_id"] == first
     assert _train(world) == 2  # DataError: cannot read checkpoint
     assert _client(world).get_run(first).info.status == "FINISHED"

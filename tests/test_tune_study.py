@@ -14,7 +14,8 @@ from optuna.trial import TrialState
 
 from ems.errors import Interrupted
 from ems.tune.run import make_spec, tune_worker
-from ems.tune.study import Interrupts, open_study
+from ems.tune.signals import Interrupts
+from ems.tune.study import open_study
 from ems.tune.trials import OUTCOME, RETRY_OF, is_surplus, trials_used
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -106,19 +106,21 @@ def test_study_on_the_trainer_end_to_end(toy: dict[str, Path], tmp_path: Path, m
 
 
 def test_pruning_and_divergence_are_trainer_callbacks() -> None:
-    """The plug-ins on their own: a NaN step loss aborts, each dev value is reported, the best one kept."""
+    """The plug-ins on their own: a NaN step loss aborts through the control, each dev value is reported, the best
+    one kept, a pruned trial aborts with the pruner's TrialPruned."""
     import optuna
 
-    from ems.train.callbacks import TrainerCallback, TrainerState
+    from ems.train.callbacks import TrainerCallback, TrainerControl, TrainerState
     from ems.tune.objective import DivergenceGuard, OptunaPruning
-    from ems.tune.study import TrialDiverged
+    from ems.tune.reporting import TrialDiverged
 
     state = TrainerState(step=7, max_steps=12)
-    guard = DivergenceGuard()
+    guard, control = DivergenceGuard(), TrainerControl()
     assert isinstance(guard, TrainerCallback)
-    guard.on_step_end(state, {"loss/total": 1.5, "loss/xtr": 0.5})  # finite: goes on
-    with pytest.raises(TrialDiverged, match="loss/xtr is nan at step 7"):
-        guard.on_step_end(state, {"loss/total": 1.5, "loss/xtr": float("nan")})
+    guard.on_step_end(state, control, {"loss/total": 1.5, "loss/xtr": 0.5})  # finite: goes on
+    assert control.abort_error is None
+    guard.on_step_end(state, control, {"loss/total": 1.5, "loss/xtr": float("nan")})
+    assert isinstance(control.abort_error, TrialDiverged) and "loss/xtr is nan at step 7" in str(control.abort_error)
 
     reported: list[tuple[int, float]] = []
 
@@ -127,12 +129,13 @@ def test_pruning_and_divergence_are_trainer_callbacks() -> None:
         if value < 0.2:
             raise optuna.TrialPruned(f"pruned at step {step}")
 
-    pruning = OptunaPruning(report, "dev/retrieval_acc")
+    pruning, control = OptunaPruning(report, "dev/retrieval_acc"), TrainerControl()
     for step, acc in ((4, 0.5), (8, 0.7), (12, 0.6)):
         state.step = step
-        pruning.on_evaluate(state, {"dev/retrieval_acc": acc, "dev/loss_total": 1.0})
-    assert reported == [(4, 0.5), (8, 0.7), (12, 0.6)] and pruning.best == 0.7
-    with pytest.raises(optuna.TrialPruned):
-        pruning.on_evaluate(state, {"dev/retrieval_acc": 0.1, "dev/loss_total": 1.0})
-    with pytest.raises(TrialDiverged, match="dev/loss_total"):
-        pruning.on_evaluate(state, {"dev/retrieval_acc": 0.5, "dev/loss_total": float("inf")})
+        pruning.on_evaluate(state, control, {"dev/retrieval_acc": acc, "dev/loss_total": 1.0})
+    assert reported == [(4, 0.5), (8, 0.7), (12, 0.6)] and pruning.best == 0.7 and control.abort_error is None
+    pruning.on_evaluate(state, control, {"dev/retrieval_acc": 0.1, "dev/loss_total": 1.0})
+    assert isinstance(control.abort_error, optuna.TrialPruned)
+    control = TrainerControl()
+    pruning.on_evaluate(state, control, {"dev/retrieval_acc": 0.5, "dev/loss_total": float("inf")})
+    assert isinstance(control.abort_error, TrialDiverged) and "dev/loss_total" in str(control.abort_error)

@@ -111,6 +111,17 @@ def cmd_mlflow_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_names(args: argparse.Namespace) -> int:
+    from ems.ablation import grid
+    from ems.ablation.run_names import names_document
+
+    settings = parse_settings(args.settings)
+    doc = names_document(grid.model_ids(settings), grid.varying_factors(settings))
+    write_json(args.out, doc)
+    logger.info("run names of %d models (varying factors %s) -> %s", len(doc["names"]), doc["varying"], args.out)
+    return 0
+
+
 def _common_outputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--aggregate", required=True, help="folder written by `ems aggregate`")
     p.add_argument("--out", required=True, help="output folder")
@@ -162,3 +173,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="JSON of the resolved configuration: params and config/resolved.yaml of the parent run "
                                     "(default: --settings)")
     p.set_defaults(func=cmd_mlflow_summary)
+
+    p = subparsers.add_parser("tracking-names", help="short MLflow run names of the grid's models (run_names.json)")
+    p.add_argument("--settings", required=True, help='JSON with the "ablation" section')
+    p.add_argument("--out", required=True, help="run_names.json to write ({varying, names})")
+    p.set_defaults(func=_run_names)

@@ -36,8 +36,9 @@ class Factor:
     ``column``: its key in a variant id and its Paramspace column; ``value_regex``: the
     wildcard format of a level; ``parse``: wildcard text -> level; ``label``: a level's short
     label in figures and tables; ``overrides``: config overrides realising a level;
-    ``scaling``: numeric, plotted against its levels; ``log_x``: that plot's x axis is log.
-    The order of :data:`FACTORS` is the order in variant ids, labels and plots.
+    ``scaling``: numeric, plotted against its levels; ``log_x``: that plot's x axis is log;
+    ``short``: a level's ASCII spelling in MLflow run names and metric keys (default
+    ``<column><level>``). The order of :data:`FACTORS` is the order in variant ids, labels and plots.
     """
 
     name: str
@@ -48,6 +49,11 @@ class Factor:
     overrides: Callable[[Any], dict[str, Any]] = field(default=lambda v: {})
     scaling: bool = False
     log_x: bool = False
+    short: Callable[[Any], str] | None = None
+
+    def short_name(self, level: Any) -> str:
+        """``t0.05``: the level in run names (ASCII: letters, digits, ``.``)."""
+        return self.short(level) if self.short is not None else f"{self.column}{level}"
 
 
 def _objective_overrides(level: str) -> dict[str, Any]:
@@ -59,13 +65,16 @@ def _objective_overrides(level: str) -> dict[str, Any]:
 #: ``ablation.factors`` in workflow/schemas/config.schema.yaml (docs/ablations.md).
 FACTORS: tuple[Factor, ...] = (
     Factor("objective", "objective", r"(?:both|xtr|contrastive)", str, str,
-           lambda v: {"objective": _objective_overrides(v)}),
+           lambda v: {"objective": _objective_overrides(v)}, short=str),
     Factor("language_embedding", "langemb", r"(?:True|False)", lambda t: t == "True",
-           lambda v: "lang-emb" if v else "no lang-emb", lambda v: {"objective": {"language_embedding": bool(v)}}),
+           lambda v: "lang-emb" if v else "no lang-emb", lambda v: {"objective": {"language_embedding": bool(v)}},
+           short=lambda v: "lang" if v else "nolang"),
     Factor("temperature", "temp", _NUMBER, float, lambda v: f"τ={v:g}",
-           lambda v: {"objective": {"temperature": float(v)}}, scaling=True, log_x=True),
+           lambda v: {"objective": {"temperature": float(v)}}, scaling=True, log_x=True,
+           short=lambda v: f"t{float(v):g}"),
     # realised by the training shards (train_shards_dir), not by the trainer's settings
-    Factor("data_fraction", "frac", _NUMBER, float, lambda v: f"{v:g} data", scaling=True),
+    Factor("data_fraction", "frac", _NUMBER, float, lambda v: f"{v:g} data", scaling=True,
+           short=lambda v: f"frac{float(v):g}"),
 )
 BY_NAME: dict[str, Factor] = {f.name: f for f in FACTORS}
 BY_COLUMN: dict[str, Factor] = {f.column: f for f in FACTORS}

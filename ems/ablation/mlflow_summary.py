@@ -186,7 +186,7 @@ def headline(summary: pd.DataFrame, varying: Sequence[str]) -> dict[str, float]:
     """``<cell>/<metric>`` -> mean over seeds, and ``<cell>/<metric>/ci95`` where defined, for each task's
     primary metric (cells named as the runs: ``both_t0.05``; peers by their id). Metric keys, so ASCII only.
     Only the primary metrics: a parent with every summary row logged opened on hundreds of one-bar charts."""
-    from ems.tracking.naming import cell_name
+    from ems.ablation.run_names import cell_name
 
     out: dict[str, float] = {}
     keep = set(primary_metrics(summary))
@@ -204,7 +204,7 @@ def headline(summary: pd.DataFrame, varying: Sequence[str]) -> dict[str, float]:
 def describe(config: Mapping[str, Any], summary: pd.DataFrame, varying: Sequence[str], commit: str) -> str:
     """The parent run's description (``mlflow.note.content``, Markdown): what ran, and the primary metric
     of each task per cell (mean ± 95% CI over seeds)."""
-    from ems.tracking.naming import cell_name
+    from ems.ablation.run_names import cell_name
 
     primary = primary_metrics(summary)
     seeds = list(config.get("ablation", {}).get("seeds", []))
@@ -234,11 +234,11 @@ def finish_parent(parent: Mapping[str, str], config: Mapping[str, Any], summary:
     import tempfile
 
     from ems.ablation import grid
+    from ems.ablation.run_names import run_names
     from ems.io import write_yaml
     from ems.redact import redact_value
     from ems.tracking.base import git_commit
     from ems.tracking.mlflow_tracker import MlflowTracker
-    from ems.tracking.naming import run_names
 
     tracker = MlflowTracker(connectable(parent["tracking_uri"]), parent["run_id"], parent["experiment_id"])
     varying = grid.varying_factors(config)

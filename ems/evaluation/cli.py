@@ -112,6 +112,13 @@ class RefuseEmpty:
         return self.encoder.encode(sentences, lang)
 
 
+def _run_peer(args: argparse.Namespace) -> int:
+    from ems.evaluation.tracking import peer_run
+
+    peer_run(args.parent, args.model_id, args.out)
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("evaluate", help="evaluate one model on one task (Tatoeba, FLORES, BUCC-style, ...)")
     p.add_argument("--task", required=True, help="tatoeba, flores, mining (BUCC-style), sib200, umsab, bucc2018, or an extra dataset")
@@ -129,3 +136,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     p.add_argument("--threads", type=int, help="torch/BLAS threads")
     p.set_defaults(func=run_evaluate)
+
+    p = subparsers.add_parser("tracking-peer", help="the one MLflow run of a peer encoder (all its tasks log to it)")
+    p.add_argument("--parent", required=True, help="parent.json from `ems tracking-setup`")
+    p.add_argument("--model-id", required=True, help="peer-<name>")
+    p.add_argument("--out", required=True, help="the peer's run JSON (run_id, experiment_id, tracking_uri), as run.json")
+    p.set_defaults(func=_run_peer)

@@ -8,40 +8,10 @@ import logging
 import sys
 import typing
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ems.config import parse_settings
 
-if TYPE_CHECKING:
-    from ems.tracking.base import Tracker
-    from ems.train.run import TrainingRun
-
 logger = logging.getLogger(__name__)
-
-
-def open_tracking(args: argparse.Namespace, run: TrainingRun, is_main: bool) -> Tracker:
-    """The tracking run of ``run``'s resume decision: the one continued, or a fresh one (a child of
-    --parent-run, tagged with the run it replaces); none with --no-tracking or off rank 0."""
-    from ems.tracking.base import NullTracker
-
-    if args.no_tracking or not is_main:
-        return NullTracker()
-    from ems.redact import connectable
-    from ems.tracking.mlflow_tracker import MlflowTracker
-
-    resumed = run.resume.tracking
-    if resumed:
-        return MlflowTracker.resume(connectable(resumed["tracking_uri"]), resumed["run_id"])
-    parent = args.parent_run
-    if not parent:
-        from ems.tracking.setup import tracking_setup
-
-        parent = run.checkpoint_dir / "parent.json"
-        tracking_setup(run.settings.to_dict(), parent)
-    from ems.tracking.naming import ROLE_TRAIN, name_for
-
-    tags = {"ems.role": ROLE_TRAIN, **({"ems.replaces": run.resume.replaces} if run.resume.replaces else {})}
-    return MlflowTracker.attach(parent, name_for(run.model_id, args.run_names), tags)
 
 
 def _merge_overrides(settings: dict, path: str) -> dict:
@@ -74,28 +44,16 @@ def _settings(args: argparse.Namespace) -> dict:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from ems.tracking.callback import TrackingCallback
     from ems.train.distributed import env_rank
+    from ems.train.entry import Tracking, run_training
     from ems.train.run import resolve_run
-    from ems.train.trainer import Trainer
 
     run = resolve_run(_settings(args), args.shards, args.valid, args.tokenizer, args.out, model_id=args.model_id,
                       checkpoint_dir=args.checkpoint_dir)  # validates everything; writes nothing
-    is_main = env_rank() == 0  # tracking opens before the trainer sets up the process group
-    tracker = open_tracking(args, run, is_main)
-    status = "FAILED"
-    try:
-        run = run.with_tracking(tracker.tracking_uri, tracker.run_id, tracker.experiment_id)
-        trainer = Trainer(run, [TrackingCallback(tracker)], keep_checkpoints=args.keep_checkpoints,
-                          progress=not args.no_progress)
-        summary = trainer.train()
-        status = "FINISHED"
-    except KeyboardInterrupt:
-        status = "KILLED"
-        raise
-    finally:
-        tracker.close(status)
-    if is_main:
+    tracking = Tracking(enabled=not args.no_tracking, parent_json=Path(args.parent_run) if args.parent_run else None,
+                        run_names=args.run_names)
+    summary = run_training(run, tracking, keep_checkpoints=args.keep_checkpoints, progress=not args.no_progress)
+    if env_rank() == 0:
         logger.info("done: %s", {k: summary[k] for k in ("model_id", "best_dev_retrieval_acc", "best_step", "steps")})
     return 0
 

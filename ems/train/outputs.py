@@ -1,7 +1,7 @@
 """What a finished training run leaves in its model folder (rank 0), ``run.json`` last.
 
 ``model/`` (encoder + tokenizer), ``heads.pt``, ``history.csv``, ``settings.resolved.json``,
-``loss_curve.png``; then, once the callbacks have had ``on_save`` (the tracking plug-in logs
+``loss_curve.png``; then, once the callbacks have had ``on_model_saved`` (the tracking plug-in logs
 the artifacts there), ``run.json``: the rule's completion marker.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from ems.io import atomic_open, write_json
 from ems.model.ems_model import EmsModel
 from ems.model.io import save_model
-from ems.train.callbacks import TrainerState
+from ems.train.callbacks import TrainerControl, TrainerState
 from ems.train.checkpoint import save_checkpoint
 from ems.train.run import TrainingRun
 
@@ -37,7 +37,7 @@ def write_model(run: TrainingRun, model: EmsModel, languages: list[str], state: 
             **state.best_dev(), "steps": state.step, "settings": settings,
             # provenance for the model card (ems.model.card)
             "data_hash": run.data_hash, "valid_data_hash": run.valid_hash, "config_hash": run.config_hash,
-            "git_commit": git_commit(), "mlflow_run_id": (run.tracking or {}).get("run_id")}
+            "git_commit": git_commit(), "mlflow_run_id": run.logged_to.get("run_id")}
     save_model(model.encoder, run.tokenizer_dir, out / "model", max_length, info)
     save_checkpoint(out / "heads.pt", {"heads": model.heads_state_dict(), "languages": languages,
                                        "settings": settings, "step": state.best_step})
@@ -47,13 +47,13 @@ def write_model(run: TrainingRun, model: EmsModel, languages: list[str], state: 
     plot_history(state.history, out / "loss_curve.png")
 
 
-def write_run_json(run: TrainingRun, state: TrainerState) -> dict[str, Any]:
+def write_run_json(run: TrainingRun, state: TrainerState, control: TrainerControl) -> dict[str, Any]:
     """Write ``run.json`` (tracking run, model id, hashes); return the run's summary."""
-    tracking = {"run_id": None, "experiment_id": None, "tracking_uri": None, **run.tracking}
+    tracking = {"run_id": None, "experiment_id": None, "tracking_uri": None, **run.logged_to}
     result = {**tracking, "model_id": run.model_id, "config_hash": run.config_hash, "data_hash": run.data_hash}
     write_json(run.out_dir / "run.json", result)
     best = state.best_dev()
     logger.info("saved %s (best step %d: dev retrieval acc %s, dev loss %s)", run.out_dir / "model", state.best_step,
                 best["best_dev_retrieval_acc"], best["best_dev_loss"])
     return {**result, **best, "best_step": state.best_step, "steps": state.step,
-            "stopped": state.stop_reason}
+            "stopped": control.stop_reason}

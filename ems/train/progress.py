@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ems.train.callbacks import TrainerCallback, TrainerState
+from ems.train.callbacks import TrainerCallback, TrainerControl, TrainerState
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class ProgressCallback(TrainerCallback):
         self.bar: Any = None
         self.loss: float | None = None  # the last logged training loss (on_log)
 
-    def on_train_begin(self, run: Any, state: TrainerState) -> None:
+    def on_train_begin(self, run: Any, state: TrainerState, control: TrainerControl, model: Any) -> None:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
@@ -51,7 +51,7 @@ class ProgressCallback(TrainerCallback):
             self.bar = tqdm(total=state.max_steps, initial=state.step, unit="step", mininterval=2.0,
                             dynamic_ncols=True, desc=run.model_id, file=self.stream)
 
-    def on_step_end(self, state: TrainerState, losses: Mapping[str, float]) -> None:
+    def on_step_end(self, state: TrainerState, control: TrainerControl, losses: Mapping[str, float]) -> None:
         if self.bar is not None:
             self.bar.update(1)
             return
@@ -77,13 +77,13 @@ class ProgressCallback(TrainerCallback):
         return (f"{self.model_id}: step {state.step}/{state.max_steps}{budget}{loss}, {rate:.0f} pairs/s, "
                 f"{_duration(elapsed)} elapsed, ETA {eta_text}")
 
-    def on_log(self, state: TrainerState, metrics: Mapping[str, float]) -> None:
+    def on_log(self, state: TrainerState, control: TrainerControl, metrics: Mapping[str, float]) -> None:
         if "loss/total" in metrics:
             self.loss = float(metrics["loss/total"])
         if self.bar is not None and "loss/total" in metrics:
             self.bar.set_postfix(loss=f"{metrics['loss/total']:.3f}", pairs_s=f"{metrics.get('pairs_per_s', 0):.0f}")
 
-    def on_train_end(self, state: TrainerState, status: str) -> None:
+    def on_train_end(self, state: TrainerState, control: TrainerControl, status: str) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None

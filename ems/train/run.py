@@ -4,8 +4,8 @@ Settings (defaults from the schema), model id, folders, the data / validation / 
 hashes and ONE resume decision for the checkpoint and the tracking run together: the
 tracking run is continued only when the checkpoint is (same settings, same data, a verified
 file); otherwise a fresh run starts, tagged with the id of the run it replaces. The loop
-(:class:`ems.train.trainer.Trainer`), its callbacks and whoever opens the tracking run (the
-CLI, the tuning objective) all read this one object.
+(:class:`ems.train.trainer.Trainer`), its callbacks and :func:`ems.train.entry.run_training`
+(which opens the tracking run) all read this one object.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from ems.config import config_hash
 from ems.errors import DataError
 from ems.io import read_json, write_json
 from ems.redact import redact_uri
-from ems.tracking.naming import model_tags
 from ems.train.checkpoint import CheckpointScan, find_resumable
 from ems.train.settings import Settings, identity_hash, resolve_settings
 
@@ -36,7 +35,7 @@ class Resume:
     """The one resume decision: continue checkpoint and tracking run together, or start both afresh."""
 
     scan: CheckpointScan  # the checkpoint to continue from (None: from scratch) and the unusable files
-    tracking: Mapping[str, str] | None = None  # the tracking run to continue (tracking_uri, run_id, ...)
+    continue_run: Mapping[str, str] | None = None  # the tracking run to continue (tracking_uri, run_id, ...)
     replaces: str | None = None  # a fresh start: the tracking run id it replaces
 
     @property
@@ -57,7 +56,9 @@ class TrainingRun:
     valid_hash: str
     config_hash: str
     resume: Resume
-    tracking: Mapping[str, str | None] = dataclasses.field(default_factory=dict)  # the run logged to (run.json)
+    #: the tracking run this training logs to (tracking_uri, run_id, experiment_id; written to run.json);
+    #: empty until :meth:`with_tracking`
+    logged_to: Mapping[str, str | None] = dataclasses.field(default_factory=dict)
 
     @property
     def identity(self) -> dict[str, str]:
@@ -70,6 +71,8 @@ class TrainingRun:
                 "model_id": self.model_id}
         if self.resume.replaces:
             tags["ems.replaces"] = self.resume.replaces
+        from ems.ablation.run_names import model_tags  # lazy: the grid module imports snakemake
+
         return {**tags, **model_tags(self.model_id)}  # cell, factor values, seed: "Group by" in the MLflow UI
 
     def with_tracking(self, tracking_uri: str | None, run_id: str | None, experiment_id: str | None) -> TrainingRun:
@@ -78,7 +81,7 @@ class TrainingRun:
         if run_id:
             self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
             write_json(self.checkpoint_dir / TRACKING_MARKER, {**info, "identity": self.identity})
-        return dataclasses.replace(self, tracking=info)
+        return dataclasses.replace(self, logged_to=info)
 
 
 def _meta(folder: Path) -> dict[str, Any]:
@@ -97,7 +100,7 @@ def decide_resume(checkpoint_dir: Path, identity: dict[str, str]) -> Resume:
     marker_path = checkpoint_dir / TRACKING_MARKER
     marker = read_json(marker_path) if marker_path.exists() else None
     if scan.resumable is not None and marker and marker.get("identity") == identity:
-        return Resume(scan, tracking=marker)
+        return Resume(scan, continue_run=marker)
     if marker:
         logger.info("%s: a fresh start, so a new tracking run (replacing %s)", checkpoint_dir, marker.get("run_id"))
     return Resume(scan, replaces=marker.get("run_id") if marker else None)

@@ -5,8 +5,8 @@ id, cell / factor values / seed, the run a fresh start replaces), training and d
 final artifacts, and the model as an MLflow model (``tracking.log_model``; else a plain folder) unless
 ``log_models`` is off (tuning trials whose models are not kept: a study of many trials would
 otherwise fill the artifact store with models nobody reads, and pay ~15 s per trial). It opens
-and closes nothing: whoever opened the tracking run (``ems train``, the tuning objective)
-closes it. A resumed run is marked running again only here, when training really begins, so
+and closes nothing: :func:`ems.train.entry.run_training` opens and closes the tracking run.
+A resumed run is marked running again only here, when training really begins, so
 a resume that fails earlier leaves the run's status as it was.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ems.tracking.base import Tracker, git_commit
-from ems.train.callbacks import TrainerCallback, TrainerState
+from ems.train.callbacks import TrainerCallback, TrainerControl, TrainerState
 
 logger = logging.getLogger(__name__)
 
@@ -41,22 +41,21 @@ class TrackingCallback(TrainerCallback):
     def __init__(self, tracker: Tracker, log_models: bool = True) -> None:
         self.tracker, self.log_models = tracker, log_models
 
-    def on_train_begin(self, run: Any, state: TrainerState) -> None:
+    def on_train_begin(self, run: Any, state: TrainerState, control: TrainerControl, model: Any) -> None:
         self.run = run
         self.tracker.reopen()
         self.tracker.log_params({**run.settings.to_dict(), "derived": state.derived})
         commit = git_commit()
         self.tracker.set_tags({"git_commit": commit, "mlflow.source.git.commit": commit, **run.tags()})
 
-    def on_log(self, state: TrainerState, metrics: Mapping[str, float]) -> None:
+    def on_log(self, state: TrainerState, control: TrainerControl, metrics: Mapping[str, float]) -> None:
         self.tracker.log_metrics(metrics, step=state.step)
 
-    def on_evaluate(self, state: TrainerState, metrics: Mapping[str, float]) -> None:
+    def on_evaluate(self, state: TrainerState, control: TrainerControl, metrics: Mapping[str, float]) -> None:
         self.tracker.log_metrics(metrics, step=state.step)
 
-    def on_save(self, state: TrainerState, path: Path) -> None:
-        if Path(path) != Path(self.run.out_dir):
-            return  # a checkpoint: nothing to log
+    def on_model_saved(self, state: TrainerState, control: TrainerControl, out_dir: Path) -> None:
+        path = out_dir
         best = state.best_dev()  # state.best is what train.select_on ranks by
         self.tracker.log_metrics({"best/dev_retrieval_acc": best["best_dev_retrieval_acc"],
                                   "best/dev_loss": best["best_dev_loss"], "best/step": state.best_step,
@@ -76,6 +75,6 @@ class TrackingCallback(TrainerCallback):
             self.tracker.log_artifact(Path(path) / "model", "model")  # the plain folder
         self.tracker.log_artifact(self.run.tokenizer_dir, "tokenizer")
 
-    def on_train_end(self, state: TrainerState, status: str) -> None:
-        if state.stop_reason:
-            self.tracker.set_tags({"ems.stopped": state.stop_reason})
+    def on_train_end(self, state: TrainerState, control: TrainerControl, status: str) -> None:
+        if control.stop_reason:
+            self.tracker.set_tags({"ems.stopped": control.stop_reason})

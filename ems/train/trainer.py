@@ -3,20 +3,19 @@
 Batches of mixed languages (optionally length-bucketed / token-budgeted), Adam(W) with
 warm-up + decay, gradient clipping and accumulation, AMP on CUDA (fp16 with a gradient
 scaler), periodic dev evaluation (keeps the best model by dev retrieval accuracy, optional
-early stopping), verified resumable checkpoints, DDP under ``torchrun``. Everything around
-the loop (tracking, pruning, progress) is a :class:`~ems.train.callbacks.TrainerCallback`;
-the loop names no tracker.
+a callback's stop), verified resumable checkpoints, DDP under ``torchrun``. Everything around
+the loop (tracking, progress, early stopping, pruning) is a
+:class:`~ems.train.callbacks.TrainerCallback`; the loop names no tracker. It is started in one
+place, :func:`ems.train.entry.run_training`, which also owns the run's status.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
-import os
 import shutil
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -25,7 +24,7 @@ import torch
 from ems.errors import ConfigError, DataError
 from ems.model.ems_model import EmsModel
 from ems.train import outputs
-from ems.train.callbacks import TrainerCallback, TrainerState
+from ems.train.callbacks import TrainerCallback, TrainerControl, TrainerState
 from ems.train.checkpoint import (
     BEST,
     LAST,
@@ -50,7 +49,7 @@ from ems.train.distributed import (
 from ems.train.evaluate import dev_evaluate
 from ems.train.optim import Schedule, build_optimizer
 from ems.train.progress import ProgressCallback
-from ems.train.run import TrainingRun, resolve_run
+from ems.train.run import TrainingRun
 from ems.train.sampler import BatchSampler, rank_slice
 from ems.train.settings import TrainSettings
 from ems.train.step import compute_losses
@@ -107,33 +106,37 @@ class Trainer:
         self.callbacks = [*callbacks, ProgressCallback(bar=progress)]
         self.keep_checkpoints = keep_checkpoints
         self.state = TrainerState(max_steps=run.settings.train.max_steps)
+        self.control = TrainerControl()
 
     def train(self) -> dict[str, Any]:
-        """Run to the end of the budget; write the outputs; return a summary (rank 0; ``{}`` elsewhere)."""
+        """Run to the end of the budget; write the outputs; return a summary (rank 0; ``{}`` elsewhere).
+
+        Raises what ended the run early (a callback's abort, an interrupt, a bug); the caller
+        (:func:`ems.train.entry.run_training`) decides the run's status and calls :meth:`end`.
+        """
         t = self.run.settings.train
         if t.num_threads:
             torch.set_num_threads(t.num_threads)
         cuda = t.device.startswith("cuda") or (t.device == "auto" and torch.cuda.is_available())
         self.info = init_distributed(use_cuda=cuda)
-        status = "FAILED"
         try:
             self._build()
             self._restore()
-            self._fire("on_train_begin", self.run, self.state)
+            self._fire("on_train_begin", self.run, self.state, self.control, self.model)
             self._loop()
-            summary = self._finish()
-            status = "FINISHED"
-            return summary
-        except (KeyboardInterrupt, Aborted):
-            status = "KILLED"
-            raise
-        except BaseException as exc:
-            status = "KILLED" if getattr(exc, "_ems_from_callback", False) else "FAILED"
-            raise
+            return self._finish()
         finally:
-            with contextlib.suppress(Exception):
-                self._fire("on_train_end", self.state, status)
             shutdown(self.info)
+
+    def end(self, status: str) -> None:
+        """Tell the callbacks how the run ended (rank 0; nothing when the process group never came up)."""
+        info = getattr(self, "info", None)
+        if info is not None and info.is_main:
+            for cb in self.callbacks:
+                try:
+                    cb.on_train_end(self.state, self.control, status)
+                except Exception:
+                    logger.exception("on_train_end of %s failed", type(cb).__name__)
 
     # --- set-up -----------------------------------------------------------------------------
     def _build(self) -> None:
@@ -221,7 +224,7 @@ class Trainer:
     def budget_left(self) -> bool:
         """Whether steps, seconds and epochs all leave room for another step (and no callback asked to stop)."""
         t, st = self.run.settings.train, self.state
-        if st.should_stop or st.step >= t.max_steps:
+        if self.control.should_stop or st.step >= t.max_steps:
             return False
         if t.max_seconds and self.schedule.seconds >= t.max_seconds:
             return False
@@ -271,7 +274,7 @@ class Trainer:
 
         def rank0() -> None:
             step_losses = {k: v for k, v in losses.items() if k not in ("lr", "grad_norm", "pairs", "seconds")}
-            self._fire("on_step_end", self.state, step_losses)
+            self._fire("on_step_end", self.state, self.control, step_losses)
             self._accumulate(losses)
             if self.state.step % t.log_every == 0:
                 self._log_window()
@@ -280,7 +283,7 @@ class Trainer:
 
         return self._on_rank0(rank0)
 
-    def _on_rank0(self, fn: Any) -> int:
+    def _on_rank0(self, fn: Callable[[], None]) -> int:
         """Run ``fn`` on rank 0 and broadcast what follows: go on, stop (state or budget), or abort.
 
         An exception of ``fn`` is re-raised on rank 0 after the others were told to abort.
@@ -315,10 +318,10 @@ class Trainer:
         metrics.update({"lr": lr / n, "grad_norm": grad_norm / n, "pairs_per_s": pairs / max(seconds, 1e-9),
                         "epoch": self.sampler.epochs_done()})
         self.state.history.append({"step": self.state.step, "seconds": self.schedule.seconds, **metrics})
-        self._fire("on_log", self.state, metrics)
+        self._fire("on_log", self.state, self.control, metrics)
 
     def _evaluate(self) -> None:
-        """Rank 0: dev metrics, the best model, early stopping, then the callbacks' ``on_evaluate``."""
+        """Rank 0: dev metrics and the best model, then the callbacks' ``on_evaluate`` (early stopping is one)."""
         t, st = self.run.settings.train, self.state
         metrics = dev_evaluate(self.model, self.valid, self.run.settings.objective, self.device,
                                t.dev_pairs_per_language, max_length=self.max_length)
@@ -327,14 +330,10 @@ class Trainer:
         score = metrics[PRIMARY] if t.select_on == "retrieval" else -metrics["dev/loss_total"]
         logger.info("step %d: dev retrieval acc %.4f, dev loss %.4f", st.step, metrics[PRIMARY], metrics["dev/loss_total"])
         if score > st.best:
-            st.best, st.best_step, st.bad_evals = score, st.step, 0
+            st.best, st.best_step = score, st.step
             save_checkpoint(self.run.checkpoint_dir / BEST, {"model": self.model.state_dict(), "step": st.step,
                                                              "score": score})
-        else:
-            st.bad_evals += 1
-            if t.early_stopping_patience and st.bad_evals >= t.early_stopping_patience:
-                st.should_stop, st.stop_reason = True, f"early stopping at step {st.step}"
-        self._fire("on_evaluate", st, metrics)
+        self._fire("on_evaluate", st, self.control, metrics)
 
     def _save_last(self) -> None:
         """Collective: every rank hands in its RNG state; rank 0 writes ``last.pt`` (old one kept as previous)."""
@@ -346,20 +345,17 @@ class Trainer:
         if self.info.is_main:
             save_checkpoint(ckpt / LAST, state, {"identity": self.run.identity, "step": self.state.step},
                             previous=ckpt / PREVIOUS)
-            self._fire("on_save", self.state, ckpt / LAST)
+            self._fire("on_checkpoint", self.state, self.control, ckpt / LAST)
         barrier(self.info)
 
     def _fire(self, hook: str, *args: Any) -> None:
-        """Call ``hook`` on every callback (rank 0 only); an exception is marked as the callback's abort."""
+        """Call ``hook`` on every callback (rank 0 only); raise a callback's abort right after its hook."""
         if not self.info.is_main:
             return
         for cb in self.callbacks:
-            try:
-                getattr(cb, hook)(*args)
-            except BaseException as exc:
-                with contextlib.suppress(AttributeError):
-                    exc._ems_from_callback = True  # type: ignore[attr-defined]
-                raise
+            getattr(cb, hook)(*args)
+            if self.control.abort_error is not None:
+                raise self.control.abort_error
 
     # --- the end ----------------------------------------------------------------------------
     def _finish(self) -> dict[str, Any]:
@@ -371,42 +367,10 @@ class Trainer:
                 self.model.load_state_dict(load_checkpoint(best, map_location=self.device)["model"])
             outputs.write_model(self.run, self.model.to("cpu").eval(), self.data.languages, self.state,
                                 self.max_length)
-            self._fire("on_save", self.state, self.run.out_dir)
-            summary = outputs.write_run_json(self.run, self.state)
+            self._fire("on_model_saved", self.state, self.control, self.run.out_dir)
+            summary = outputs.write_run_json(self.run, self.state, self.control)
             if not self.keep_checkpoints:
                 shutil.rmtree(self.run.checkpoint_dir, ignore_errors=True)
         barrier(self.info)
         return summary
 
-
-def train(
-    settings: Mapping[str, Any],
-    train_dir: str | os.PathLike[str],
-    valid_dir: str | os.PathLike[str],
-    tokenizer_dir: str | os.PathLike[str],
-    out_dir: str | os.PathLike[str],
-    tracker: Any = None,
-    callbacks: Iterable[TrainerCallback] = (),
-    *,
-    model_id: str | None = None,
-    checkpoint_dir: str | os.PathLike[str] | None = None,
-    keep_checkpoints: bool = False,
-    progress: bool = True,
-    log_models: bool = True,
-) -> dict[str, Any]:
-    """Resolve a :class:`TrainingRun` and train it; write ``out_dir/{model/,heads.pt,history.csv,run.json}``.
-
-    ``callbacks``: :class:`TrainerCallback` objects. ``tracker``: an :class:`ems.tracking.Tracker` to log to through the
-    tracking plug-in; the caller opened it and closes it. ``log_models``: log the weights to it too (metrics,
-    settings and history always).
-    """
-    run = resolve_run(settings, train_dir, valid_dir, tokenizer_dir, out_dir, model_id=model_id,
-                      checkpoint_dir=checkpoint_dir)
-    cbs = list(callbacks)
-    if tracker is not None:  # the caller opened this tracking run and closes it
-        from ems.tracking.callback import TrackingCallback
-
-        run = dataclasses.replace(run, tracking={"tracking_uri": tracker.tracking_uri, "run_id": tracker.run_id,
-                                                 "experiment_id": tracker.experiment_id})
-        cbs.insert(0, TrackingCallback(tracker, log_models=log_models))
-    return Trainer(run, cbs, keep_checkpoints=keep_checkpoints, progress=progress).train()

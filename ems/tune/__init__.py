@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
+from ems.tune.reporting import ObjectiveFn, StudyTracker, TrialDiverged
 from ems.tune.space import SearchParam, build_space, to_overrides
-from ems.tune.study import (
-    ObjectiveFn,
-    StudySpec,
-    StudyTracker,
-    TrialDiverged,
-    open_study,
-    run_worker,
-)
+from ems.tune.spec import StudySpec
+from ems.tune.study import open_study, run_worker
 
 __all__ = [
     "ObjectiveFn",

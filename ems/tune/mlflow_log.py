@@ -49,7 +49,7 @@ def retry(fn: Callable[[], T], what: str, tries: int = 8) -> T:
 
 
 class MlflowStudyTracker:
-    """The MLflow :class:`~ems.tune.study.StudyTracker`: the study's run once, one nested run per trial."""
+    """The MLflow :class:`~ems.tune.reporting.StudyTracker`: the study's run once, one nested run per trial."""
 
     def __init__(self, uri: str, experiment_id: str, config_parent_run_id: str | None = None) -> None:
         self.uri = uri

@@ -5,7 +5,8 @@ Each trial deep-merges its sampled values into the training settings, trains for
 ``eval_every`` steps on the validation pairs (never a test set), and scores the trial by its
 best dev value. Pruning and the divergence guard are trainer callbacks
 (:class:`~ems.train.callbacks.TrainerCallback`): :class:`OptunaPruning` reports each dev
-value and aborts a trial the pruner stops, :class:`DivergenceGuard` aborts at a NaN loss.
+value and aborts a trial the pruner stops, :class:`DivergenceGuard` aborts at a NaN loss (both
+through ``TrainerControl.abort``). The trial trains through :func:`ems.train.entry.run_training`.
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ from typing import Any
 
 from ems.config import deep_merge
 from ems.errors import EmsError
-from ems.train.callbacks import TrainerCallback, TrainerState
+from ems.train.callbacks import TrainerCallback, TrainerControl, TrainerState
+from ems.tune.reporting import ObjectiveFn, Report, TrialDiverged
 from ems.tune.settings import TuneSettings, tune_section
 from ems.tune.space import SearchParam, to_overrides
-from ems.tune.study import ObjectiveFn, Report, TrialDiverged
-from ems.tune.train_bridge import run_training
 
 logger = logging.getLogger(__name__)
 
@@ -34,35 +34,44 @@ TRAINER_SECTIONS = ("model", "objective", "train", "tracking")
 
 
 class OptunaPruning(TrainerCallback):
-    """Reports each dev evaluation to the trial; the reporter raises ``optuna.TrialPruned`` to abort."""
+    """Reports each dev evaluation to the trial; aborts the run with the ``optuna.TrialPruned`` the reporter raises."""
 
     def __init__(self, report: Report, metric: str) -> None:
         self.report = report
         self.metric = metric
         self.best: float | None = None
 
-    def on_evaluate(self, state: TrainerState, metrics: Mapping[str, float]) -> None:
-        check_finite(metrics, state.step)  # NaN weights still give a (meaningless) accuracy
+    def on_evaluate(self, state: TrainerState, control: TrainerControl, metrics: Mapping[str, float]) -> None:
+        import optuna
+
+        if (diverged := non_finite_loss(metrics, state.step)) is not None:  # NaN weights still give an accuracy
+            control.abort(diverged)
+            return
         if self.metric not in metrics:
             raise EmsError(f"tune.metric: the trainer reported no {self.metric!r} (it reported {sorted(metrics)})")
         value = float(metrics[self.metric])
         if math.isfinite(value):
             self.best = value if self.best is None else max(self.best, value)
-        self.report(state.step, value)
+        try:
+            self.report(state.step, value)
+        except (optuna.TrialPruned, TrialDiverged) as exc:
+            control.abort(exc)
 
 
 class DivergenceGuard(TrainerCallback):
     """Aborts the trial (``TrialDiverged``) at the first non-finite training loss."""
 
-    def on_step_end(self, state: TrainerState, losses: Mapping[str, float]) -> None:
-        check_finite(losses, state.step)
+    def on_step_end(self, state: TrainerState, control: TrainerControl, losses: Mapping[str, float]) -> None:
+        if (diverged := non_finite_loss(losses, state.step)) is not None:
+            control.abort(diverged)
 
 
-def check_finite(metrics: Mapping[str, float], step: int | None) -> None:
-    """Raise TrialDiverged when a loss (training or dev) is NaN or infinite."""
+def non_finite_loss(metrics: Mapping[str, float], step: int | None) -> TrialDiverged | None:
+    """The TrialDiverged to abort with when a loss (training or dev) is NaN or infinite, else None."""
     for key, value in metrics.items():
         if "loss" in key and value is not None and not math.isfinite(float(value)):
-            raise TrialDiverged(f"{key} is {value} at step {step}")
+            return TrialDiverged(f"{key} is {value} at step {step}")
+    return None
 
 
 def trial_settings(settings: Mapping[str, Any], overrides: Mapping[str, Any], tune: TuneSettings) -> dict[str, Any]:
@@ -103,15 +112,20 @@ def training_objective(
     metric = tune.metric_name
     trials_dir = Path(trials_dir)
 
-    def objective(params: dict[str, Any], report: Any) -> float:
+    def objective(params: dict[str, Any], report: Report) -> float:
+        from ems.train.entry import Tracking, run_training
+        from ems.train.run import resolve_run
+
         cfg = trial_settings(settings, to_overrides(params, space), tune)
-        out_dir = trials_dir / f"trial-{getattr(report, 'number', 0):04d}"
+        out_dir = trials_dir / f"trial-{report.number:04d}"
         if out_dir.exists():
             shutil.rmtree(out_dir)  # a stale folder of an interrupted session must not be resumed
         pruning = OptunaPruning(report, metric)
         try:
-            run_training(cfg, (train_dir, valid_dir, tokenizer_dir), out_dir, getattr(report, "tracker", None),
-                         [pruning, DivergenceGuard()], log_models=keep_models)
+            run = resolve_run(cfg, train_dir, valid_dir, tokenizer_dir, out_dir)
+            # the trial's tracking run is the study's: opened by the worker, its final state set by end_trial
+            run_training(run, Tracking(open_run=report.tracker), [pruning, DivergenceGuard()],
+                         log_models=keep_models, progress=False)
         finally:
             if not keep_models:
                 shutil.rmtree(out_dir, ignore_errors=True)

@@ -15,18 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from ems.io import stable_hash, write_json
+from ems.tune.reporting import ObjectiveFn, StudyTracker
 from ems.tune.settings import TuneSettings, tune_section
+from ems.tune.signals import Interrupts
+from ems.tune.spec import StudySpec
 from ems.tune.storage import gate, make_storage, shown, storage_spec
-from ems.tune.study import (
-    Interrupts,
-    ObjectiveFn,
-    StudySpec,
-    StudyTracker,
-    WorkerResult,
-    open_study,
-    prepare_study,
-    run_worker,
-)
+from ems.tune.study import WorkerResult, open_study, prepare_study, run_worker
 
 logger = logging.getLogger(__name__)
 

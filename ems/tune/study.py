@@ -5,7 +5,9 @@ why not ``study.optimize``). Several workers (processes, Snakemake jobs) may run
 study and the total is exact: on a journal each worker reaps lost trials, counts and asks
 under a lock beside the journal; on an RDB storage (no shared lock) each new trial checks
 by its number that fewer than ``n_trials`` counting trials precede it. What counts, and
-how lost trials are retried, is in :mod:`ems.tune.trials`.
+how lost trials are retried, is in :mod:`ems.tune.trials`. What a study is lives in
+:mod:`ems.tune.spec`, what an objective reports to in :mod:`ems.tune.reporting`, SIGTERM handling
+in :mod:`ems.tune.signals`.
 """
 
 from __future__ import annotations
@@ -15,18 +17,17 @@ import dataclasses
 import logging
 import math
 import os
-import signal
 import socket
 import warnings
-from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
-from ems.errors import ConfigError, Interrupted
+from ems.errors import ConfigError
 from ems.io import stable_hash
 from ems.tune.optuna_adapter import beat, fail_stale_trials, heartbeat
-from ems.tune.settings import TuneSettings
-from ems.tune.space import SearchParam, base_values, build_space, fill_point, suggest
+from ems.tune.reporting import RUN_STATE, ObjectiveFn, Reporter, StudyTracker, TrialDiverged
+from ems.tune.signals import Interrupts
+from ems.tune.space import suggest
+from ems.tune.spec import StudySpec, make_pruner
 from ems.tune.storage import WorkerLease, gate, is_journal, make_storage
 from ems.tune.trials import (
     OUTCOME,
@@ -40,101 +41,7 @@ from ems.tune.trials import (
     trials_used,
 )
 
-if TYPE_CHECKING:
-    from ems.tracking import Tracker
-
 logger = logging.getLogger(__name__)
-
-#: ``objective_fn(params, report) -> score``; ``report(step, value)`` may raise TrialPruned
-#: (``report`` is a :class:`Reporter`; ``report.tracker`` is the trial's tracking run or None).
-Report = Callable[[int, float], None]
-ObjectiveFn = Callable[[dict[str, Any], Report], float]
-
-#: outcome of a trial -> the state its tracking run records
-RUN_STATE = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL", "error": "FAIL",
-             "interrupted": "INTERRUPTED"}
-
-
-class TrialDiverged(FloatingPointError):
-    """The objective produced a non-finite value (NaN loss or metric): the trial fails."""
-
-
-class StudyTracker(Protocol):
-    """Where a study and its trials are tracked (``ems.tune.mlflow_log.MlflowStudyTracker``)."""
-
-    def ensure_parent(self, study: Any, tags: Mapping[str, str] | None = None) -> str:
-        """The study's own run, created once; its id is kept in the study."""
-
-    def start_trial(self, study_name: str, number: int, params: Mapping[str, Any], worker: str) -> Tracker:
-        """Open a trial's run (nested under the study's); the trainer logs into it."""
-
-    def report(self, run_id: str, step: int, value: float) -> None:
-        """Record an intermediate value of a trial."""
-
-    def end_trial(self, run_id: str, state: str, value: float | None, reason: str | None = None) -> None:
-        """Record the final state and value and close the trial's run."""
-
-    def finish_study(self, best_value: float | None, best_params: Mapping[str, Any], counts: Mapping[str, int],
-                     artifacts: list[Path]) -> None:
-        """Record the study's outcome on its run and close it (``ems tune-summary``)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class StudySpec:
-    """What a worker needs to know about its study, resolved from the ``tune`` section."""
-
-    name: str
-    storage: str
-    tune: TuneSettings
-    space: list[SearchParam]
-    enqueue: tuple[dict[str, Any], ...] = ()
-    tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    direction: str = "maximize"
-
-    @property
-    def n_trials(self) -> int:
-        return self.tune.n_trials
-
-    @classmethod
-    def from_settings(cls, tune: TuneSettings, name: str, storage: str, base: Mapping[str, Any] | None = None) -> StudySpec:
-        """``base`` (the configuration) fills what an enqueued point leaves out, so a baseline is complete."""
-        space = build_space(tune.space)
-        points = check_points(tune.enqueue, space)
-        if base is not None:
-            values = base_values(space, base)
-            points = tuple(fill_point(p, space, values, f"tune.enqueue[{i}]") for i, p in enumerate(points))
-        return cls(name=name, storage=storage, tune=tune, space=space, enqueue=points)
-
-
-def check_points(points: list[Any], space: list[SearchParam]) -> tuple[dict[str, Any], ...]:
-    """Validate ``tune.enqueue``: points (subsets of the space) tried first, e.g. the defaults."""
-    by_name = {p.name: p for p in space}
-    out = []
-    for i, point in enumerate(points):
-        where = f"tune.enqueue[{i}]"
-        if not isinstance(point, Mapping) or not point:
-            raise ConfigError(f"{where}: must be a non-empty mapping of tune.space names to values")
-        for name, value in point.items():
-            if name not in by_name:
-                raise ConfigError(f"{where}.{name}: not a parameter of tune.space ({', '.join(by_name)})")
-            if not by_name[name].contains(value):
-                raise ConfigError(f"{where}.{name}: {value!r} lies outside tune.space.{name}")
-        out.append(dict(point))
-    return tuple(out)
-
-
-def make_pruner(spec: StudySpec) -> Any:
-    import optuna
-
-    t = spec.tune
-    if t.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=t.pruner_startup_trials, n_warmup_steps=t.pruner_warmup_steps)
-    if t.pruner == "hyperband":
-        every = t.trial_eval_every
-        return optuna.pruners.HyperbandPruner(min_resource=every, max_resource=max(t.budget_steps, every),
-                                              reduction_factor=3)
-    return optuna.pruners.NopPruner()  # "none" (the schema allows no other name)
-
 
 def worker_seed(base: int, worker_id: int, n_existing: int) -> int:
     """The sampler seed of a worker session.
@@ -187,68 +94,6 @@ def _study_exists(storage: Any, name: str) -> bool:
     import optuna
 
     return name in optuna.get_all_study_names(storage=storage)
-
-
-class Interrupts:
-    """SIGTERM (Snakemake cancelling a job) as ``KeyboardInterrupt``, never inside a storage write.
-
-    While a trial's objective runs the interrupt is raised at once (the trial is closed as
-    interrupted and retried later); elsewhere it waits for the loop's next :meth:`check`.
-    """
-
-    def __init__(self) -> None:
-        self.signum: int | None = None  # the signal received and not yet raised on
-        self._armed = False
-
-    def install(self) -> Interrupts:
-        signal.signal(signal.SIGTERM, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.signum = signum
-        if self._armed:
-            raise Interrupted(signum)
-
-    def check(self) -> None:
-        if self.signum is not None:
-            raise Interrupted(self.signum)
-
-    @contextlib.contextmanager
-    def armed(self) -> Iterator[None]:
-        self.check()
-        self._armed = True
-        try:
-            yield
-        finally:
-            self._armed = False
-
-
-class Reporter:
-    """``report(step, value)``: record an intermediate dev value; raise TrialPruned to stop.
-
-    ``tracker`` is the trial's own tracking run (or None), for the objective to hand to the trainer.
-    """
-
-    def __init__(self, trial: Any, study_tracker: StudyTracker | None = None, tracker: Tracker | None = None,
-                 last_step: int | None = None) -> None:
-        self.trial = trial
-        self.number = trial.number
-        self.tracker = tracker
-        self.last_step = last_step
-        self._study_tracker = study_tracker
-
-    def __call__(self, step: int, value: float) -> None:
-        import optuna
-
-        value = float(value)
-        if not math.isfinite(value):
-            raise TrialDiverged(f"dev metric is {value} at step {step}")
-        self.trial.report(value, int(step))
-        if self._study_tracker is not None and self.tracker is not None and self.tracker.run_id:
-            self._study_tracker.report(self.tracker.run_id, int(step), value)
-        final = self.last_step is not None and step >= self.last_step  # the budget is spent: nothing to save
-        if not final and self.trial.should_prune():
-            raise optuna.TrialPruned(f"pruned at step {step} (dev value {value:.4f})")
 
 
 @dataclasses.dataclass
