@@ -62,14 +62,11 @@ def mteb_settings(config: Mapping[str, Any]) -> str:
 
 
 def mteb_outputs(eval_jsons: list[str], results: Path) -> list[str]:
-    """The MTEB result file of each eval JSON ``<results>/eval/<model_id>/<task>.json``."""
+    """The MTEB result file of each eval JSON ``<results>/eval/<model_id>/<task>.json`` and each model's
+    ``model_meta.json``."""
     from ems.ablation import mteb
 
-    out = []
-    for path in map(Path, eval_jsons):
-        model_id = path.parent.relative_to(Path(results) / "eval").as_posix()
-        out.append(str(mteb.result_path(Path(results) / "mteb", model_id, path.stem)))
-    return out
+    return [str(p) for p in mteb.export_paths(eval_jsons, Path(results) / "mteb", Path(results) / "eval")]
 
 
 def benchmark_patterns(workflow: Any) -> str:

@@ -139,7 +139,7 @@ rule ablation_tables:
 
 
 rule ablation_mteb_export:
-    """Each model's results in MTEB's result format: <model>/no_revision_available/ems_<task>.json."""
+    """Each model's results as MTEB's result cache: results/<model>/no_revision_available/<Task>.json + model_meta.json."""
     conda:
         "../../envs/ems.yaml"
     input:
