@@ -265,20 +265,21 @@ def test_mteb_export_has_the_task_result_fields_and_the_summary_mean(tmp_path: P
     for ev in evals:
         summary = json.loads(ev.read_text())
         path = mteb.result_path(res / "mteb", model, ev.stem)
-        assert path.parent.parent.name == model.replace("/", "__") and path.name == f"ems_{ev.stem}.json"
+        assert path.parent.parent.name == model.replace("/", "__") and path.name == f"{mteb.task_name(ev.stem)}.json"
         doc = json.loads(path.read_text())
         assert set(doc) == {"dataset_revision", "task_name", "mteb_version", "scores", "evaluation_time", "kg_co2_emissions"}
-        assert doc["task_name"] == f"ems_{ev.stem}" and doc["evaluation_time"] == 4.5 and doc["mteb_version"] is None
+        assert doc["task_name"] == mteb.task_name(ev.stem) and doc["evaluation_time"] == 4.5
+        assert doc["mteb_version"] == mteb.MTEB_FORMAT_VERSION
         subsets = doc["scores"]["test"]
         for s in subsets:  # TaskResult._validate_scores_dict
             assert isinstance(s["hf_subset"], str) and isinstance(s["languages"], list) and "main_score" in s
         assert statistics.mean(s["main_score"] for s in subsets) == pytest.approx(summary["metrics"][summary["primary_metric"]])
     tat = json.loads(mteb.result_path(res / "mteb", model, "tatoeba").read_text())
     assert tat["dataset_revision"] == "facebookresearch/LASER@74bc6ae7ffb7cba670fe0f428d0ede9f666fb821"
-    cmn = next(s for s in tat["scores"]["test"] if s["hf_subset"] == "cmn_Hans-eng")
+    cmn = next(s for s in tat["scores"]["test"] if s["hf_subset"] == "cmn-eng")
     assert cmn["languages"] == ["cmn-Hans", "eng-Latn"] and cmn["acc_xx2en"] == pytest.approx(cmn["main_score"] + 0.01)
     sib = json.loads(mteb.result_path(res / "mteb", model, "sib200").read_text())
-    assert [s["hf_subset"] for s in sib["scores"]["test"]] == TASK_LANGS["sib200"]  # English (training) row left out
+    assert [s["hf_subset"] for s in sib["scores"]["test"]] == [mteb.hf_subset("sib200", c) for c in TASK_LANGS["sib200"]]  # English (training) row left out
     bad = subprocess.run([sys.executable, "-m", "ems.cli", "mteb-export", "--evals", str(evals[0]), "--out",
                           str(tmp_path / "x"), "--settings", json.dumps({"sources": {"laser": {"repo": "nope"}}})],
                          capture_output=True, text=True, check=False)

@@ -27,13 +27,31 @@ def _caption(kind: str, stem: str) -> str:
     return f"../report/{kind}_{base}.rst"
 
 
+def grid_caption(config: Mapping[str, Any]) -> str:
+    """The grid in words for report captions (``params.grid`` of the figures and tables rules), each
+    factor of :data:`ems.ablation.grid.FACTORS` by its name in :mod:`ems.ablation.names` with its levels:
+    "objective XTR + contrastive, XTR; target-language embedding on; temperature 0.05, 0.1;
+    training-data fraction 1; seeds 1, 2, 3 (4 cells, full product)"."""
+    from ems.ablation import grid, names
+
+    frame = grid.grid_frame(config)
+    parts = []
+    for factor in grid.FACTORS:
+        levels = [factor.parse(str(v)) for v in dict.fromkeys(frame[factor.column])]
+        parts.append(f"{names.factor_name(factor.name)} {', '.join(names.level_name(factor.name, v) for v in levels)}")
+    design = (config.get("ablation") or {}).get("design", "full")
+    how = "one factor at a time from the reference cell" if design == "one_at_a_time" else "full product"
+    seeds = grid.seeds(config)
+    return f"{'; '.join(parts)}; seeds {', '.join(map(str, seeds))} ({len(frame)} cells × {len(seeds)} seeds, {how})"
+
+
 def _outputs(stems: list[str], folder: Path, report: Callable[..., Any], kind: str, shown: str, other: str,
              subcategory: str) -> dict[str, Any]:
-    """``<stem>`` (the ``shown`` file, in the report) and ``<stem>_<other>`` for every stem."""
+    """``<stem>`` (the ``shown`` file, in the report, labelled by its title) and ``<stem>_<other>`` for every stem."""
     out: dict[str, Any] = {}
     for stem in stems:
         out[stem] = report(Path(folder) / f"{stem}.{shown}", caption=_caption(kind, stem), category="Ablation",
-                           subcategory=subcategory, labels={kind: stem})
+                           subcategory=subcategory, labels={kind: outputs.figure_title(stem)})
         out[f"{stem}_{other}"] = Path(folder) / f"{stem}.{other}"
     return out
 

@@ -96,6 +96,7 @@ rule ablation_figures:
         bench=BENCH,
         bench_patterns=lambda w: ablation_rules.benchmark_patterns(workflow),
         out=FIGURES,
+        grid=lambda w: ablation_rules.grid_caption(config),  # the grid in words, for the report captions
     resources:
         mem_mb=2000,
         runtime=10,
@@ -127,6 +128,7 @@ rule ablation_tables:
         bench=BENCH,
         bench_patterns=lambda w: ablation_rules.benchmark_patterns(workflow),
         out=TABLES,
+        grid=lambda w: ablation_rules.grid_caption(config),  # the grid in words, for the report captions
     resources:
         mem_mb=1000,
         runtime=10,
