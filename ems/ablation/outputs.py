@@ -48,6 +48,17 @@ TABLE_TITLES = {"ablation": "Headline metrics", "differences": "Differences to t
                 "learning_curves": "Training runs", "cost_per_job": "Cost per rule"}
 
 
+#: Report label of each figure (``scaling_<factor>`` figures: "Scaling: <factor>").
+FIGURE_TITLES = {"ablation_bars": "Headline metrics per cell", "per_language_heatmap": "Tatoeba accuracy per language",
+                 "learning_curves": "Learning curves", "cost_per_job": "Cost per job"}
+
+
+def figure_title(stem: str) -> str:
+    if stem.startswith("scaling_"):
+        return "Scaling: " + names.factor_name(stem[len("scaling_"):])
+    return FIGURE_TITLES.get(stem, stem.replace("_", " "))
+
+
 def table_title(stem: str) -> str:
     if stem.startswith("scaling_"):
         return "Scaling: " + stem[len("scaling_"):].replace("_", " ")
