@@ -194,8 +194,8 @@ def train_shards_dir(results: str, variant: str) -> str:
     """Training shard folder of a variant: ``shards/train`` or a subset ``shards/train-frac<f>``."""
     frac = data_fraction(variant)
     if frac >= 1.0:
-        return f"{results}/shards/train"
-    return f"{results}/shards/train-{fraction_tag(frac)}"
+        return str(paths.shards_dir(results, "train"))
+    return str(paths.subset_shards_dir(results, frac))
 
 
 def fractions(config: Mapping[str, Any]) -> list[float]:

@@ -82,9 +82,10 @@ def mteb_settings(config: Mapping[str, Any]) -> str:
 def mteb_outputs(eval_jsons: list[str], results: Path) -> list[str]:
     """The MTEB result file of each eval JSON ``<results>/eval/<model_id>/<task>.json`` and each model's
     ``model_meta.json``."""
+    from ems import paths
     from ems.ablation import mteb
 
-    return [str(p) for p in mteb.export_paths(eval_jsons, Path(results) / "mteb", Path(results) / "eval")]
+    return [str(p) for p in mteb.export_paths(eval_jsons, paths.mteb_dir(results), paths.eval_root(results))]
 
 
 def benchmark_patterns(workflow: Any) -> str:

@@ -23,13 +23,13 @@ from pathlib import Path
 
 from ems.errors import DataError
 from ems.io import atomic_dir, atomic_open, write_json
-from ems.paths import source_name
+from ems.paths import SOURCE_MARKER, source_name
 
 logger = logging.getLogger(__name__)
 
 MANIFEST_DIR = Path(__file__).resolve().parents[1] / "resources" / "manifests"
 GITHUB_ARCHIVE = "https://github.com/{repo}/archive/{commit}.tar.gz"
-MARKER = ".verified.json"
+MARKER = SOURCE_MARKER  # the fetch rule's output (ems.paths.source_marker)
 
 
 def manifest_path(repo: str, commit: str) -> Path:

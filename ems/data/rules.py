@@ -43,7 +43,7 @@ def language_inputs(config: Mapping[str, Any], lang: str) -> list[Path]:
     out: list[Path] = []
     for entry in language_entries(config, lang):
         if entry["kind"] == "opus_mt_testsets":
-            out.append(paths.source_dir(config, "opus_mt_testsets") / ".verified.json")
+            out.append(paths.source_marker(paths.source_dir(config, "opus_mt_testsets")))
         elif entry["kind"] == "tsv":
             out.append(corpus_tsv.path_for(entry, corpora.code_map(entry, config)[lang]))
         else:

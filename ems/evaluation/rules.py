@@ -33,19 +33,18 @@ def peer_ids(config: Mapping[str, Any]) -> list[str]:
 
 
 def peer_run_json(results: Path, model_id: str) -> Path:
-    """``<results>/tracking/peers/<peer>.json``: the peer's one MLflow run (rule ``tracking_peer``); not under
-    ``eval/`` (every JSON there is an evaluation result)."""
-    return Path(results) / "tracking" / "peers" / f"{model_id}.json"
+    """``<results>/tracking/peers/<peer>.json`` (:func:`ems.paths.peer_run_json`)."""
+    return paths.peer_run_json(results, model_id)
 
 
 def inputs(config: Mapping[str, Any], results: Path, model_id: str, task: str) -> dict[str, Path]:
     """Source markers of the task, the training shards, and the model's run.json (a peer's: its own run)."""
-    out = {f"source_{role}": paths.source_dir(config, role) / ".verified.json" for role in source_roles(task)}
+    out = {f"source_{role}": paths.source_marker(paths.source_dir(config, role)) for role in source_roles(task)}
     out["shards"] = paths.shards_dir(results)
     if paths.is_peer(model_id):
         out["run"] = peer_run_json(results, model_id)
         if model_id == paths.peer_id(paths.OFFICIAL_PEER):
-            out["official_model"] = paths.official_peer_dir(results) / "model"
+            out["official_model"] = paths.model_file(paths.official_peer_dir(results), "model")
     else:
         out["run"] = paths.run_json(results, model_id)
     return out

@@ -17,13 +17,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ems.paths import MODEL_FOLDER_FILES
 from ems.tracking.base import Tracker, git_commit
 from ems.train.callbacks import TrainerCallback, TrainerControl, TrainerState
 
 logger = logging.getLogger(__name__)
 
-ARTIFACT_FILES = ("settings.resolved.json", "history.csv", "loss_curve.png")
-MODEL_FILES = ("heads.pt",)  # weights: logged with the model
+ARTIFACT_FILES = tuple(MODEL_FOLDER_FILES[k] for k in ("settings", "history", "curve"))
+MODEL_FILES = (MODEL_FOLDER_FILES["heads"],)  # weights: logged with the model
 
 
 def logged_model_name(model_id: str) -> str:

@@ -8,9 +8,8 @@ from ems.data import rules as data_rules
 
 #: "<owner>+<repo>@<commit>" -> source settings, for the fetch rule's wildcard.
 SOURCE_BY_NAME = {source_dir(role).name: config["sources"][role] for role in config["sources"]}
-CORPUS = ems_paths.corpus_dir(RESULTS)
 #: role -> the fetch rule's output marker of that source.
-SOURCE_MARKER = {role: source_dir(role) / ".verified.json" for role in config["sources"]}
+SOURCE_MARKER = {role: ems_paths.source_marker(source_dir(role)) for role in config["sources"]}
 #: The training languages, known before any job runs (so every per-language job is planned).
 CORPUS_LANGS = ems_corpora.corpus_languages(config)
 #: tokenizer.model official: the authors' SentencePiece model (source ems_official) instead of training one.
@@ -36,7 +35,7 @@ rule fetch:
     conda:
         "../../envs/ems.yaml"
     output:
-        marker=SOURCES / "{source}" / ".verified.json",
+        marker=ems_paths.source_marker(SOURCES / "{source}"),
     params:
         ems=EMS,
         settings=lambda w: settings_json(SOURCE_BY_NAME[w.source]),
@@ -94,7 +93,7 @@ rule eval_keys:
         sib200=SOURCE_MARKER["sib200"],
         umsab=SOURCE_MARKER["umsab"],
     output:
-        eval_keys=directory(CORPUS / "eval_keys"),
+        eval_keys=directory(ems_paths.eval_keys_dir(RESULTS)),
     params:
         ems=EMS,
         # Only the extra datasets of the evaluation section: they are decontaminated too.
@@ -157,11 +156,11 @@ rule plan:
     input:
         languages=expand(ems_paths.language_dir(RESULTS, "{lang}"), lang=CORPUS_LANGS),
     output:
-        plan=directory(CORPUS / "plan"),
-        table=CORPUS / "sampling.csv",
-        removed=CORPUS / "clean.removed.csv",
+        plan=directory(ems_paths.plan_dir(RESULTS)),
+        table=ems_paths.sampling_csv(RESULTS),
+        removed=ems_paths.clean_removed_csv(RESULTS),
         report=report(
-            CORPUS / "decontamination.csv",
+            ems_paths.decontamination_csv(RESULTS),
             caption="../report/decontamination.rst",
             category="Data",
             labels={"table": "Decontamination: pairs removed per evaluation set"},
@@ -218,7 +217,7 @@ rule tokenizer:
         # tokenizer.model official: the authors' repository instead of training (docs/paper.md)
         official=[SOURCE_MARKER["ems_official"]] if OFFICIAL_TOKENIZER else [],
     output:
-        tokenizer=directory(RESULTS / "tokenizer"),
+        tokenizer=directory(ems_paths.tokenizer_dir(RESULTS)),
     params:
         ems=EMS,
         root=ems_paths.splits_root(RESULTS),
@@ -302,10 +301,10 @@ rule data_stats:
         splits=expand(ems_paths.split_dir(RESULTS, "{lang}"), lang=CORPUS_LANGS),
         report=rules.plan.output.report,
     output:
-        csv=report(RESULTS / "stats" / "pairs_per_language.csv", caption="../report/data_stats.rst", category="Data",
+        csv=report(ems_paths.stats_file(RESULTS, "csv"), caption="../report/data_stats.rst", category="Data",
                    labels={"table": "Pairs per language"}),
-        pdf=RESULTS / "stats" / "pairs_per_language.pdf",
-        png=report(RESULTS / "stats" / "pairs_per_language.png", caption="../report/data_stats.rst", category="Data",
+        pdf=ems_paths.stats_file(RESULTS, "pdf"),
+        png=report(ems_paths.stats_file(RESULTS, "png"), caption="../report/data_stats.rst", category="Data",
                    labels={"figure": "Pairs per language"}),
     params:
         ems=EMS,

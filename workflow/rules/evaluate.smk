@@ -4,7 +4,7 @@
 # umsab, bucc2018 when configured, evaluation.extra_datasets). See docs/evaluation.md.
 from ems.evaluation import rules as eval_rules
 
-EVAL = RESULTS / "eval"
+EVAL = ems_paths.eval_root(RESULTS)
 
 
 # Small jobs (one MLflow run, one Markdown file) and downloads: on the machine Snakemake runs on.
@@ -19,7 +19,7 @@ rule fetch_official_checkpoint:
     conda:
         "../../envs/ems.yaml"
     output:
-        checkpoint=ems_paths.sources_root(config) / ems_paths.OFFICIAL_PEER / "{file}",
+        checkpoint=ems_paths.official_download_dir(config) / "{file}",
     params:
         ems=EMS,
         url=lambda w: config["evaluation"]["official_ems"]["checkpoint"],
@@ -43,8 +43,8 @@ rule import_official:
         source=SOURCE_MARKER["ems_official"] if "ems_official" in SOURCE_MARKER else [],
         checkpoint=lambda w: ems_paths.official_checkpoint(config),
     output:
-        model=directory(ems_paths.official_peer_dir(RESULTS) / "model"),
-        heads=ems_paths.official_peer_dir(RESULTS) / "heads.pt",
+        model=directory(ems_paths.model_file(ems_paths.official_peer_dir(RESULTS), "model")),
+        heads=ems_paths.model_file(ems_paths.official_peer_dir(RESULTS), "heads"),
     params:
         ems=EMS,
         source=lambda w: source_dir("ems_official"),
@@ -69,9 +69,9 @@ rule tracking_peer:
     conda:
         "../../envs/ems.yaml"
     input:
-        parent=RESULTS / "tracking" / "parent.json",
+        parent=ems_paths.parent_json(RESULTS),
     output:
-        run=RESULTS / "tracking" / "peers" / "{model_id}.json",
+        run=ems_paths.peer_run_json(RESULTS, "{model_id}"),
     params:
         ems=EMS,
     wildcard_constraints:
@@ -93,14 +93,14 @@ rule evaluate:
     input:
         unpack(lambda w: eval_rules.inputs(config, RESULTS, w.model_id, w.task)),
     output:
-        csv=EVAL / "{model_id}" / "{task}.csv",
-        json=EVAL / "{model_id}" / "{task}.json",
+        csv=ems_paths.eval_csv(RESULTS, "{model_id}", "{task}"),
+        json=ems_paths.eval_json(RESULTS, "{model_id}", "{task}"),
     params:
         ems=EMS,
         settings=lambda w: eval_rules.settings_json(config, w.task),
         # already shell-quoted (shlex.quote in ems.evaluation.rules.args)
         args=lambda w, input: eval_rules.args(config, RESULTS, w.model_id, w.task, list(input.keys())),
-        cache=lambda w: EVAL / w.model_id / "cache",
+        cache=lambda w: ems_paths.eval_cache_dir(RESULTS, w.model_id),
     wildcard_constraints:
         model_id=ems_paths.MODEL_ID_REGEX,
         task=eval_rules.task_regex(config),
@@ -125,11 +125,13 @@ rule model_card:
     conda:
         "../../envs/ems.yaml"
     input:
-        model=RESULTS / "models" / "{variant}" / "seed{seed}" / "model",
-        run=RESULTS / "models" / "{variant}" / "seed{seed}" / "run.json",
-        evals=lambda w: [EVAL / ems_paths.model_id(w.variant, w.seed) / f"{t}.json" for t in eval_rules.tasks(config)],
+        model=ems_paths.model_file(MODEL_DIR, "model"),
+        run=ems_paths.model_file(MODEL_DIR, "run"),
+        evals=lambda w: [
+            ems_paths.eval_json(RESULTS, ems_paths.model_id(w.variant, w.seed), t) for t in eval_rules.tasks(config)
+        ],
     output:
-        release=directory(ems_paths.release_dir(RESULTS, "{variant}/seed{seed}")),
+        release=directory(ems_paths.release_dir(RESULTS, ems_paths.model_id("{variant}", "{seed}"))),
     params:
         ems=EMS,
         settings=lambda w: eval_rules.card_settings(config),

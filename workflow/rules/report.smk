@@ -5,9 +5,12 @@ from ems.ablation import grid as ablation_grid
 from ems.ablation import rules as ablation_rules
 from ems.evaluation import rules as eval_rules
 
-ABLATION = RESULTS / "ablation"
-FIGURES = RESULTS / "figures"
-TABLES = RESULTS / "tables"
+ABLATION = ems_paths.ablation_dir(RESULTS)
+FIGURES = ems_paths.figures_dir(RESULTS)
+TABLES = ems_paths.tables_dir(RESULTS)
+#: Training histories and run.json of every grid model.
+GRID_HISTORIES = [ems_paths.model_file(ems_paths.model_dir(RESULTS, m), "history") for m in ablation_grid.model_ids(config)]
+GRID_RUNS = [ems_paths.run_json(RESULTS, m) for m in ablation_grid.model_ids(config)]
 
 
 report: "../report/workflow.rst"
@@ -31,9 +34,9 @@ rule ablation_subset_shards:
     conda:
         "../../envs/ems.yaml"
     input:
-        shards=RESULTS / "shards" / "train",
+        shards=ems_paths.shards_dir(RESULTS, "train"),
     output:
-        shards=directory(RESULTS / "shards" / "train-frac{fraction}"),
+        shards=directory(ems_paths.subset_shards_dir(RESULTS, "{fraction}")),
     params:
         ems=EMS,
         seed=config["corpus"]["seed"],
@@ -56,15 +59,15 @@ rule ablation_aggregate:
     input:
         evals=ABLATION_EVALS,
     output:
-        long=ABLATION / "long.csv",
-        summary=ABLATION / "summary.csv",  # rendered in the report by ablation_tables (summary_html)
-        differences=ABLATION / "differences.csv",
-        per_language=ABLATION / "per_language.csv",
-        per_language_long=ABLATION / "per_language_long.csv",
+        long=ems_paths.ablation_file(RESULTS, "long"),
+        summary=ems_paths.ablation_file(RESULTS, "summary"),  # rendered in the report by ablation_tables (summary_html)
+        differences=ems_paths.ablation_file(RESULTS, "differences"),
+        per_language=ems_paths.ablation_file(RESULTS, "per_language"),
+        per_language_long=ems_paths.ablation_file(RESULTS, "per_language_long"),
     params:
         ems=EMS,
         settings=lambda w: ablation_rules.ablation_settings(config),
-        eval_root=RESULTS / "eval",
+        eval_root=ems_paths.eval_root(RESULTS),
         out=ABLATION,
     resources:
         mem_mb=2000,
@@ -84,15 +87,15 @@ rule ablation_figures:
         summary=rules.ablation_aggregate.output.summary,
         differences=rules.ablation_aggregate.output.differences,
         per_language=rules.ablation_aggregate.output.per_language,
-        histories=[RESULTS / "models" / m / "history.csv" for m in ablation_grid.model_ids(config)],
-        shards=RESULTS / "shards" / "train",
+        histories=GRID_HISTORIES,
+        shards=ems_paths.shards_dir(RESULTS, "train"),
     output:
         **ablation_rules.figure_outputs(config, FIGURES, report),
     params:
         ems=EMS,
         settings=lambda w: ablation_rules.ablation_settings(config),
         aggregate=ABLATION,
-        models=RESULTS / "models",
+        models=ems_paths.models_root(RESULTS),
         bench=BENCH,
         bench_patterns=lambda w: ablation_rules.benchmark_patterns(workflow),
         out=FIGURES,
@@ -116,15 +119,15 @@ rule ablation_tables:
         summary=rules.ablation_aggregate.output.summary,
         differences=rules.ablation_aggregate.output.differences,
         per_language=rules.ablation_aggregate.output.per_language,
-        histories=[RESULTS / "models" / m / "history.csv" for m in ablation_grid.model_ids(config)],
-        shards=RESULTS / "shards" / "train",
+        histories=GRID_HISTORIES,
+        shards=ems_paths.shards_dir(RESULTS, "train"),
     output:
         **ablation_rules.table_outputs(config, TABLES, report),
     params:
         ems=EMS,
         settings=lambda w: ablation_rules.ablation_settings(config),
         aggregate=ABLATION,
-        models=RESULTS / "models",
+        models=ems_paths.models_root(RESULTS),
         bench=BENCH,
         bench_patterns=lambda w: ablation_rules.benchmark_patterns(workflow),
         out=TABLES,
@@ -151,7 +154,7 @@ rule ablation_mteb_export:
     params:
         ems=EMS,
         settings=lambda w: ablation_rules.mteb_settings(config),
-        out=RESULTS / "mteb",
+        out=ems_paths.mteb_dir(RESULTS),
     log:
         LOGS / "ablation" / "mteb_export.log",
     resources:
@@ -168,20 +171,20 @@ rule ablation_mlflow_summary:
     conda:
         "../../envs/ems.yaml"
     input:
-        parent=RESULTS / "tracking" / "parent.json",
+        parent=ems_paths.parent_json(RESULTS),
         long=rules.ablation_aggregate.output.long,
         summary=rules.ablation_aggregate.output.summary,
-        runs=[RESULTS / "models" / m / "run.json" for m in ablation_grid.model_ids(config)],
+        runs=GRID_RUNS,
         table=rules.ablation_tables.output.ablation,
         figures=rules.ablation_figures.output,
         tables=rules.ablation_tables.output,
     output:
-        receipt=RESULTS / "tracking" / "ablation_summary.json",
+        receipt=ems_paths.ablation_summary_json(RESULTS),
     params:
         ems=EMS,
         settings=lambda w: ablation_rules.ablation_settings(config),
         aggregate=ABLATION,
-        models=RESULTS / "models",
+        models=ems_paths.models_root(RESULTS),
         # the parent run's params and config/resolved.yaml; the tracking URI stays in the environment
         config=lambda w: settings_json({**config, "tracking": public_tracking(config["tracking"])}),
     resources:

@@ -15,7 +15,7 @@ rule tracking_setup:
     conda:
         "../../envs/ems.yaml"
     output:
-        parent=RESULTS / "tracking" / "parent.json",
+        parent=ems_paths.parent_json(RESULTS),
     params:
         settings=lambda w: settings("name", "results_dir", "tracking"),
         ems=EMS,
@@ -33,7 +33,7 @@ rule tracking_names:
     conda:
         "../../envs/ems.yaml"
     output:
-        names=RESULTS / "tracking" / "run_names.json",
+        names=ems_paths.run_names_json(RESULTS),
     params:
         settings=lambda w: settings("name", "ablation"),
         ems=EMS,
@@ -53,17 +53,19 @@ rule train:
     input:
         unpack(_train_inputs),
     output:
-        model=directory(RESULTS / "models" / "{variant}" / "seed{seed}" / "model"),
-        heads=RESULTS / "models" / "{variant}" / "seed{seed}" / "heads.pt",
-        history=RESULTS / "models" / "{variant}" / "seed{seed}" / "history.csv",
+        # one output per file of ems.paths.MODEL_FOLDER_FILES (ems.train.outputs writes them, run.json last)
+        model=directory(ems_paths.model_file(MODEL_DIR, "model")),
+        heads=ems_paths.model_file(MODEL_DIR, "heads"),
+        history=ems_paths.model_file(MODEL_DIR, "history"),
+        settings=ems_paths.model_file(MODEL_DIR, "settings"),
         curve=report(
-            RESULTS / "models" / "{variant}" / "seed{seed}" / "loss_curve.png",
+            ems_paths.model_file(MODEL_DIR, "curve"),
             caption="../report/train_loss_curve.rst",
             category="Training",
             subcategory="{variant}",
             labels={"model": "seed {seed}", "figure": "Loss and dev curves"},
         ),
-        run=RESULTS / "models" / "{variant}" / "seed{seed}" / "run.json",
+        run=ems_paths.model_file(MODEL_DIR, "run"),
     params:
         settings=lambda w: settings("name", "results_dir", "model", "objective", "train", "tracking"),
         set=_train_set,
@@ -98,5 +100,7 @@ rule train:
 
 
 TARGETS.extend(
-    str(RESULTS / "models" / model_id / name) for model_id in ems_model_ids() for name in ("run.json", "loss_curve.png")
+    str(ems_paths.model_file(ems_paths.model_dir(RESULTS, model_id), key))
+    for model_id in ems_model_ids()
+    for key in ("run", "curve")
 )

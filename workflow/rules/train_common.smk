@@ -4,6 +4,10 @@ from ems.ablation import grid as ablation_grid
 from ems.config import deep_merge as _train_deep_merge
 
 
+#: The model folder of one grid cell and seed, as a rule pattern (every results path comes from ems.paths).
+MODEL_DIR = ems_paths.model_dir(RESULTS, ems_paths.model_id("{variant}", "{seed}"))
+
+
 # Variants and model ids come from the ablation grid (ems.ablation.grid, Paramspace over
 # ablation.factors x ablation.seeds): every trained model is a cell of the grid.
 
@@ -26,11 +30,11 @@ def ems_model_ids():
 def _train_inputs(wildcards):
     inputs = {
         "train": train_shards(wildcards),
-        "valid": RESULTS / "shards" / "valid",
-        "tokenizer": RESULTS / "tokenizer",
-        "parent": RESULTS / "tracking" / "parent.json",
+        "valid": ems_paths.shards_dir(RESULTS, "valid"),
+        "tokenizer": ems_paths.tokenizer_dir(RESULTS),
+        "parent": ems_paths.parent_json(RESULTS),
         # ancient: a grid that changes which factors vary renames runs, it never retrains a model
-        "names": ancient(RESULTS / "tracking" / "run_names.json"),
+        "names": ancient(ems_paths.run_names_json(RESULTS)),
     }
     tuned = tuned_overrides()  # tune_common.smk
     if tuned:

@@ -21,7 +21,7 @@ if config["tune"]["enabled"] or config["tune"]["use_best"]:
         input:
             tracking=tune_tracking_parent,
         output:
-            setup=TUNE / "setup.json",
+            setup=ems_paths.tune_setup_json(RESULTS),
         params:
             settings=tune_settings,
             out_dir=lambda w, output: Path(output.setup).parent,
@@ -40,13 +40,13 @@ if config["tune"]["enabled"] or config["tune"]["use_best"]:
         conda:
             "../../envs/ems.yaml"
         input:
-            setup=TUNE / "setup.json",
-            train=RESULTS / "shards" / "train",
-            valid=RESULTS / "shards" / "valid",
-            tokenizer=RESULTS / "tokenizer",
+            setup=ems_paths.tune_setup_json(RESULTS),
+            train=ems_paths.shards_dir(RESULTS, "train"),
+            valid=ems_paths.shards_dir(RESULTS, "valid"),
+            tokenizer=ems_paths.tokenizer_dir(RESULTS),
             tracking=tune_tracking_parent,
         output:
-            done=TUNE / "workers" / "worker-{worker}.json",
+            done=ems_paths.tune_worker_json(RESULTS, "{worker}"),
         params:
             settings=tune_settings,
             out_dir=lambda w, output: Path(output.done).parent.parent,
@@ -74,22 +74,22 @@ if config["tune"]["enabled"] or config["tune"]["use_best"]:
         conda:
             "../../envs/ems.yaml"
         input:
-            workers=expand(TUNE / "workers" / "worker-{worker}.json", worker=TUNE_WORKERS),
+            workers=[ems_paths.tune_worker_json(RESULTS, w) for w in TUNE_WORKERS],
             tracking=tune_tracking_parent,
         output:
-            best=report(TUNE / "best_params.yaml", caption="../report/tune_best_params.rst", category="Tuning",
+            best=report(ems_paths.tune_best_params(RESULTS), caption="../report/tune_best_params.rst", category="Tuning",
                         labels={"result": "Best parameters"}),
-            trials=report(TUNE / "trials.csv", caption="../report/tune_trials.rst", category="Tuning",
+            trials=report(ems_paths.tune_trials_csv(RESULTS), caption="../report/tune_trials.rst", category="Tuning",
                           labels={"result": "Trials"}),
-            history=report(TUNE / "figures" / "history.png", caption="../report/tune_history.rst", category="Tuning",
+            history=report(ems_paths.tune_figure(RESULTS, "history", "png"), caption="../report/tune_history.rst", category="Tuning",
                            labels={"figure": "Optimisation history"}),
             importances=report(
-                TUNE / "figures" / "importances.png", caption="../report/tune_importances.rst", category="Tuning",
+                ems_paths.tune_figure(RESULTS, "importances", "png"), caption="../report/tune_importances.rst", category="Tuning",
                 labels={"figure": "Parameter importances"},
             ),
-            parallel=report(TUNE / "figures" / "parallel.png", caption="../report/tune_parallel.rst", category="Tuning",
+            parallel=report(ems_paths.tune_figure(RESULTS, "parallel", "png"), caption="../report/tune_parallel.rst", category="Tuning",
                             labels={"figure": "Parallel coordinates"}),
-            pdfs=[TUNE / "figures" / f"{name}.pdf" for name in TUNE_FIGURES],  # written beside each PNG
+            pdfs=[ems_paths.tune_figure(RESULTS, name, "pdf") for name in TUNE_FIGURES],  # written beside each PNG
         params:
             settings=tune_settings,
             out_dir=lambda w, output: Path(output.best).parent,
@@ -107,5 +107,5 @@ if config["tune"]["enabled"] or config["tune"]["use_best"]:
 
 
 if config["tune"]["enabled"]:
-    TARGETS.extend([str(TUNE / "best_params.yaml"), str(TUNE / "trials.csv")]
-                   + [str(TUNE / "figures" / f"{name}.{ext}") for name in TUNE_FIGURES for ext in ("png", "pdf")])
+    TARGETS.extend([str(ems_paths.tune_best_params(RESULTS)), str(ems_paths.tune_trials_csv(RESULTS))]
+                   + [str(ems_paths.tune_figure(RESULTS, name, ext)) for name in TUNE_FIGURES for ext in ("png", "pdf")])

@@ -1,7 +1,7 @@
 # Helpers of the tune stage (kept apart from its rules, as the linter asks): paths and
 # tuned_overrides(), which the training rule calls to find best_params.yaml.
 
-TUNE = RESULTS / "tune"
+TUNE = ems_paths.tune_dir(RESULTS)
 TUNE_WORKERS = list(range(config["tune"]["workers"]))
 TUNE_FIGURES = ("history", "importances", "parallel")
 
@@ -12,7 +12,7 @@ def tuned_overrides():
     Call it from an input function or a lambda (train.smk is included before this file).
     """
     if config["tune"]["use_best"]:
-        return str(TUNE / "best_params.yaml")
+        return str(ems_paths.tune_best_params(RESULTS))
     return None
 
 
@@ -30,7 +30,7 @@ def tune_tracking_parent(wildcards):
         rules.tracking_setup  # Snakemake raises WorkflowError for an undefined rule
     except Exception:
         return []
-    return [str(RESULTS / "tracking" / "parent.json")]
+    return [str(ems_paths.parent_json(RESULTS))]
 
 
 def tune_tracking_arg(wildcards, input):
