@@ -22,6 +22,7 @@ from scipy import stats
 from ems.ablation import grid, names
 from ems.errors import DataError
 from ems.io import atomic_open, read_json
+from ems.paths import ABLATION_AGGREGATE_FILES
 
 logger = logging.getLogger(__name__)
 
@@ -212,8 +213,7 @@ def aggregate(eval_jsons: Sequence[str | os.PathLike[str]], out_dir: str | os.Pa
     else:
         diffs = differences(long, reference)
     per_lang_summary = summarise(per_lang, keys=("variant", "task", "lang", "metric"))
-    paths = {"long": out / "long.csv", "summary": out / "summary.csv", "differences": out / "differences.csv",
-             "per_language_long": out / "per_language_long.csv", "per_language": out / "per_language.csv"}
+    paths = {key: out / name for key, name in ABLATION_AGGREGATE_FILES.items()}  # the rule's outputs
     write_csv(long, paths["long"])
     write_csv(summary, paths["summary"])
     write_csv(diffs, paths["differences"])

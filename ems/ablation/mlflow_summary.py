@@ -20,6 +20,7 @@ import pandas as pd
 
 from ems.errors import DataError
 from ems.io import read_json
+from ems.paths import model_file
 from ems.redact import connectable
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def run_ids_from_models(models_root: str | os.PathLike[str], model_ids: Sequence
     """model_id -> MLflow run id read from ``models/<model_id>/run.json`` (absent files skipped)."""
     out = {}
     for mid in model_ids:
-        path = Path(models_root) / mid / "run.json"
+        path = model_file(Path(models_root) / mid, "run")
         if path.exists():
             run_id = read_json(path).get("run_id")
             if run_id:

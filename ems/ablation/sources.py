@@ -19,6 +19,7 @@ import pandas as pd
 from ems.ablation import grid
 from ems.errors import DataError
 from ems.io import read_json
+from ems.paths import model_file
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def read_histories(models_root: str | os.PathLike[str], model_ids: Iterable[str]
     """Long table (model_id, variant, seed, factors, step, seconds, metric, value) of dev accuracy over training."""
     frames = []
     for mid in model_ids:
-        path = Path(models_root) / mid / "history.csv"
+        path = model_file(Path(models_root) / mid, "history")
         if not path.exists():
             logger.warning("no training history %s; learning curves skip %s", path, mid)
             continue
