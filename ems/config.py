@@ -157,20 +157,9 @@ def check(validator: jsonschema.protocols.Validator, cfg: Any, what: str) -> Non
 
 
 def validate_config(config: Mapping[str, Any], source: str = "config") -> dict[str, Any]:
-    """Return a validated deep copy of ``config`` with defaults filled; raise ConfigError.
-
-    Beyond the schema, every language-code list is checked (:func:`check_language_codes`),
-    so an unknown code fails before any job runs.
-    """
-    schema = load_schema()
-    cfg = copy.deepcopy(dict(config))
-    try:
-        check_finite(cfg)
-    except ConfigError as exc:
-        raise ConfigError(f"invalid configuration {source}: {exc}") from None
-    _fill_section_defaults(cfg, schema)
-    check(schema_validator(schema), cfg, f"configuration {source}")
-    check_language_codes(cfg, source)
+    """The whole configuration (the workflow's, a benchmark's): :func:`sections` of every section, then the
+    checks across sections (results folder, the authors' files). Returns a validated deep copy."""
+    cfg = sections(config, None, what=f"configuration {source}")
     check_results_dir(cfg, source)
     check_official_inputs(cfg, source)
     return cfg
@@ -208,8 +197,10 @@ def schema_validator(schema: Mapping[str, Any]) -> jsonschema.protocols.Validato
     return _extend_with_defaults(jsonschema.validators.validator_for(schema))(schema)
 
 
-def _sub_schema(schema: Mapping[str, Any], keys: tuple[str, ...], strict: bool) -> dict[str, Any]:
-    """The top-level schema restricted to ``keys`` (unknown names are ignored)."""
+def _sub_schema(schema: Mapping[str, Any], keys: tuple[str, ...] | None, strict: bool) -> dict[str, Any]:
+    """The top-level schema restricted to ``keys`` (unknown names are ignored); ``None``: the whole schema."""
+    if keys is None:
+        return dict(schema)
     sub = {
         "type": "object",
         "$schema": schema.get("$schema", "https://json-schema.org/draft/2020-12/schema"),
@@ -221,30 +212,41 @@ def _sub_schema(schema: Mapping[str, Any], keys: tuple[str, ...], strict: bool) 
     return sub
 
 
-def validate_sections(
-    settings: Mapping[str, Any], sections: tuple[str, ...], what: str, extra_keys: tuple[str, ...] = (),
-    strict: bool = False,
+def sections(
+    settings: Mapping[str, Any], names: tuple[str, ...] | None, *, what: str = "settings",
+    extra_keys: tuple[str, ...] = (), strict: bool = True,
 ) -> dict[str, Any]:
-    """Validate only ``sections`` (and top-level ``extra_keys``) of a config against the schema.
+    """The one way into the configuration: ``names`` sections of ``settings`` (and top-level ``extra_keys``),
+    validated against the schema, the schema's defaults filled (absent sections included), every language
+    list checked; a validated deep copy. ``names=None``: the whole configuration (the workflow's).
 
-    Stage CLIs receive just the sections they need (``--settings``); this gives them the same
-    defaults and key-naming errors as :func:`validate_config` without the rest of the config.
-    ``strict``: any other top-level key is an error (else it is passed through unchecked).
+    Every CLI, the workflow (:func:`validate_config`) and :func:`section` come through here, so the schema
+    stays the only place where defaults live. Errors are one :class:`ConfigError` line
+    ``invalid <what>: key.path: reason``. ``strict``: any other top-level key is an error.
     """
     schema = load_schema()
-    present = tuple(s for s in sections if s in schema["properties"])
-    sub = _sub_schema(schema, (*present, *extra_keys), strict)
+    present = tuple(schema["properties"]) if names is None else tuple(n for n in names if n in schema["properties"])
+    sub = _sub_schema(schema, None if names is None else (*present, *extra_keys), strict)
     cfg = copy.deepcopy(dict(settings))
     try:
-        check_finite({s: cfg[s] for s in (*present, *extra_keys) if s in cfg})
+        check_finite(cfg if names is None else {s: cfg[s] for s in (*present, *extra_keys) if s in cfg})
     except ConfigError as exc:
-        raise ConfigError(f"invalid settings ({what}): {exc}") from None
-    for s in present:
-        cfg.setdefault(s, {})
+        raise ConfigError(f"invalid {what}: {exc}") from None
+    if names is not None:
+        for s in present:
+            cfg.setdefault(s, {})
     _fill_section_defaults(cfg, sub)
-    check(schema_validator(sub), cfg, f"settings ({what})")
+    check(schema_validator(sub), cfg, what)
     check_language_codes(cfg, what)
     return cfg
+
+
+def source_entry(value: Mapping[str, Any], what: str = "--settings (one source)") -> dict[str, Any]:
+    """One entry of ``sources`` (a GitHub archive at a commit), validated against the schema's ``source``."""
+    schema = load_schema()
+    entry = copy.deepcopy(dict(value))
+    check(schema_validator({**schema["$defs"]["source"], "$defs": schema["$defs"]}), entry, what)
+    return entry
 
 
 def _codes_at(cfg: Mapping[str, Any]) -> list[tuple[str, list[Any], bool]]:
@@ -290,12 +292,11 @@ T = TypeVar("T")
 def section(settings: Mapping[str, Any], name: str, into: type[T] | None = None) -> Any:
     """The config section ``name`` of ``settings``, validated, with the schema's defaults filled.
 
-    The one configuration API of the package: every CLI and the workflow read a section
-    through it, so the schema stays the only place where defaults live. With ``into`` (a
-    dataclass whose fields are the section's keys) a typed object is returned, else a dict.
+    :func:`sections` for one section. With ``into`` (a dataclass whose fields are the section's
+    keys) a typed object is returned, else a dict.
     Errors raise :class:`ConfigError` naming the key (``train.lr: ...``).
     """
-    cfg = validate_sections({name: settings.get(name, {})}, (name,), f"{name!r} section", strict=True)[name]
+    cfg = sections({name: settings.get(name, {})}, (name,), what=f"settings ({name!r} section)")[name]
     if into is None:
         return cfg
     return typed(into, cfg, name)

@@ -149,8 +149,12 @@ def test_extra_datasets_are_decontaminated_and_counted_per_dataset(tmp_path):
     ]
     rows = {"deu": [("die aktien fielen heute stark.", "Good news", "t/x"), ("Guten Morgen", "Stocks fell sharply today.", "t/x")],
             "fra": [("Bonjour", "Hello", "t/x"), ("Salut", "the cat sleeps.", "t/x")]}
-    settings = {"decontamination": {"umsab": False}, "mining": {"languages": {}},
-                "evaluation": {"extra_datasets": extra}}
+    from ems.config import sections
+
+    settings = sections({"decontamination": {s: False for s in ("tatoeba", "flores", "sib200", "umsab", "mining")},
+                         "mining": {"languages": {}},
+                         "evaluation": {"extra_datasets": extra}}, ("decontamination", "mining", "evaluation"),
+                        what="test settings")  # as `ems eval-keys` reads them: the schema's defaults filled
     loose = {"min_chars": 1, "max_chars": 10**6, "max_length_ratio": 10.0**6}  # decontamination alone decides
     dirs = prepare_all(rows, tmp_path / "on", loose, keys=build_eval_keys(settings, {}))
     assert _table(dirs)["src"].tolist() == ["Bonjour"]

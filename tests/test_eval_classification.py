@@ -138,7 +138,7 @@ DATA = Path(__file__).parent / "data" / "extra_news"
 
 
 def test_quoted_tsv_with_tabs_and_newlines_reads_correctly_by_default(caplog):
-    from ems.evaluation.extra import read_table
+    from ems.datasets.extra import read_table
 
     frame = read_table(DATA / "en.train.tsv", "tsv", ["text", "label"], True)
     assert frame["text"].tolist()[:5] == ["x-Markets open\tlower", 'y-The "final" match\nended late',

@@ -14,8 +14,9 @@ from ems.train.step import compute_losses
 
 torch.set_num_threads(1)
 
-MODEL = {"layers": 1, "hidden_size": 16, "heads": 2, "ffn_size": 32, "activation": "gelu", "dropout": 0.0,
-         "max_positions": 16, "lang_embedding_dim": 4, "projection_dim": 8, "tie_xtr_output": False}
+MODEL = section({"model": {"layers": 1, "hidden_size": 16, "heads": 2, "ffn_size": 32, "activation": "gelu",
+                           "dropout": 0.0, "max_positions": 16, "lang_embedding_dim": 4, "projection_dim": 8,
+                           "tie_xtr_output": False}}, "model")  # the schema fills the rest
 VOCAB = 500  # large against the hidden size, so the XTR output layer dominates its FLOPs
 
 

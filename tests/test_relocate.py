@@ -35,8 +35,8 @@ def test_a_copied_store_loads_its_runs_and_models_from_the_copy(tmp_path: Path, 
     torch.manual_seed(0)
     model = EmsModel({"layers": 1, "hidden_size": 16, "heads": 2, "ffn_size": 32, "activation": "gelu",
                       "dropout": 0.0, "max_positions": 16, "lang_embedding_dim": 4, "projection_dim": 4,
-                      "tie_xtr_output": False, "xtr_head": "compact"},
-                     {"xtr_weight": 1.0, "contrastive_weight": 0.0}, len(AutoTokenizer.from_pretrained(str(tok))), 3)
+                      "tie_xtr_output": False, "xtr_head": "compact", "init": "bert"},
+                     {"xtr_weight": 1.0, "contrastive_weight": 0.0, "language_embedding": True}, len(AutoTokenizer.from_pretrained(str(tok))), 3)
     folder = save_model(model.encoder, tok, tmp_path / "model", 16)
     tracker = MlflowTracker.attach("results/relocated/tracking/parent.json", "both/s1")
     (tmp_path / "note.txt").write_text("hello")

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ems.config import parse_settings, validate_sections
+from ems.config import parse_settings, sections
 from ems.errors import ConfigError, DataError
 from ems.io import write_json
 
@@ -22,7 +22,7 @@ def _settings(text: str) -> dict[str, Any]:
     value = parse_settings(text)
     if "ablation" not in value:
         raise ConfigError("--settings must hold the `ablation` section")
-    return validate_sections(value, SECTIONS, "--settings", extra_keys=("name",), strict=True)
+    return sections(value, SECTIONS, what="settings (--settings)", extra_keys=("name",))
 
 
 def _quiet_fonts() -> None:
@@ -66,7 +66,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
 def cmd_mteb_export(args: argparse.Namespace) -> int:
     from ems.ablation import mteb
 
-    sources = validate_sections(parse_settings(args.settings), ("sources",), "--settings", strict=True)["sources"]
+    sources = sections(parse_settings(args.settings), ("sources",), what="settings (--settings)")["sources"]
     mteb.export([Path(p) for p in args.evals], args.out, sources)
     return 0
 

@@ -9,17 +9,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ems.config import check, load_schema, parse_settings, schema_validator, validate_sections
+from ems.config import parse_settings, sections, source_entry
 
 logger = logging.getLogger(__name__)
 
 
-def section_settings(text: str, *sections: str) -> dict[str, Any]:
+def section_settings(text: str, *names: str) -> dict[str, Any]:
     """Validate ``--settings`` JSON of one section (or ``{section: ...}`` of several), defaults filled."""
     value = parse_settings(text)
-    wrapped = value if len(sections) > 1 else {sections[0]: value}
-    cfg = validate_sections(wrapped, sections, "--settings", strict=True)
-    return cfg[sections[0]] if len(sections) == 1 else {s: cfg[s] for s in sections}
+    wrapped = value if len(names) > 1 else {names[0]: value}
+    cfg = sections(wrapped, names, what="settings (--settings)")
+    return cfg[names[0]] if len(names) == 1 else {s: cfg[s] for s in names}
 
 
 def _mirror(arg: str | None) -> str | None:
@@ -29,9 +29,7 @@ def _mirror(arg: str | None) -> str | None:
 def _fetch(args: argparse.Namespace) -> None:
     from ems.data.fetch import fetch_source
 
-    src = parse_settings(args.settings)
-    schema = load_schema()
-    check(schema_validator({**schema["$defs"]["source"], "$defs": schema["$defs"]}), src, "--settings (one source)")
+    src = source_entry(parse_settings(args.settings))
     out = Path(args.out)
     if out.name == ".verified.json":
         out = out.parent

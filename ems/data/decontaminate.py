@@ -67,7 +67,7 @@ def _sentences(name: str, sources: Mapping[str, str | os.PathLike[str] | None],
 
 
 def _extra_sentences(entry: Mapping[str, Any]) -> Iterable[str]:
-    from ems.evaluation.extra import dataset_sentences  # lazy: the evaluation package is heavier
+    from ems.datasets.extra import dataset_sentences
 
     return dataset_sentences(entry)
 

@@ -122,7 +122,7 @@ def train_tokenizer(samples: Mapping[str, Sequence[str]], out_dir: str | os.Path
     logger.info("training a %s tokenizer (vocab %d) on %d sentences of %d languages", settings["model"],
                 settings["vocab_size"], len(texts), len(samples))
     n_special = len(SPECIAL_TOKENS) + len(languages)
-    texts = limit_alphabet(texts, settings["vocab_size"], n_special, settings.get("character_coverage", 0.9995))
+    texts = limit_alphabet(texts, settings["vocab_size"], n_special, settings["character_coverage"])
     tok = build_tokenizer(texts, languages, settings)
     save_tokenizer(tok, out_dir, languages, settings)
     logger.info("tokenizer saved to %s (%d tokens)", out_dir, tok.get_vocab_size())

@@ -1,23 +1,16 @@
-"""Datasets added by configuration alone (``evaluation.extra_datasets``), e.g. MLDoc or MARC files.
+"""Evaluators of the datasets added by configuration alone (``evaluation.extra_datasets``).
 
-Each entry names a path pattern with ``{lang}`` (the dataset's own code) and ``{split}``, a
-format (``tsv``, ``csv``, ``jsonl``, or ``lines`` = one sentence per line), the columns to
-read and a language mapping (dataset code → canonical code). Classification entries run the
-zero-shot protocol; retrieval entries run X↔English retrieval. See docs/evaluation.md.
+Classification entries run the zero-shot protocol; retrieval entries run X↔English retrieval.
+Reading the files is :mod:`ems.datasets.extra`'s. See docs/evaluation.md.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import pandas as pd
-
-from ems.datasets import decode_escapes
-from ems.datasets._io import read_lines
+from ems.datasets.extra import FORMATS, language_map, load_labelled, load_pairs
 from ems.errors import ConfigError, DataError
 from ems.evaluation.classification import LabelledSet, ZeroShotClassification
 from ems.evaluation.result import Skips
@@ -25,127 +18,6 @@ from ems.evaluation.retrieval import RetrievalEvaluator
 from ems.languages import ENGLISH, canonical
 
 logger = logging.getLogger(__name__)
-
-FORMATS = ("tsv", "csv", "jsonl", "lines")
-
-
-def language_map(entry: Mapping[str, Any]) -> dict[str, str]:
-    """Canonical code → the dataset's own code (``languages`` is a list or a mapping)."""
-    langs = entry.get("languages")
-    if not langs:
-        raise ConfigError(f"evaluation.extra_datasets[{entry.get('name')}].languages: required")
-    pairs = langs.items() if isinstance(langs, Mapping) else ((code, code) for code in langs)
-    out = {}
-    for own, canon in pairs:
-        out[canonical(str(canon))] = str(own)
-    return out
-
-
-#: ``quoting`` option of tsv/csv entries: ``minimal`` (default) reads fields in double quotes,
-#: which may hold tabs, commas, newlines and doubled quotes (""), as Python's csv and pandas
-#: write them; ``none`` takes every character literally (a quote is text; no field spans lines).
-QUOTING = {"minimal": csv.QUOTE_MINIMAL, "none": csv.QUOTE_NONE}
-
-
-def require_file(path: Path) -> Path:
-    """``path`` itself: FileNotFoundError when absent (a missing language, the caller's skip policy
-    decides), DataError when it is a folder (a pattern that stops at a directory)."""
-    if path.is_dir():
-        raise DataError(f"{path}: a folder, not a data file; check the path pattern of evaluation.extra_datasets")
-    if not path.exists():
-        raise FileNotFoundError(path)
-    return path
-
-
-def read_table(path: Path, fmt: str, columns: Sequence[str], header: bool, quoting: str = "minimal") -> pd.DataFrame:
-    """The named ``columns`` of a tsv/csv/jsonl file (names, or 0-based positions without header)."""
-    if quoting not in QUOTING:
-        raise ConfigError(f"quoting must be one of {sorted(QUOTING)}, not {quoting!r}")
-    require_file(path)
-    try:
-        if fmt == "jsonl":
-            frame = pd.read_json(path, lines=True, dtype=False)
-        else:
-            frame = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",", header=0 if header else None,
-                                quoting=QUOTING[quoting], dtype=str, keep_default_na=False, encoding="utf-8")
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise DataError(f"{path}: cannot read as {fmt}: {exc}") from exc
-    if not header and fmt != "jsonl":
-        frame.columns = [str(c) for c in frame.columns]
-    missing = [c for c in columns if str(c) not in frame.columns]
-    if missing:
-        raise DataError(f"{path}: column(s) {missing} not found; it has {list(frame.columns)}")
-    return frame[[str(c) for c in columns]]
-
-
-def _fill(pattern: str, own: str, split: str) -> Path:
-    return Path(pattern.format(lang=own, split=split))
-
-
-def _load_labelled(entry: Mapping[str, Any], own: str, split: str) -> LabelledSet:
-    fmt = entry["format"]
-    if fmt == "lines":
-        if not entry.get("label_path"):
-            raise ConfigError(f"evaluation.extra_datasets[{entry['name']}]: format 'lines' needs label_path")
-        text_path, label_path = _fill(entry["path"], own, split), _fill(entry["label_path"], own, split)
-        texts, labels = read_lines(require_file(text_path)), read_lines(require_file(label_path))
-        if len(texts) != len(labels):
-            raise DataError(f"ragged files: {text_path} has {len(texts)} lines, {label_path} {len(labels)}")
-    else:
-        cols = entry.get("columns") or {}
-        if "text" not in cols or "label" not in cols:
-            raise ConfigError(f"evaluation.extra_datasets[{entry['name']}].columns needs text and label")
-        frame = read_table(_fill(entry["path"], own, split), fmt, [cols["text"], cols["label"]], entry.get("header", True),
-                           entry.get("quoting", "minimal"))
-        texts, labels = frame.iloc[:, 0].astype(str).tolist(), frame.iloc[:, 1].astype(str).tolist()
-    if entry.get("unescape"):
-        texts = [decode_escapes(t) for t in texts]
-    return LabelledSet(texts, [str(label) for label in labels])
-
-
-def _load_pairs(entry: Mapping[str, Any], own: str, split: str) -> tuple[list[str], list[str]]:
-    fmt = entry["format"]
-    if fmt == "lines":
-        if not entry.get("target_path"):
-            raise ConfigError(f"evaluation.extra_datasets[{entry['name']}]: format 'lines' needs target_path")
-        src_path, tgt_path = _fill(entry["path"], own, split), _fill(entry["target_path"], own, split)
-        src, tgt = read_lines(require_file(src_path)), read_lines(require_file(tgt_path))
-        if len(src) != len(tgt):
-            raise DataError(f"ragged parallel files: {src_path} has {len(src)} lines, {tgt_path} {len(tgt)}")
-        return src, tgt
-    cols = entry.get("columns") or {}
-    if "src" not in cols or "tgt" not in cols:
-        raise ConfigError(f"evaluation.extra_datasets[{entry['name']}].columns needs src and tgt")
-    frame = read_table(_fill(entry["path"], own, split), fmt, [cols["src"], cols["tgt"]], entry.get("header", True),
-                       entry.get("quoting", "minimal"))
-    return frame.iloc[:, 0].astype(str).tolist(), frame.iloc[:, 1].astype(str).tolist()
-
-
-def dataset_sentences(entry: Mapping[str, Any]) -> Iterator[str]:
-    """Every sentence of an entry (all languages and splits, both sides), for decontamination.
-
-    Files that do not exist are skipped with a log line (evaluation reports them per language).
-    """
-    langs = language_map(entry)
-    if entry.get("type") == "classification":
-        splits = {"train": "train", "dev": "dev", "test": "test"} | dict(entry.get("splits") or {})
-        for own in langs.values():
-            for split in dict.fromkeys(splits.values()):
-                try:
-                    yield from _load_labelled(entry, own, split).texts
-                except FileNotFoundError as exc:
-                    logger.info("%s: no %s file for %s: %s", entry.get("name"), split, own, exc)
-    elif entry.get("type") == "retrieval":
-        for own in langs.values():
-            try:
-                src, tgt = _load_pairs(entry, own, entry.get("split", "test"))
-            except FileNotFoundError as exc:
-                logger.info("%s: no file for %s: %s", entry.get("name"), own, exc)
-                continue
-            yield from src
-            yield from tgt
-    else:
-        raise ConfigError(f"evaluation.extra_datasets[{entry.get('name')}].type must be classification or retrieval")
 
 
 def build_extra(entry: Mapping[str, Any], on_missing: str = "skip", seed: int = 1,
@@ -159,19 +31,19 @@ def build_extra(entry: Mapping[str, Any], on_missing: str = "skip", seed: int = 
     langs = language_map(entry)
     skips = Skips(name, on_missing)
     if entry.get("type") == "classification":
-        splits = {"train": "train", "dev": "dev", "test": "test"} | dict(entry.get("splits") or {})
-        source = canonical(entry.get("train_language", ENGLISH))
+        splits = entry["splits"]
+        source = canonical(entry["train_language"])
         if source not in langs:
             raise ConfigError(f"evaluation.extra_datasets[{name}].languages must include the train language {source}")
         try:
-            train = _load_labelled(entry, langs[source], splits["train"])
-            dev = _load_labelled(entry, langs[source], splits["dev"])
+            train = LabelledSet(*load_labelled(entry, langs[source], splits["train"]))
+            dev = LabelledSet(*load_labelled(entry, langs[source], splits["dev"]))
         except FileNotFoundError as exc:
             raise DataError(f"{name}: train language {source}: file not found: {exc}") from exc
         tests = {}
         for lang, own in langs.items():
             try:
-                test = _load_labelled(entry, own, splits["test"])
+                test = LabelledSet(*load_labelled(entry, own, splits["test"]))
             except FileNotFoundError as exc:
                 skips.add(lang, f"file not found: {exc}")
                 continue
@@ -179,17 +51,17 @@ def build_extra(entry: Mapping[str, Any], on_missing: str = "skip", seed: int = 
                 skips.add(lang, "empty test split")
                 continue
             tests[lang] = test
-        return ZeroShotClassification(name, train, dev, tests, entry.get("classifier", "logreg"), seed, source,
+        return ZeroShotClassification(name, train, dev, tests, entry["classifier"], seed, source,
                                       skips.items, {"path": entry["path"], "format": entry["format"]},
-                                      unseen_labels=entry.get("unseen_labels", "drop"))
+                                      unseen_labels=entry["unseen_labels"])
     if entry.get("type") == "retrieval":
-        split = entry.get("split", "test")
+        split = entry["split"]
         data = {}
         for lang, own in langs.items():
             if lang == ENGLISH:
                 continue
             try:
-                src, tgt = _load_pairs(entry, own, split)
+                src, tgt = load_pairs(entry, own, split)
             except FileNotFoundError as exc:
                 skips.add(lang, f"file not found: {exc}")
                 continue
@@ -198,6 +70,6 @@ def build_extra(entry: Mapping[str, Any], on_missing: str = "skip", seed: int = 
                 continue
             data[lang] = (src, tgt)
         subsets = {"seen": list(train_languages)} if train_languages is not None else {}
-        return RetrievalEvaluator(name, data, entry.get("margin", False), int(entry.get("k", 4)), subsets,
+        return RetrievalEvaluator(name, data, entry["margin"], int(entry["k"]), subsets,
                                   skips.items, {"path": entry["path"], "format": entry["format"]})
     raise ConfigError(f"evaluation.extra_datasets[{name}].type must be classification or retrieval")

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ems.config import validate_sections
+from ems.config import sections
 
 logger = logging.getLogger(__name__)
 
@@ -15,4 +15,4 @@ SECTIONS = ("evaluation", "mining", "tracking")
 
 def resolve_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     """A validated copy with defaults filled; ConfigError names the offending key (unknown sections too)."""
-    return validate_sections(settings, SECTIONS, "evaluation", strict=True)
+    return sections(settings, SECTIONS, what="settings (evaluation)")

@@ -41,14 +41,14 @@ class EmsModel(nn.Module):
     ) -> None:
         super().__init__()
         self.encoder = build_encoder(model_settings, vocab_size, pad_id)
-        if model_settings.get("init", "bert") == "official":
+        if model_settings["init"] == "official":
             reset_to_torch_defaults(self.encoder)
         hidden = int(model_settings["hidden_size"])
         self.xtr_head: XtrHead | OfficialXtrHead | None = None
         self.contrastive_head: ContrastiveHead | None = None
         if float(objective["xtr_weight"]) > 0:
-            tied = self.encoder.embeddings.word_embeddings if model_settings.get("tie_xtr_output") else None
-            kind = str(model_settings.get("xtr_head", "compact"))
+            tied = self.encoder.embeddings.word_embeddings if model_settings["tie_xtr_output"] else None
+            kind = str(model_settings["xtr_head"])
             if kind not in XTR_HEADS:
                 from ems.errors import ConfigError
 
@@ -59,7 +59,7 @@ class EmsModel(nn.Module):
                 vocab_size,
                 n_languages,
                 int(model_settings["lang_embedding_dim"]),
-                bool(objective.get("language_embedding", True)),
+                bool(objective["language_embedding"]),
                 str(model_settings["activation"]),
                 tied,
                 **extra,

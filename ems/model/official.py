@@ -111,7 +111,7 @@ def architecture(state: Mapping[str, torch.Tensor], heads: int, activation: str)
                   "activation": activation, "dropout": 0.0,
                   "max_positions": shape("model.bert.embedding.position_embedding.position_embeddings.weight")[0] - 1,
                   "lang_embedding_dim": lang_dim, "projection_dim": shape("alignproj.3.weight")[0],
-                  "xtr_head": "official", "tie_xtr_output": False},
+                  "xtr_head": "official", "tie_xtr_output": False, "init": "official"},
     }
 
 

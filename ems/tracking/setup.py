@@ -28,7 +28,17 @@ def store_dir(settings: Mapping[str, Any]) -> Path:
     """``<results_dir>/<name>/mlflow``: the default embedded store (absolute)."""
     if "name" not in settings:
         raise ConfigError("tracking needs the configuration's `name` in --settings")
-    return (Path(settings.get("results_dir", "results")) / settings["name"] / "mlflow").resolve()
+    from ems.paths import results_root
+
+    return (results_root(tracking_settings(settings)) / "mlflow").resolve()
+
+
+def tracking_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``tracking`` section with ``name`` and ``results_dir``, validated, the schema's defaults filled."""
+    from ems.config import sections
+
+    return sections(settings, ("tracking",), what="settings (tracking)", extra_keys=("name", "results_dir"),
+                    strict=False)
 
 
 def public_tracking(tracking: Mapping[str, Any]) -> dict[str, Any]:
@@ -121,7 +131,7 @@ def open_store(settings: Mapping[str, Any]) -> tuple[str, Any]:
     server or database that takes no connection fails within :data:`REACH_TIMEOUT_S`)."""
     from ems.tracking.mlflow_tracker import _client
 
-    uri = resolve_tracking_uri(settings)
+    uri = resolve_tracking_uri(tracking_settings(settings))
     folder = sqlite_folder(uri)
     if folder is not None:
         writable_folder(folder, "tracking store folder")

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ems.config import config_hash, section, validate_sections
+from ems.config import config_hash, section, sections
 from ems.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -106,8 +106,8 @@ def resolve_settings(settings: Mapping[str, Any]) -> Settings:
     train = section(settings, "train", into=TrainSettings)
     raw: dict[str, Any] = {"model": dataclasses.asdict(model), "objective": dataclasses.asdict(objective),
                            "train": dataclasses.asdict(train), "tracking": section(settings, "tracking")}
-    top = validate_sections({k: settings[k] for k in ("name", "results_dir") if k in settings}, (), "training",
-                            extra_keys=("name", "results_dir"))  # results_dir's schema default
+    top = sections({k: settings[k] for k in ("name", "results_dir") if k in settings}, (), what="settings (training)",
+                   extra_keys=("name", "results_dir"), strict=False)  # results_dir's schema default
     raw.update(top)
     return Settings(model=model, objective=objective, train=train, raw=raw)
 

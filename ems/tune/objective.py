@@ -23,15 +23,12 @@ from typing import Any
 from ems.config import deep_merge
 from ems.errors import EmsError
 from ems.train.callbacks import TrainerCallback, TrainerControl, TrainerState
+from ems.train.settings import SECTIONS as TRAINER_SECTIONS
 from ems.tune.reporting import ObjectiveFn, Report, TrialDiverged
 from ems.tune.settings import TuneSettings, tune_section
 from ems.tune.space import SearchParam, to_overrides
 
 logger = logging.getLogger(__name__)
-
-#: Sections of the settings the trainer reads.
-TRAINER_SECTIONS = ("model", "objective", "train", "tracking")
-
 
 class OptunaPruning(TrainerCallback):
     """Reports each dev evaluation to the trial; aborts the run with the ``optuna.TrialPruned`` the reporter raises."""

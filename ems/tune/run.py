@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ems.io import stable_hash, write_json
+from ems.train.settings import SECTIONS as TRAINER_SECTIONS
 from ems.tune.reporting import ObjectiveFn, StudyTracker
 from ems.tune.settings import TuneSettings, tune_section
 from ems.tune.signals import Interrupts
@@ -39,7 +40,7 @@ def make_spec(settings: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> S
     """The study of ``settings`` (``tune`` validated and defaulted by the schema), stored under ``out_dir``."""
     tune = tune_section(settings)
     spec = StudySpec.from_settings(tune, study_name(settings, tune), storage_spec(tune.storage, out_dir), settings)
-    sections = {s: settings.get(s) for s in ("model", "objective", "train")}
+    sections = {s: settings.get(s) for s in TRAINER_SECTIONS if s != "tracking"}  # what a trial trains with
     tags = {"ems.config": str(settings.get("name", "")), "ems.tune_hash": stable_hash(dataclasses.asdict(tune)),
             "ems.base_settings_hash": stable_hash(sections)}
     return dataclasses.replace(spec, tags=tags)
