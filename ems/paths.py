@@ -66,6 +66,12 @@ def source_dir(config: Mapping[str, Any], role: str) -> Path:
     return sources_root(config) / source_name(src["repo"], src["commit"])
 
 
+def corpus_source_file(config: Mapping[str, Any], source: str, name: str) -> Path:
+    """``<results_dir>/sources/<source id>/<file>``: one fetched corpus file (rule fetch_corpus; ids from
+    ``ems.data.corpora``: ``opus+<corpus>@<version>``, ``tatoeba_challenge@<version>``)."""
+    return sources_root(config) / source / name
+
+
 #: The file a fetched source folder holds once every file is verified (rule fetch's output).
 SOURCE_MARKER = ".verified.json"
 

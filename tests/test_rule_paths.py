@@ -96,7 +96,7 @@ def expected(config: Mapping[str, Any]) -> dict[str, list[tuple[dict[str, str], 
         # data stage (sources are shared by every configuration name: <results_dir>/sources)
         "fetch": [({"source": laser.name}, {"marker": paths.source_marker(laser)})],
         "fetch_corpus": [({"corpus_source": "opus", "corpus_file": "x.zip"},
-                          {"file": paths.sources_root(config) / "opus" / "x.zip"})],
+                          {"file": paths.corpus_source_file(config, "opus", "x.zip")})],
         "eval_keys": [({}, {"eval_keys": paths.eval_keys_dir(r)})],
         "prepare": [({"lang": LANG}, {"language": paths.language_dir(r, LANG)})],
         "plan": [({}, {"plan": paths.plan_dir(r), "table": paths.sampling_csv(r), "removed": paths.clean_removed_csv(r),

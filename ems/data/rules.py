@@ -47,7 +47,7 @@ def language_inputs(config: Mapping[str, Any], lang: str) -> list[Path]:
         elif entry["kind"] == "tsv":
             out.append(corpus_tsv.path_for(entry, corpora.code_map(entry, config)[lang]))
         else:
-            out += [paths.sources_root(config) / f.source / f.name for f in corpora.remote_files(entry, config, lang)]
+            out += [paths.corpus_source_file(config, f.source, f.name) for f in corpora.remote_files(entry, config, lang)]
     return out
 
 

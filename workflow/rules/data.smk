@@ -61,7 +61,7 @@ rule fetch_corpus:
     conda:
         "../../envs/ems.yaml"
     output:
-        file=SOURCES / "{corpus_source}" / "{corpus_file}",
+        file=ems_paths.corpus_source_file(config, "{corpus_source}", "{corpus_file}"),
     params:
         ems=EMS,
         url=lambda w: CORPUS_FILES[(w.corpus_source, w.corpus_file)][1].url,
