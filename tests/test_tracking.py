@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 from _train_toy import TINY_SETTINGS, make_toy_data
 
 from ems.tracking import NullTracker, flatten_params
+from ems.tracking.base import Tracker
 from ems.tracking.setup import resolve_tracking_uri, tracking_setup
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -31,13 +33,56 @@ def test_tracking_uri_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert resolve_tracking_uri(_cfg(tmp_path, uri="sqlite:///x.db")) == "sqlite:///x.db"
 
 
-def test_flatten_params_and_null_tracker() -> None:
+def test_flatten_params() -> None:
     assert flatten_params({"train": {"lr": 0.001, "x": None}, "name": "a"}) == {
         "train.lr": "0.001", "train.x": "None", "name": "a"}
+
+
+def _sample_args(fn: object, tmp: Path) -> dict[str, object]:
+    """An argument for every parameter of ``fn`` without a default, from its annotation."""
+    values = {"Mapping": {"k": 1.0}, "PathLike": tmp, "str": "x", "int": 1, "float": 1.0}
+    out: dict[str, object] = {}
+    for name, p in inspect.signature(fn).parameters.items():
+        if name != "self" and p.default is inspect.Parameter.empty:
+            out[name] = next((v for key, v in values.items() if key in str(p.annotation)), None)
+    return out
+
+
+def test_null_tracker_takes_every_call_of_the_tracker_interface(tmp_path: Path) -> None:
+    """Code that reports to a Tracker runs unchanged with tracking off: every public method of the interface
+    exists on NullTracker with the interface's signature and returns without raising or writing a file."""
+    (tmp_path / "artifact.txt").write_text("x")
+    methods = [n for n, f in vars(Tracker).items() if callable(f) and not n.startswith("_")]
+    assert {"log_params", "log_metrics", "set_tags", "log_artifact", "close"} <= set(methods)
     t = NullTracker()
-    t.log_params({"a": 1})
-    t.log_metrics({"m": 1.0}, step=1)
-    assert t.run_id is None
+    before = sorted(tmp_path.rglob("*"))
+    for name in methods:
+        assert inspect.signature(getattr(NullTracker, name)) == inspect.signature(getattr(Tracker, name)), name
+        getattr(t, name)(**_sample_args(getattr(Tracker, name), tmp_path / "artifact.txt"))
+    assert sorted(tmp_path.rglob("*")) == before
+    assert (t.run_id, t.experiment_id, t.tracking_uri) == (None, None, None)
+
+
+@pytest.mark.timeout(240)
+def test_training_with_tracking_off_records_no_run_and_makes_no_store(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_training without a Tracking: run.json names no tracking run and no MLflow store appears anywhere
+    (not beside the checkpoints, not ./mlruns in the working folder), even with a store configured."""
+    from _train_toy import train_toy
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'configured' / 'mlflow.db'}")
+    toy = make_toy_data(tmp_path / "toy", n_train=64, n_valid=16)
+    settings = copy.deepcopy(TINY_SETTINGS)
+    settings["train"].update(max_steps=2, eval_every=2, checkpoint_every=2)
+    out = tmp_path / "results" / "toy" / "models" / "v" / "seed1"
+    train_toy(settings, toy, out, checkpoint_dir=tmp_path / "results" / "toy" / "checkpoints" / "v" / "seed1",
+              model_id="v/seed1")
+    run = json.loads((out / "run.json").read_text())
+    assert (run["run_id"], run["experiment_id"], run["tracking_uri"]) == (None, None, None)
+    assert run["model_id"] == "v/seed1"
+    stores = [p for p in tmp_path.rglob("*") if p.name in ("mlruns", "mlartifacts", "parent.json") or p.suffix == ".db"]
+    assert stores == []
 
 
 def test_setup_is_idempotent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -158,7 +203,7 @@ def test_train_cli_records_a_complete_mlflow_run(tmp_path: Path) -> None:
     card = (out / "model" / "README.md").read_text()
     assert card.startswith("---\nlanguage:\n") and "library_name: sentence-transformers" in card
     assert meta["content_sha256"] in card and tags["git_commit"] in card and run.info.run_id in card
-    assert "SentenceTransformer(" in card and "AutoModel.from_pretrained" in card and "../README.md" in card
+    assert "SentenceTransformer(" in card and "AutoModel.from_pretrained" in card and "../release/README.md" in card
 
 
 def test_run_names_and_tags() -> None:
