@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from ems.encoders import load_encoder, model_id_for
-from ems.encoders.batching import length_sorted_batches
+from ems.model.batching import length_sorted_batches
 from ems.errors import ConfigError
 
 torch.set_num_threads(1)

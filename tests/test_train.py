@@ -221,7 +221,7 @@ def test_run_training_decides_the_status_once(toy: dict[str, Path], tmp_path: Pa
     for action, (error, status) in expected.items():
         tracker, cb = Recorder(), Ending(action)
         out = tmp_path / action / "seed1"
-        kw = dict(callbacks=[cb], tracking=Tracking(open_run=tracker), keep_checkpoints=True)
+        kw = {"callbacks": [cb], "tracking": Tracking(open_run=tracker), "keep_checkpoints": True}
         if error is None:
             summary = _run(toy, out, _settings(max_steps=20, eval_every=2), **kw)
             assert summary["stopped"] == "stopped by the test" and summary["steps"] == 2

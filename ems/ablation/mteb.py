@@ -34,6 +34,7 @@ from typing import Any
 import pandas as pd
 
 from ems.ablation import names
+from ems.datasets import SOURCE_ROLE  # task -> config sources role (the dataset revision)
 from ems.errors import DataError
 from ems.io import read_json, write_json
 from ems.languages import ENGLISH, MULTI_SCRIPT_DEFAULT, base
@@ -49,9 +50,6 @@ NO_REVISION = "revision_not_applicable"
 MTEB_FORMAT_VERSION = "2.26.24"
 RESULTS_FOLDER = "results"
 MODEL_META = "model_meta.json"
-#: Task → config ``sources`` role whose archive it reads (the dataset revision).
-SOURCE_ROLE = {"tatoeba": "laser", "flores": "opus_mt_testsets", "mining": "opus_mt_testsets",
-               "sib200": "sib200", "umsab": "umsab"}
 CLASSIFICATION = ("sib200", "umsab")
 #: Our task → MTEB's task of the same data (other tasks: ``ems_<task>``, a name MTEB does not use).
 MTEB_TASK = {"tatoeba": "Tatoeba", "sib200": "SIB200Classification"}

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ems.encoders.batching import encode_ids, mean_pool
 from ems.errors import ConfigError
+from ems.model.batching import encode_ids
+from ems.model.encoder import mean_pool
 
 logger = logging.getLogger(__name__)
 

@@ -13,20 +13,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ems.datasets import SOURCE_ROLE
 from ems.errors import ConfigError
 from ems.languages import canonical
 
 logger = logging.getLogger(__name__)
 
-#: Built-in task → the source role (config ``sources``) whose archive it reads.
-SOURCE_ROLE: dict[str, str | None] = {
-    "tatoeba": "laser",
-    "flores": "opus_mt_testsets",
-    "mining": "opus_mt_testsets",
-    "sib200": "sib200",
-    "umsab": "umsab",
-    "bucc2018": None,
-}
 #: Built-in task → its section of ``evaluation``.
 SECTION = {"tatoeba": "tatoeba", "flores": "flores", "mining": "mining", "sib200": "sib200",
            "umsab": "umsab", "bucc2018": "mining"}

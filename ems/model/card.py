@@ -117,7 +117,7 @@ def model_index(info: Mapping[str, Any], results: Sequence[Mapping[str, Any]],
                 sources: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """The Hub's ``model-index``: one result per evaluation (task, dataset with the source archive's commit as
     revision, its summary metrics with the exact values of the evaluation JSON)."""
-    from ems.evaluation.registry import SOURCE_ROLE
+    from ems.datasets import SOURCE_ROLE
 
     entries = []
     for res in sorted(results, key=lambda r: str(r.get("task"))):

@@ -188,7 +188,7 @@ def embed_ids(
     """Mean-pooled vectors (n, H) float32 of tokenised sentences: sorted by length, batched."""
     if len(sentences_ids) == 0:
         return np.zeros((0, int(model.config.hidden_size)), dtype=np.float32)
-    from ems.encoders.batching import encode_ids  # lazy: ems.encoders imports this module
+    from ems.model.batching import encode_ids
 
     def forward(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return mean_pool(model(input_ids=ids, attention_mask=mask).last_hidden_state, mask)

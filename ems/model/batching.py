@@ -2,7 +2,8 @@
 
 Sentences are tokenised once, sorted by length, cut into batches bounded by ``batch_size``
 sentences and ``max_tokens`` padded tokens, run under ``torch.inference_mode()`` and
-mean pooled over real tokens; rows come back in input order.
+mean pooled over real tokens; rows come back in input order. Our models (:mod:`ems.model.io`) and
+the peers (:mod:`ems.encoders.transformer`) embed through here.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
-
-from ems.model.encoder import mean_pool  # noqa: F401  (re-exported for the peers)
 
 logger = logging.getLogger(__name__)
 
