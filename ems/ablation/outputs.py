@@ -126,8 +126,8 @@ def make_figures(inputs: Inputs, out_dir: str | os.PathLike[str]) -> list[Path]:
     return out
 
 
-def _table(inputs: Inputs, out_dir: str | os.PathLike[str], tidy: pd.DataFrame, spec: tabs.TableSpec) -> list[Path]:
-    return list(tabs.write_table(tidy, out_dir, spec, tabs.options_for(inputs.config, spec.stem)))
+def _table(inputs: Inputs, out_dir: str | os.PathLike[str], tidy: pd.DataFrame, spec: render.TableSpec) -> list[Path]:
+    return list(render.write_table(tidy, out_dir, spec, render.options_for(inputs.config, spec.stem)))
 
 
 def _rows(tidy: pd.DataFrame, order: list[str] | None = None) -> list[str]:
@@ -151,17 +151,18 @@ def make_tables(inputs: Inputs, out_dir: str | os.PathLike[str]) -> list[Path]:
     ref_note = f" Reference: {inputs.labels.get(ref, ref)}." if one_at_a_time else ""
     peers = [v for v in variants if v not in set(grid.variants(inputs.config))]
     models = [labels[v] for v in [*grid.variants(inputs.config), *peers] if v in labels]  # grid order, then peers
-    out: list[Path] = [tabs.write_summary_html(inputs.summary, inputs.labels, Path(out_dir) / "summary.html")]
+    out: list[Path] = [render.write_summary_html(inputs.summary, inputs.labels, Path(out_dir) / "summary.html")]
     metrics = [m for m in agg.HEADLINE if not inputs.summary.empty and m in set(inputs.summary["metric"])]
     head = tabs.headline_tidy(inputs.summary, labels, metrics)
-    out += _table(inputs, out_dir, head, tabs.TableSpec(
-        "ablation", f"Headline metrics of the ablation grid ({name}): mean over seeds ± 95% CI (t); "
+    out += _table(inputs, out_dir, head, render.TableSpec(
+        "ablation", f"Headline metrics of the ablation grid ({name}); "
         "best of each column in bold." + ref_note, _rows(head, models), metrics, ("Variant",)))
     diff = tabs.differences_tidy(inputs.diffs, labels, metrics) if not inputs.diffs.empty else pd.DataFrame(columns=tabs.TIDY_COLUMNS)
-    out += _table(inputs, out_dir, diff, tabs.TableSpec(
-        "differences", f"Difference to the reference cell ({inputs.labels.get(ref, ref)}) ± 95% CI, paired by seed "
-        "where possible, else Welch; the largest improvement of each column in bold (none where no cell improves).",
-        _rows(diff, models), metrics, ("Variant",), signed=True))
+    out += _table(inputs, out_dir, diff, render.TableSpec(
+        "differences", f"Difference to the reference cell ({inputs.labels.get(ref, ref)}); the largest improvement of "
+        "each column in bold (none where no cell improves).",
+        _rows(diff, models), metrics, ("Variant",), signed=True,
+        interval="95% t-interval of the difference over {n} {unit} (paired by seed where seeds are shared, else Welch)"))
     if inputs.lang_metric:
         lang = tabs.per_language_tidy(inputs.per_lang, labels, inputs.lang_metric)
         order = [lg for lg in inputs.sizes.index if lg in set(lang["row"])]
@@ -169,9 +170,9 @@ def make_tables(inputs: Inputs, out_dir: str | os.PathLike[str]) -> list[Path]:
     else:
         lang, order = pd.DataFrame(columns=tabs.TIDY_COLUMNS), []
     lang_col = names.column(f"{PER_LANGUAGE_TASK}/{inputs.lang_metric or 'acc_mean'}")
-    out += _table(inputs, out_dir, lang, tabs.TableSpec(
-        "per_language_tatoeba", f"{lang_col.label} per language (rows ordered by training pairs), mean over seeds "
-        "± 95% CI; best of each language in bold.", order, _columns(lang, models),
+    out += _table(inputs, out_dir, lang, render.TableSpec(
+        "per_language_tatoeba", f"{lang_col.label} per language (rows ordered by training pairs); "
+        "best of each language in bold.", order, _columns(lang, models),
         ("Language",), values=lang_col))
     mteb = tabs.mteb_tidy(inputs.per_lang, labels)
     mteb_rows = _rows(mteb)
@@ -179,23 +180,23 @@ def make_tables(inputs: Inputs, out_dir: str | os.PathLike[str]) -> list[Path]:
     cells = {r: [names.task_name(r.split("|", 1)[0]) if first[r] else "", r.split("|", 1)[1]] for r in mteb_rows}
     mains = "; ".join(f"{names.task_name(t)} {names.METRICS[m]}" for t, m in names.MAIN_METRIC.items()
                       if t in set(mteb.get("task", [])))
-    out += _table(inputs, out_dir, mteb, tabs.TableSpec(
+    out += _table(inputs, out_dir, mteb, render.TableSpec(
         "per_task_language", "Main score of each task per language (rows: task and language; columns: models, as in "
-        f"MTEB's subset-level results), mean over seeds; best of each row in bold. Main scores: {mains}".rstrip(".") + ".",
+        f"MTEB's subset-level results); best of each row in bold. Main scores: {mains}".rstrip(".") + ".",
         mteb_rows, _columns(mteb, models), ("Task", "Language"), cells,
         values=names.Column("main_score", "main score", "main", "", True, True), group_gap=True))
     learn = tabs.learning_tidy(inputs.histories, labels)
-    out += _table(inputs, out_dir, learn, tabs.TableSpec(
+    out += _table(inputs, out_dir, learn, render.TableSpec(
         "learning_curves", "Training runs: best dev retrieval accuracy (highest in bold), its step, the last step and "
-        "training time; mean over seeds ± 95% CI." + ref_note, _rows(learn, models), tabs.LEARNING_COLUMNS, ("Variant",)))
+        "training time." + ref_note, _rows(learn, models), tabs.LEARNING_COLUMNS, ("Variant",)))
     cost = tabs.cost_tidy(inputs.bench)
-    out += _table(inputs, out_dir, cost, tabs.TableSpec(
-        "cost_per_job", "Cost per Snakemake rule from its benchmark files: mean over jobs ± 95% CI and total.",
-        _rows(cost), tabs.COST_COLUMNS, ("Rule",)))
+    out += _table(inputs, out_dir, cost, render.TableSpec(
+        "cost_per_job", "Cost per Snakemake rule from its benchmark files: per job and total.",
+        _rows(cost), tabs.COST_COLUMNS, ("Rule",), unit="jobs"))
     for factor in scaling_factors(inputs.config):
         sc = tabs.scaling_tidy(inputs.summary, factor, metrics, inputs.factors, ref if one_at_a_time else None)
-        out += _table(inputs, out_dir, sc, tabs.TableSpec(
-            f"scaling_{factor}", f"Headline metrics against {factor.replace('_', ' ')}: mean over seeds ± 95% CI; "
+        out += _table(inputs, out_dir, sc, render.TableSpec(
+            f"scaling_{factor}", f"Headline metrics against {factor.replace('_', ' ')}; "
             "best of each column in bold." + (" Other factors as in the reference." + ref_note if one_at_a_time else ""),
             _rows(sc), metrics, ("Setting",)))
     return out
