@@ -189,6 +189,18 @@ def test_train_cli_records_a_complete_mlflow_run(tmp_path: Path) -> None:
     best = run.data.metrics
     assert best["best/step"] >= 0 and 0.0 <= best["best/dev_retrieval_acc"] <= 1.0 and best["best/dev_loss"] > 0
     assert tags["ems.model_uri"] == f"models:/{logged[0].model_id}"
+    # The logged model carries its metrics: the kept step's dev values, then each evaluation's (by task).
+    linked = {m.key: m for m in client.get_logged_model(logged[0].model_id).metrics}
+    assert linked["best/dev_retrieval_acc"].value == best["best/dev_retrieval_acc"]
+    assert linked["best/dev_retrieval_acc"].dataset_name == "dev"
+    from ems.evaluation.result import EvalResult
+    from ems.evaluation.tracking import log_result
+
+    log_result(EvalResult("tatoeba", "tatoeba/acc_mean", {"tatoeba/acc_mean": 0.42}, params={"k": 1}),
+               f"{VARIANT}/seed3", {}, run_json=out / "run.json")
+    linked = {m.key: m for m in client.get_logged_model(logged[0].model_id).metrics}
+    assert linked["tatoeba/acc_mean"].value == 0.42 and linked["tatoeba/acc_mean"].dataset_name == "tatoeba"
+    assert client.get_run(run.info.run_id).data.metrics["tatoeba/acc_mean"] == 0.42  # and the run's, as before
     sentences = ["the cat sees the dog", "nehtac"]
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(parent["tracking_uri"])

@@ -20,8 +20,9 @@ from ems import paths
 from ems.ablation.run_names import model_tags, run_name
 from ems.errors import ConfigError, DataError, EmsError, TrackingError
 from ems.evaluation.result import EvalResult
-from ems.io import read_json_input, write_json
+from ems.io import read_json_input, stable_hash, write_json
 from ems.redact import connectable, redact_text, redact_uri
+from ems.tracking.base import logged_model_id
 from ems.tracking.naming import ROLE_PEER, ROLE_TRAIN
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,11 @@ def log_result(result: EvalResult, model_id: str, settings: Mapping[str, Any],
         else:
             found = _find_or_create_model_run(parent_json, model_id)
             tracker = MlflowTracker(connectable(uri), found["run_id"], found["experiment_id"])
-        tracker.log_metrics(result.metrics, step=0)
+        # a trained model's run holds its logged model (tag ems.model_uri): the metrics are linked to it too,
+        # with the task as dataset name and a digest of what was evaluated (the task's parameters)
+        logged = logged_model_id(tracker.client.get_run(tracker.run_id).data.tags.get("ems.model_uri"))
+        dataset = (result.task, stable_hash({"task": result.task, "params": _plain(result.params)})[:16])
+        tracker.log_metrics(result.metrics, step=0, model_id=logged, dataset=dataset if logged else None)
         tracker.log_params({"eval": {result.task: {"params": _plain(result.params), "config": _plain(settings)}}})
         tracker.set_tags(tags)
     except TrackingError as exc:  # e.g. the store takes no connection (ems.tracking.setup.check_reachable)

@@ -26,7 +26,10 @@ class Tracker:
     def log_params(self, params: Mapping[str, Any]) -> None:
         raise NotImplementedError
 
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None, model_id: str | None = None,
+                    dataset: tuple[str, str] | None = None) -> None:
+        """Log ``metrics`` at ``step``; ``model_id`` (a logged model's id, ``m-...``) links them to that model,
+        with ``dataset`` = (name, digest) of what they were measured on."""
         raise NotImplementedError
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
@@ -37,7 +40,8 @@ class Tracker:
         raise NotImplementedError
 
     def log_model(self, path: str | os.PathLike[str], name: str = "model") -> str | None:
-        """Log a saved model folder as a model of the tracking store (default: as a plain artifact folder)."""
+        """Log a saved model folder as a model of the tracking store (default: as a plain artifact folder);
+        return its ``models:/<model id>`` URI, or None."""
         self.log_artifact(path, name)
         return None
 
@@ -54,7 +58,8 @@ class NullTracker(Tracker):
     def log_params(self, params: Mapping[str, Any]) -> None:
         pass
 
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None, model_id: str | None = None,
+                    dataset: tuple[str, str] | None = None) -> None:
         pass
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
@@ -65,6 +70,14 @@ class NullTracker(Tracker):
 
     def close(self, status: str = "FINISHED") -> None:
         pass
+
+
+def logged_model_id(uri: str | None) -> str | None:
+    """``models:/m-0123`` -> ``m-0123``: the id a tracking store links metrics to; None for anything else."""
+    prefix = "models:/"
+    if not uri or not uri.startswith(prefix):
+        return None
+    return uri[len(prefix):].split("/")[0] or None
 
 
 def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:

@@ -108,12 +108,15 @@ class MlflowTracker(Tracker):
         for i in range(0, len(items), 100):
             self.client.log_batch(self.run_id, params=items[i : i + 100])
 
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None, model_id: str | None = None,
+                    dataset: tuple[str, str] | None = None) -> None:
         from mlflow.entities import Metric
 
         ts = int(time.time() * 1000)
+        name, digest = dataset if dataset else (None, None)
         items = [
-            Metric(k, float(v), ts, int(step or 0)) for k, v in metrics.items() if v is not None and math.isfinite(float(v))
+            Metric(k, float(v), ts, int(step or 0), model_id=model_id, dataset_name=name, dataset_digest=digest)
+            for k, v in metrics.items() if v is not None and math.isfinite(float(v))
         ]
         for i in range(0, len(items), 1000):
             self.client.log_batch(self.run_id, metrics=items[i : i + 1000])

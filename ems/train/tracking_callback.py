@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ems.paths import MODEL_FOLDER_FILES
-from ems.tracking.base import Tracker, git_commit
+from ems.tracking.base import Tracker, git_commit, logged_model_id
 from ems.train.callbacks import TrainerCallback, TrainerControl, TrainerState
 
 logger = logging.getLogger(__name__)
@@ -56,25 +56,27 @@ class TrackingCallback(TrainerCallback):
         self.tracker.log_metrics(metrics, step=state.step)
 
     def on_model_saved(self, state: TrainerState, control: TrainerControl, out_dir: Path) -> None:
-        path = out_dir
+        """Artifacts, then the model (an MLflow logged model named by cell and seed), then the kept step's dev
+        metrics, linked to that model (dataset ``dev``, digest = the validation shards' hash)."""
+        for name in ARTIFACT_FILES:
+            self.tracker.log_artifact(out_dir / name)
+        logged = None
+        if self.log_models:
+            for name in MODEL_FILES:
+                self.tracker.log_artifact(out_dir / name)
+            if self.run.settings.to_dict()["tracking"]["log_model"]:
+                uri = self.tracker.log_model(out_dir / MODEL_FOLDER_FILES["model"], logged_model_name(self.run.model_id))
+                if uri:
+                    self.tracker.set_tags({"ems.model_uri": uri})
+                    logged = logged_model_id(uri)
+            else:
+                self.tracker.log_artifact(out_dir / MODEL_FOLDER_FILES["model"], "model")  # the plain folder
+            self.tracker.log_artifact(self.run.tokenizer_dir, "tokenizer")
         best = state.best_dev()  # state.best is what train.select_on ranks by
         self.tracker.log_metrics({"best/dev_retrieval_acc": best["best_dev_retrieval_acc"],
                                   "best/dev_loss": best["best_dev_loss"], "best/step": state.best_step,
-                                  "steps": state.step}, step=state.step)
-        for name in ARTIFACT_FILES:
-            self.tracker.log_artifact(Path(path) / name)
-        if not self.log_models:
-            return
-        for name in MODEL_FILES:
-            self.tracker.log_artifact(Path(path) / name)
-        if self.run.settings.to_dict()["tracking"]["log_model"]:
-            # an MLflow model (sentence_transformers) named by its cell and seed, not "model" for every run
-            uri = self.tracker.log_model(Path(path) / "model", logged_model_name(self.run.model_id))
-            if uri:
-                self.tracker.set_tags({"ems.model_uri": uri})
-        else:
-            self.tracker.log_artifact(Path(path) / "model", "model")  # the plain folder
-        self.tracker.log_artifact(self.run.tokenizer_dir, "tokenizer")
+                                  "steps": state.step}, step=state.step, model_id=logged,
+                                 dataset=("dev", str(self.run.valid_hash)[:16]) if logged else None)
 
     def on_train_end(self, state: TrainerState, control: TrainerControl, status: str) -> None:
         if control.stop_reason:
