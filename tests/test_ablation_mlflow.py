@@ -120,7 +120,13 @@ def test_summary_finishes_the_parent_with_config_headline_and_short_names(tracke
     assert primary >= {"tatoeba/acc_mean", "mining/f1"}
     assert all(key.split("/", 1)[1].removesuffix("/ci95") in primary for key in m), sorted(m)
     note = run.data.tags["mlflow.note.content"]
-    assert "| both | " in note and f"{(0.80 + 0.84 + 0.82) / 3:.4f}" in note and "ems.cell" in note
+    assert "| both | " in note and f"{(0.80 + 0.84 + 0.82) / 3:.4f}" in note and "ems.cell_short" in note
+    row = summary[(summary["variant"] == grid.reference_variant(cfg)) & (summary["metric"] == "tatoeba/acc_mean")].iloc[0]
+    assert f"[{row['ci_low']:.4f}, {row['ci_high']:.4f}]" in note and "±" not in note  # the clipped interval
+    # the ready comparison view: runs grouped by the short cell tag, the primary metrics as columns
+    view = json.loads(client.get_experiment(parent["experiment_id"]).tags["mlflow.sharedViewState.ems-cells"])
+    assert view["groupBy"]["groupByKeys"] == [{"mode": "tag", "groupByData": "ems.cell_short"}]
+    assert "metrics.`tatoeba/acc_mean`" in view["selectedColumns"] and "tags.`ems.factor.objective`" in view["selectedColumns"]
     assert run.data.tags["ems.grid.varying"] == "objective" and run.data.tags["mlflow.source.git.commit"]
     config = client.download_artifacts(parent["run_id"], "config/resolved.yaml", str(res / "dl"))
     assert yaml.safe_load(Path(config).read_text())["ablation"]["seeds"] == [1, 2, 3]

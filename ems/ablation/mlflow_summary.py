@@ -9,6 +9,7 @@ model's run under the same key, and that each table mean is the mean over those 
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -204,14 +205,16 @@ def headline(summary: pd.DataFrame, varying: Sequence[str]) -> dict[str, float]:
 
 def describe(config: Mapping[str, Any], summary: pd.DataFrame, varying: Sequence[str], commit: str) -> str:
     """The parent run's description (``mlflow.note.content``, Markdown): what ran, and the primary metric
-    of each task per cell (mean ± 95% CI over seeds)."""
+    of each task per cell (mean over seeds and its 95% t-interval, clipped to the metric's range)."""
     from ems.ablation.run_names import cell_name
 
     primary = primary_metrics(summary)
     seeds = list(config.get("ablation", {}).get("seeds", []))
     lines = [(f"EMS configuration `{config.get('name')}` at commit `{commit}`; grid factors that vary: "
               f"{', '.join(varying) or 'none'}; seeds {seeds}."),
-             "Group the runs by the tag `ems.cell` to average seeds. Mean ± 95% CI over seeds:", "",
+             "The runs grouped by cell: the shared view `ems-cells` (`?viewStateShareKey=ems-cells` on the "
+             "experiment's runs page), or Group by the tag `ems.cell_short`. Mean over seeds [95% t-interval, "
+             "clipped to the metric's range]:", "",
              "| cell | " + " | ".join(primary) + " |", "|---" * (len(primary) + 1) + "|"]
     for variant, group in summary.groupby("variant", sort=False):
         cell = variant if str(variant).startswith("peer-") or "~" not in str(variant) else cell_name(str(variant), varying)
@@ -221,10 +224,30 @@ def describe(config: Mapping[str, Any], summary: pd.DataFrame, varying: Sequence
             if row.empty or pd.isna(row["mean"].iloc[0]):
                 cells.append("")
                 continue
-            ci = row["ci95"].iloc[0] if "ci95" in row else math.nan
-            cells.append(f"{row['mean'].iloc[0]:.4f}" + (f" ± {ci:.4f}" if pd.notna(ci) else ""))
+            low = row["ci_low"].iloc[0] if "ci_low" in row else math.nan
+            high = row["ci_high"].iloc[0] if "ci_high" in row else math.nan
+            interval = f" [{low:.4f}, {high:.4f}]" if pd.notna(low) and pd.notna(high) else ""
+            cells.append(f"{row['mean'].iloc[0]:.4f}{interval}")
         lines.append(f"| {cell} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+#: Key of the shared runs-table view the summary step stores on the experiment (the MLflow UI opens it at
+#: ``#/experiments/<id>/runs?viewStateShareKey=ems-cells``): runs grouped by cell, the primary metrics shown.
+CELLS_VIEW_KEY = "ems-cells"
+
+
+def cells_view(summary: pd.DataFrame, varying: Sequence[str]) -> dict[str, Any]:
+    """The MLflow UI's runs-table state: grouped by ``ems.cell_short`` (mean of the seeds), each task's primary
+    metric and the kept dev accuracy as columns, the varying factors and the seed as tags."""
+    metrics = [*primary_metrics(summary), "best/dev_retrieval_acc"]
+    factors = [f"tags.`ems.factor.{name}`" for name in varying]
+    return {"groupBy": {"aggregateFunction": "average",
+                        "groupByKeys": [{"mode": "tag", "groupByData": "ems.cell_short"}]},
+            "selectedColumns": [*(f"metrics.`{m}`" for m in metrics), *factors, "tags.`ems.seed`",
+                                "tags.`ems.role`"],
+            "groupsExpanded": {}, "runsExpanded": {}, "searchFilter": "", "orderByKey": "attributes.run_name",
+            "orderByAsc": True}
 
 
 def finish_parent(parent: Mapping[str, str], config: Mapping[str, Any], summary: pd.DataFrame,
@@ -254,6 +277,8 @@ def finish_parent(parent: Mapping[str, str], config: Mapping[str, Any], summary:
     tracker.set_tags({"git_commit": commit, "mlflow.source.git.commit": commit,
                       "ems.grid.varying": ",".join(varying) or "none",
                       "mlflow.note.content": describe(config, summary, varying, commit)})
+    tracker.client.set_experiment_tag(parent["experiment_id"], f"mlflow.sharedViewState.{CELLS_VIEW_KEY}",
+                                      json.dumps(cells_view(summary, varying)))
     names = run_names(list(run_ids), varying)
     for mid, rid in run_ids.items():  # runs created before the grid's varying factors changed get today's names
         # ems.cell_short: the cell as its run name without the seed (both, xtr_t0.05): short, distinct group

@@ -207,8 +207,10 @@ EXPERIMENT_DESCRIPTION = (
     "EMS ablation runs (ems-workflow). One parent run per configuration (tag `ems.role=parent`) holds the "
     "headline table in its description and each task's primary metric per cell; its children are the trained "
     "models (`ems.role=train`, named `<cell>/s<seed>`) and the peers (`ems.role=peer`).\n\n"
-    "To compare cells: in the runs table choose **Group by → tag `ems.cell_short`** (average of the seeds), "
-    "or filter `tags.ems.role = 'train'` and select runs → **Compare**. Every factor is a tag "
+    "To compare cells: open the shared view `ems-cells` (append `?viewStateShareKey=ems-cells` to this "
+    "experiment's runs URL, written by the grid's summary step): runs **grouped by tag `ems.cell_short`** "
+    "(mean of the seeds) with each task's primary metric; or filter `tags.ems.role = 'train'` and select "
+    "runs → **Compare**. Every factor is a tag "
     "(`ems.factor.objective`, `ems.factor.temperature`, ...), every evaluation metric is on the model's run "
     "(`tatoeba/acc_mean`, `mining/f1`, ...), and `ablation/summary.csv` on the parent has all numbers.")
 
