@@ -264,7 +264,7 @@ def interval_note(tidy: pd.DataFrame, spec: TableSpec, options: TableOptions) ->
     spread = ranges[ranges["min"] != ranges["max"]] if not ranges.empty else ranges
     if not spread.empty:
         parts.append(f"mean (min–max) over {_count(spread['n'])} {spec.unit}")
-    if len(with_ci) + len(ranges) < len(shown) and (len(with_ci) or len(ranges)):
+    if (shown["n"].fillna(0) < 2).any() and (len(with_ci) or len(ranges)):
         parts.append("the mean alone where there is one run")
     if not parts:
         return ""
