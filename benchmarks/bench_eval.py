@@ -82,10 +82,10 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from ems.datasets import load_flores, load_tatoeba
-    from ems.model.batching import encode_ids
     from ems.encoders.transformer import TransformerEncoder
     from ems.evaluation.flores import build_flores
     from ems.evaluation.tatoeba import build_tatoeba
+    from ems.model.batching import encode_ids
 
     report: dict = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                                 "torch": torch.__version__, "threads": args.threads,

@@ -22,7 +22,11 @@ N = 20000
 
 def main() -> None:
     from ems.data.fetch import fetch_source
-    from ems.data.official_tokenizer import REPOSITORY_MODEL, OfficialTokenizer, save_official_tokenizer
+    from ems.data.official_tokenizer import (
+        REPOSITORY_MODEL,
+        OfficialTokenizer,
+        save_official_tokenizer,
+    )
 
     mirror = os.environ.get("EMS_DATA_MIRROR") or str(Path(__file__).resolve().parents[2] / "shared" / "data")
     with tempfile.TemporaryDirectory() as tmp:

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from ems.encoders import load_encoder, model_id_for
-from ems.model.batching import length_sorted_batches
 from ems.errors import ConfigError
+from ems.model.batching import length_sorted_batches
 
 torch.set_num_threads(1)
 

@@ -212,9 +212,9 @@ def describe(config: Mapping[str, Any], summary: pd.DataFrame, varying: Sequence
     seeds = list(config.get("ablation", {}).get("seeds", []))
     lines = [(f"EMS configuration `{config.get('name')}` at commit `{commit}`; grid factors that vary: "
               f"{', '.join(varying) or 'none'}; seeds {seeds}."),
-             "The runs grouped by cell: the shared view `ems-cells` (`?viewStateShareKey=ems-cells` on the "
+             ("The runs grouped by cell: the shared view `ems-cells` (`?viewStateShareKey=ems-cells` on the "
              "experiment's runs page), or Group by the tag `ems.cell_short`. Mean over seeds [95% t-interval, "
-             "clipped to the metric's range]:", "",
+             "clipped to the metric's range]:"), "",
              "| cell | " + " | ".join(primary) + " |", "|---" * (len(primary) + 1) + "|"]
     for variant, group in summary.groupby("variant", sort=False):
         cell = variant if str(variant).startswith("peer-") or "~" not in str(variant) else cell_name(str(variant), varying)
