@@ -22,9 +22,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ems.ablation.grid import parse_variant
-from ems.ablation.names import MAIN_METRIC
 from ems.datasets import load_flores
+from ems.grid import parse_variant
+from ems.names import MAIN_METRIC
 
 METRIC = {task: MAIN_METRIC[task] for task in ("flores", "mining")}  # each task's per-language main score
 PEER = "peer-tfidf"

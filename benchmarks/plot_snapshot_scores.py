@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ems import figstyle
-from ems.ablation.names import MAIN_METRIC
+from ems.names import MAIN_METRIC
 
 META = ("recipe", "step", "seconds", "pairs", "dev_acc")
 

@@ -42,8 +42,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ems.ablation.grid import BY_NAME
 from ems.config import deep_merge, validate_config
+from ems.grid import BY_NAME
 from ems.train.callbacks import TrainerCallback, TrainerControl, TrainerState
 
 logger = logging.getLogger("time_to_accuracy")

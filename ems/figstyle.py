@@ -30,8 +30,8 @@ import seaborn as sns
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from ems.ablation.names import axis_label
 from ems.io import atomic_path
+from ems.names import axis_label
 
 logger = logging.getLogger(__name__)
 # matplotlib subsets each Type-42 font through fontTools, which logs every table it prunes at
@@ -119,7 +119,7 @@ def colours(keys: Sequence[str]) -> dict[str, tuple[float, float, float]]:
 
 
 def metric_label(metric: str) -> str:
-    """Readable name of a metric key, for axis labels (the words live in :mod:`ems.ablation.names`)."""
+    """Readable name of a metric key, for axis labels (the words live in :mod:`ems.names`)."""
     return axis_label(metric)
 
 

@@ -41,7 +41,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 PEER_PREFIX = "peer-"
-#: One segment: a grid variant id (``ems.ablation.grid`` checks its form).
+#: One segment: a grid variant id (``ems.grid`` checks its form).
 VARIANT_SEGMENT_REGEX = r"[^/]+"
 PEER_ID_REGEX = r"peer-[a-z0-9-]+"
 EMS_MODEL_ID_REGEX = rf"{VARIANT_SEGMENT_REGEX}/seed[0-9]+"

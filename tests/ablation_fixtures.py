@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ems.ablation import grid
+from ems import grid
 
 LANGS = ["deu", "fra", "kab"]
 #: (objective, seed) -> tatoeba/acc_mean; used to check aggregation by hand.

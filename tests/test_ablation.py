@@ -14,7 +14,8 @@ import pytest
 import yaml
 from ablation_fixtures import LANGS, PEER_TATOEBA, TATOEBA, tiny_config, write_results, write_shards
 
-from ems.ablation import aggregate, grid, outputs, subset
+from ems import grid
+from ems.ablation import aggregate, outputs, subset
 from ems.config import deep_merge, validate_config
 from ems.errors import ConfigError, DataError
 

@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 import ems.config
-from ems.ablation import grid, outputs, run_names
+from ems import grid, run_names
+from ems.ablation import outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 DROPOUT = grid.Factor("dropout", "drop", grid._NUMBER, float, lambda v: f"dropout {v:g}",
@@ -23,7 +24,7 @@ DROPOUT = grid.Factor("dropout", "drop", grid._NUMBER, float, lambda v: f"dropou
 
 def _add_factor(monkeypatch: pytest.MonkeyPatch, factor: grid.Factor) -> None:
     """Append ``factor`` to grid.FACTORS and rebuild what the module derives from it, everywhere it is bound
-    (``from ems.ablation.grid import FACTORS`` in another module included)."""
+    (``from ems.grid import FACTORS`` in another module included)."""
     factors = (*grid.FACTORS, factor)
     derived = {
         "FACTORS": factors,

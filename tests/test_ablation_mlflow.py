@@ -13,7 +13,8 @@ import pytest
 import yaml
 from ablation_fixtures import PEER_TATOEBA, tiny_config, write_results
 
-from ems.ablation import aggregate, grid, mlflow_summary, outputs
+from ems import grid
+from ems.ablation import aggregate, mlflow_summary, outputs
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 

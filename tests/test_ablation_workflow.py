@@ -27,7 +27,7 @@ STUBS = r'''
 import sys as _sys
 _sys.path.insert(0, "@TESTS@")
 from ablation_fixtures import write_shards as _write_shards
-from ems.ablation import grid as _grid
+from ems import grid as _grid
 
 STUB = "@TESTS@/ablation_stub_stage.py"
 

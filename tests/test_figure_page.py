@@ -19,8 +19,8 @@ import pytest
 from ablation_fixtures import tiny_config, write_results
 from test_latex_tables import compile_page, needs_pdflatex, overfull
 
-from ems import figstyle
-from ems.ablation import aggregate, grid, outputs
+from ems import figstyle, grid
+from ems.ablation import aggregate, outputs
 
 sys.path.insert(0, str(Path(__file__).parent))
 

@@ -24,8 +24,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 
-from ems import figstyle
-from ems.ablation import aggregate, grid, outputs
+from ems import figstyle, grid
+from ems.ablation import aggregate, outputs
 from ems.ablation import figures as figs
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -26,7 +26,8 @@ import pytest
 import yaml
 from ablation_fixtures import tiny_config, write_results, write_shards
 
-from ems.ablation import aggregate, grid, mteb, outputs, table_fit, table_render, tables
+from ems import grid
+from ems.ablation import aggregate, mteb, outputs, table_fit, table_render, tables
 from ems.config import sections
 from ems.errors import ConfigError
 

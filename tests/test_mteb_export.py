@@ -12,7 +12,8 @@ import sys
 import pytest
 from test_latex_tables import SOURCES, TASK_LANGS, paper_config, write_model
 
-from ems.ablation import grid, mteb
+from ems import grid
+from ems.ablation import mteb
 
 
 @pytest.fixture(scope="module")

@@ -41,7 +41,7 @@ def _all_ids() -> list[str]:
 
 
 def test_model_ids_parse_back_and_match_the_wildcard() -> None:
-    from ems.ablation import grid
+    from ems import grid
 
     for v, s in itertools.product(VARIANTS, SEEDS):
         mid = paths.model_id(v, str(s))  # the seed wildcard is text
@@ -204,7 +204,7 @@ def test_the_workflow_jobs_write_the_paths_ems_paths_builds(tmp_path: Path) -> N
     """Snakemake's own dry run of the smoke config: every job's output is where ems.paths puts it for the
     config's models, peers, tasks and languages, and nothing lies outside results/<name>/ and results/sources/."""
     from ems import config as ems_config
-    from ems.ablation import grid
+    from ems import grid
     from ems.data import corpora
     from ems.evaluation import rules as eval_rules
 

@@ -17,7 +17,8 @@ import jinja2
 import pytest
 import yaml
 
-from ems.ablation import grid, names, outputs, rules
+from ems import grid, names
+from ems.ablation import outputs, rules
 from ems.config import validate_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,7 +73,7 @@ def test_figure_captions_name_their_interval(config: dict) -> None:
 
 
 def test_run_names_in_captions_are_the_ones_mlflow_gets(config: dict) -> None:
-    from ems.ablation.run_names import run_name
+    from ems.run_names import run_name
 
     text = render(ROOT / "workflow" / "report" / "table_ablation.rst", config)
     variant = grid.variants(config)[0]

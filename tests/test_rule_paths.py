@@ -79,7 +79,7 @@ def _plain(path: Any, **_: Any) -> Any:
 def expected(config: Mapping[str, Any]) -> dict[str, list[tuple[dict[str, str], dict[str, Any]]]]:
     """Per rule: (wildcards, {output name: what ems.paths builds}) samples. Names as in the rule's ``output:``
     (None for unnamed outputs)."""
-    from ems.ablation import grid
+    from ems import grid
     from ems.ablation import rules as ablation_rules
     from ems.evaluation import rules as eval_rules
 

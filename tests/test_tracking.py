@@ -219,7 +219,7 @@ def test_train_cli_records_a_complete_mlflow_run(tmp_path: Path) -> None:
 
 
 def test_run_names_and_tags() -> None:
-    from ems.ablation.run_names import model_tags, run_name, run_names
+    from ems.run_names import model_tags, run_name, run_names
 
     mid = f"{VARIANT}/seed1"
     assert run_name(mid, ["objective"]) == "both/s1"

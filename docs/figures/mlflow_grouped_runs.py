@@ -27,7 +27,8 @@ sys.path.insert(0, str(REPO / "tests"))
 import pandas as pd
 from _train_toy import TINY_SETTINGS, make_toy_data, toy_pairs
 
-from ems.ablation import aggregate, grid, mlflow_summary
+from ems import grid
+from ems.ablation import aggregate, mlflow_summary
 from ems.config import settings_json
 from ems.encoders import load_encoder
 from ems.evaluation.retrieval import RetrievalEvaluator

@@ -19,14 +19,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ems.ablation import grid, names
+from ems import grid, names
 from ems.errors import DataError
 from ems.io import atomic_open, read_json
 from ems.paths import ABLATION_AGGREGATE_FILES
 
 logger = logging.getLogger(__name__)
 
-#: Headline metrics of the paper's tables, in display order (their words: :mod:`ems.ablation.names`).
+#: Headline metrics of the paper's tables, in display order (their words: :mod:`ems.names`).
 HEADLINE = names.HEADLINE
 FACTOR_NAMES = list(grid.FACTOR_COLUMNS)
 ID_COLUMNS = ["model_id", "variant", *FACTOR_NAMES, "seed", "is_peer"]

@@ -31,7 +31,8 @@ def _quiet_fonts() -> None:
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
-    from ems.ablation import aggregate, grid
+    from ems import grid
+    from ems.ablation import aggregate
 
     cfg = _settings(args.settings)
     files = [Path(p) for p in args.evals] if args.evals else aggregate.find_eval_files(args.eval_root)
@@ -81,7 +82,8 @@ def cmd_subset(args: argparse.Namespace) -> int:
 def cmd_mlflow_summary(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ems.ablation import grid, mlflow_summary
+    from ems import grid
+    from ems.ablation import mlflow_summary
 
     cfg = _settings(args.settings)
     parent = mlflow_summary.read_parent(args.parent)
@@ -112,8 +114,8 @@ def cmd_mlflow_summary(args: argparse.Namespace) -> int:
 
 
 def _run_names(args: argparse.Namespace) -> int:
-    from ems.ablation import grid
-    from ems.ablation.run_names import names_document
+    from ems import grid
+    from ems.run_names import names_document
 
     settings = parse_settings(args.settings)
     doc = names_document(grid.model_ids(settings), grid.varying_factors(settings))

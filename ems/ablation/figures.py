@@ -4,7 +4,7 @@ Sizes: ``ablation_bars``, ``scaling_*`` one column (:data:`ems.figstyle.ONE_COLU
 to two metrics, else two columns (:data:`ems.figstyle.TWO_COLUMN_IN`); ``per_language_heatmap``
 one column up to six cells and peers, else two; ``learning_curves`` one column;
 ``cost_per_job`` two columns. The variant -> colour map is fixed by grid order so a variant
-has the same colour everywhere; cells are named by :func:`ems.ablation.names.variant_name`
+has the same colour everywhere; cells are named by :func:`ems.names.variant_name`
 ("XTR + contrastive", not "both"). Intervals are clipped to the quantity's range
 (:func:`ems.figstyle.metric_bounds`: accuracies and F1 to [0, 1]): 95% t intervals over seeds
 (bars, scaling curves) and ± one standard deviation over seeds (learning-curve bands).
@@ -26,10 +26,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from ems import figstyle
+from ems import figstyle, grid
 from ems.ablation import aggregate as agg
-from ems.ablation import grid
-from ems.ablation.names import factor_name, model_name, variant_name
+from ems.names import factor_name, model_name, variant_name
 
 logger = logging.getLogger(__name__)
 

@@ -188,7 +188,7 @@ def headline(summary: pd.DataFrame, varying: Sequence[str]) -> dict[str, float]:
     """``<cell>/<metric>`` -> mean over seeds, and ``<cell>/<metric>/ci95`` where defined, for each task's
     primary metric (cells named as the runs: ``both_t0.05``; peers by their id). Metric keys, so ASCII only.
     Only the primary metrics: a parent with every summary row logged opened on hundreds of one-bar charts."""
-    from ems.ablation.run_names import cell_name
+    from ems.run_names import cell_name
 
     out: dict[str, float] = {}
     keep = set(primary_metrics(summary))
@@ -206,7 +206,7 @@ def headline(summary: pd.DataFrame, varying: Sequence[str]) -> dict[str, float]:
 def describe(config: Mapping[str, Any], summary: pd.DataFrame, varying: Sequence[str], commit: str) -> str:
     """The parent run's description (``mlflow.note.content``, Markdown): what ran, and the primary metric
     of each task per cell (mean over seeds and its 95% t-interval, clipped to the metric's range)."""
-    from ems.ablation.run_names import cell_name
+    from ems.run_names import cell_name
 
     primary = primary_metrics(summary)
     seeds = list(config.get("ablation", {}).get("seeds", []))
@@ -257,10 +257,10 @@ def finish_parent(parent: Mapping[str, str], config: Mapping[str, Any], summary:
     models' runs to the grid's short names, and end the parent (FINISHED). Returns what was logged."""
     import tempfile
 
-    from ems.ablation import grid
-    from ems.ablation.run_names import run_names
+    from ems import grid
     from ems.io import write_yaml
     from ems.redact import redact_value
+    from ems.run_names import run_names
     from ems.tracking.base import git_commit
     from ems.tracking.mlflow_tracker import MlflowTracker
 

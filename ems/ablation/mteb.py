@@ -33,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from ems.ablation import names
+from ems import names
 from ems.datasets import SOURCE_ROLE  # task -> config sources role (the dataset revision)
 from ems.errors import DataError
 from ems.io import read_json, write_json

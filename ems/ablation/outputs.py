@@ -14,9 +14,10 @@ from typing import Any
 
 import pandas as pd
 
+from ems import grid, names
 from ems.ablation import aggregate as agg
 from ems.ablation import figures as figs
-from ems.ablation import grid, names, sources
+from ems.ablation import sources
 from ems.ablation import table_render as render
 from ems.ablation import tables as tabs
 from ems.errors import DataError

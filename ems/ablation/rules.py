@@ -29,10 +29,10 @@ def _caption(kind: str, stem: str) -> str:
 
 def grid_caption(config: Mapping[str, Any]) -> str:
     """The grid in words for report captions (``params.grid`` of the figures and tables rules), each
-    factor of :data:`ems.ablation.grid.FACTORS` by its name in :mod:`ems.ablation.names` with its levels:
+    factor of :data:`ems.grid.FACTORS` by its name in :mod:`ems.names` with its levels:
     "objective XTR + contrastive, XTR; target-language embedding on; temperature 0.05, 0.1;
     training-data fraction 1; seeds 1, 2, 3 (4 cells, full product)"."""
-    from ems.ablation import grid, names
+    from ems import grid, names
 
     frame = grid.grid_frame(config)
     parts = []

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ems.ablation import grid
+from ems import grid
 from ems.errors import DataError
 from ems.io import read_json
 from ems.paths import model_file

@@ -26,8 +26,8 @@ from typing import Any
 
 import pandas as pd
 
+from ems import names
 from ems.ablation import aggregate as agg
-from ems.ablation import names
 from ems.ablation import table_fit as tf
 from ems.config import section as config_section
 from ems.errors import ConfigError

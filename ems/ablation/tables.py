@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from ems import grid, names
 from ems.ablation import aggregate as agg
-from ems.ablation import grid, names
 from ems.ablation.table_render import TIDY_COLUMNS
 from ems.errors import ConfigError
 from ems.languages import ENGLISH

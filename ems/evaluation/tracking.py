@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from ems import paths
-from ems.ablation.run_names import model_tags, run_name
 from ems.errors import ConfigError, DataError, EmsError, TrackingError
 from ems.evaluation.result import EvalResult
 from ems.io import read_json_input, stable_hash, write_json
 from ems.redact import connectable, redact_text, redact_uri
+from ems.run_names import model_tags, run_name
 from ems.tracking.base import logged_model_id
 from ems.tracking.naming import ROLE_PEER, ROLE_TRAIN
 

@@ -1,7 +1,7 @@
 """The kinds of tracking run (tag ``ems.role``) and a configuration parent run's tags.
 
 A grid's run names and cell / factor / seed tags derive from the factor table:
-:mod:`ems.ablation.run_names`.
+:mod:`ems.run_names`.
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ def open_tracker(run: TrainingRun, tracking: Tracking, is_main: bool) -> Tracker
 
         parent = run.checkpoint_dir / "parent.json"
         tracking_setup(run.settings.to_dict(), parent)
-    from ems.ablation.run_names import name_for
+    from ems.run_names import name_for
     from ems.tracking.naming import ROLE_TRAIN
 
     tags = {"ems.role": ROLE_TRAIN, **({"ems.replaces": run.resume.replaces} if run.resume.replaces else {})}

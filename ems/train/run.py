@@ -71,7 +71,7 @@ class TrainingRun:
                 "model_id": self.model_id}
         if self.resume.replaces:
             tags["ems.replaces"] = self.resume.replaces
-        from ems.ablation.run_names import model_tags  # lazy: the grid module imports snakemake
+        from ems.run_names import model_tags  # lazy: the grid module imports snakemake
 
         return {**tags, **model_tags(self.model_id)}  # cell, factor values, seed: "Group by" in the MLflow UI
 

@@ -1,7 +1,7 @@
 # report stage: data-fraction subsets of the ablation grid, aggregation over seeds, paper
 # figures and tables, their MLflow summary, and the `snakemake --report` entries.
-# Grid: ems.ablation.grid (Paramspace over ablation.factors); docs/ablations.md.
-from ems.ablation import grid as ablation_grid
+# Grid: ems.grid (Paramspace over ablation.factors); docs/ablations.md.
+from ems import grid as ablation_grid
 from ems.ablation import rules as ablation_rules
 from ems.evaluation import rules as eval_rules
 

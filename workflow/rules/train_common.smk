@@ -1,6 +1,6 @@
 # Helpers of the train stage (kept apart from its rules, as the linter asks): variants,
 # model ids, input and settings functions of the train rule.
-from ems.ablation import grid as ablation_grid
+from ems import grid as ablation_grid
 from ems.config import deep_merge as _train_deep_merge
 
 
@@ -8,7 +8,7 @@ from ems.config import deep_merge as _train_deep_merge
 MODEL_DIR = ems_paths.model_dir(RESULTS, ems_paths.model_id("{variant}", "{seed}"))
 
 
-# Variants and model ids come from the ablation grid (ems.ablation.grid, Paramspace over
+# Variants and model ids come from the ablation grid (ems.grid, Paramspace over
 # ablation.factors x ablation.seeds): every trained model is a cell of the grid.
 
 

