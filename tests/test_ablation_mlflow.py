@@ -40,7 +40,8 @@ def tracked(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, dict]
                     client.log_metric(run, key, float(value))
     # A peer has no training run: its evaluation gets a child run of its own (as ems.evaluation.tracking does).
     peer = client.create_run(exp, run_name="peer-tfidf/tatoeba",
-                             tags={"mlflow.parentRunId": parent, "ems.model_id": "peer-tfidf"}).info.run_id
+                             tags={"mlflow.parentRunId": parent, "ems.model_id": "peer-tfidf",
+                                   "ems.role": "peer"}).info.run_id
     client.log_metric(peer, "tatoeba/acc_mean", PEER_TATOEBA)
     parent_doc = {"run_id": parent, "experiment_id": exp, "tracking_uri": uri}
     (res / "tracking").mkdir()
@@ -137,4 +138,6 @@ def test_summary_finishes_the_parent_with_config_headline_and_short_names(tracke
         short[mid] = client.get_run(rid).data.tags["ems.cell_short"]
     assert sorted(names.values()) == ["both/s1", "both/s2", "both/s3", "xtr/s1", "xtr/s2", "xtr/s3"]
     assert sorted(set(short.values())) == ["both", "xtr"]  # distinct, short group labels
+    peer = client.search_runs([parent["experiment_id"]], filter_string="tags.`ems.model_id` = 'peer-tfidf'")[0]
+    assert peer.data.tags["ems.cell_short"] == "TF-IDF"  # a group of its own beside the cells
     assert names[f"{grid.reference_variant(cfg)}/seed2"] == "both/s2"

@@ -82,9 +82,8 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1500, "height": 760})
             for url, name in ((f"{base}/runs?viewStateShareKey={VIEW_KEY}", "mlflow_runs_by_cell.png"),
                               (compare, "mlflow_compare_runs.png")):
-                page.goto(url)
-                page.wait_for_load_state("networkidle")
-                page.wait_for_timeout(4000)
+                page.goto(url, wait_until="load")
+                page.wait_for_timeout(8000)  # the UI polls the server: "network idle" never comes
                 close_assistant(page)
                 page.screenshot(path=str(OUT / name), full_page=name.startswith("mlflow_compare"))
                 print(OUT / name)

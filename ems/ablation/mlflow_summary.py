@@ -246,8 +246,8 @@ def cells_view(summary: pd.DataFrame, varying: Sequence[str]) -> dict[str, Any]:
                         "groupByKeys": [{"mode": "tag", "groupByData": "ems.cell_short"}]},
             "selectedColumns": [*(f"metrics.`{m}`" for m in metrics), *factors, "tags.`ems.seed`",
                                 "tags.`ems.role`"],
-            "groupsExpanded": {}, "runsExpanded": {}, "searchFilter": "", "orderByKey": "attributes.run_name",
-            "orderByAsc": True}
+            "groupsExpanded": {}, "runsExpanded": {}, "searchFilter": "", "orderByKey": "attributes.start_time",
+            "orderByAsc": False}
 
 
 def finish_parent(parent: Mapping[str, str], config: Mapping[str, Any], summary: pd.DataFrame,
@@ -285,6 +285,16 @@ def finish_parent(parent: Mapping[str, str], config: Mapping[str, Any], summary:
         # labels for Group by (ems.cell values start alike and the UI truncates them)
         MlflowTracker(tracker.tracking_uri, rid, parent["experiment_id"]).set_tags(
             {"mlflow.runName": names[mid], "ems.cell_short": names[mid].rsplit("/", 1)[0]})
+    from ems.names import model_name
+    from ems.tracking.naming import ROLE_PEER
+
+    peers = tracker.client.search_runs(
+        [parent["experiment_id"]],
+        filter_string=f"tags.`mlflow.parentRunId` = '{parent['run_id']}' AND tags.`ems.role` = '{ROLE_PEER}'")
+    for run in peers:  # a peer is a group of its own beside the cells ("TF-IDF")
+        peer_id = run.data.tags.get("ems.model_id", run.info.run_name)
+        MlflowTracker(tracker.tracking_uri, run.info.run_id, parent["experiment_id"]).set_tags(
+            {"ems.cell_short": model_name(peer_id)})
     tracker.close("FINISHED")
     logger.info("parent run %s: %d config params, %d headline metrics, %d runs named; FINISHED",
                 parent["run_id"], len(config), len(metrics), len(names))

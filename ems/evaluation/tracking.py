@@ -38,6 +38,8 @@ def log_result(result: EvalResult, model_id: str, settings: Mapping[str, Any],
     from ems.tracking import MlflowTracker
 
     tags = {**model_tags(model_id), f"ems.eval.{result.task}.primary_metric": result.primary_metric}
+    # the run is the model: its path as a param would make every run differ (and lead MLflow's Compare view)
+    params = {k: v for k, v in result.params.items() if k != "model"}
     source = run_json if run_json is not None else parent_json
     info = _read_tracking_json(source)
     uri = info["tracking_uri"]
@@ -50,9 +52,9 @@ def log_result(result: EvalResult, model_id: str, settings: Mapping[str, Any],
         # a trained model's run holds its logged model (tag ems.model_uri): the metrics are linked to it too,
         # with the task as dataset name and a digest of what was evaluated (the task's parameters)
         logged = logged_model_id(tracker.client.get_run(tracker.run_id).data.tags.get("ems.model_uri"))
-        dataset = (result.task, stable_hash({"task": result.task, "params": _plain(result.params)})[:16])
+        dataset = (result.task, stable_hash({"task": result.task, "params": _plain(params)})[:16])
         tracker.log_metrics(result.metrics, step=0, model_id=logged, dataset=dataset if logged else None)
-        tracker.log_params({"eval": {result.task: {"params": _plain(result.params), "config": _plain(settings)}}})
+        tracker.log_params({"eval": {result.task: {"params": _plain(params), "config": _plain(settings)}}})
         tracker.set_tags(tags)
     except TrackingError as exc:  # e.g. the store takes no connection (ems.tracking.setup.check_reachable)
         raise TrackingError(f"{source}: {exc}; the CSV/JSON were not written: rerun when it is reachable") from None
