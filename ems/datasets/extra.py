@@ -80,23 +80,30 @@ def _fill(pattern: str, own: str, split: str) -> Path:
     return Path(pattern.format(lang=own, split=split))
 
 
+def _two_columns(entry: Mapping[str, Any], own: str, split: str, second_path: str,
+                 columns: tuple[str, str]) -> tuple[list[str], list[str]]:
+    """Two aligned columns of an entry's ``split``: two line files (format ``lines``: ``path`` and the key
+    ``second_path``) or the ``columns`` of one table."""
+    name, fmt = entry["name"], entry["format"]
+    if fmt == "lines":
+        if not entry.get(second_path):
+            raise ConfigError(f"evaluation.extra_datasets[{name}]: format 'lines' needs {second_path}")
+        first_path, other_path = _fill(entry["path"], own, split), _fill(entry[second_path], own, split)
+        first, second = read_lines(require_file(first_path)), read_lines(require_file(other_path))
+        if len(first) != len(second):
+            raise DataError(f"ragged files: {first_path} has {len(first)} lines, {other_path} {len(second)}")
+        return first, second
+    cols = entry.get("columns") or {}
+    if any(c not in cols for c in columns):
+        raise ConfigError(f"evaluation.extra_datasets[{name}].columns needs {columns[0]} and {columns[1]}")
+    frame = read_table(_fill(entry["path"], own, split), fmt, [cols[columns[0]], cols[columns[1]]], entry["header"],
+                       entry["quoting"])
+    return frame.iloc[:, 0].astype(str).tolist(), frame.iloc[:, 1].astype(str).tolist()
+
+
 def load_labelled(entry: Mapping[str, Any], own: str, split: str) -> tuple[list[str], list[str]]:
     """(texts, labels) of a classification entry's ``split`` in the dataset's language ``own``."""
-    fmt = entry["format"]
-    if fmt == "lines":
-        if not entry.get("label_path"):
-            raise ConfigError(f"evaluation.extra_datasets[{entry['name']}]: format 'lines' needs label_path")
-        text_path, label_path = _fill(entry["path"], own, split), _fill(entry["label_path"], own, split)
-        texts, labels = read_lines(require_file(text_path)), read_lines(require_file(label_path))
-        if len(texts) != len(labels):
-            raise DataError(f"ragged files: {text_path} has {len(texts)} lines, {label_path} {len(labels)}")
-    else:
-        cols = entry.get("columns") or {}
-        if "text" not in cols or "label" not in cols:
-            raise ConfigError(f"evaluation.extra_datasets[{entry['name']}].columns needs text and label")
-        frame = read_table(_fill(entry["path"], own, split), fmt, [cols["text"], cols["label"]], entry["header"],
-                           entry["quoting"])
-        texts, labels = frame.iloc[:, 0].astype(str).tolist(), frame.iloc[:, 1].astype(str).tolist()
+    texts, labels = _two_columns(entry, own, split, "label_path", ("text", "label"))
     if entry["unescape"]:
         texts = [decode_escapes(t) for t in texts]
     return texts, [str(label) for label in labels]
@@ -104,21 +111,7 @@ def load_labelled(entry: Mapping[str, Any], own: str, split: str) -> tuple[list[
 
 def load_pairs(entry: Mapping[str, Any], own: str, split: str) -> tuple[list[str], list[str]]:
     """(source sentences, English sentences) of a retrieval entry's ``split`` in the dataset's language ``own``."""
-    fmt = entry["format"]
-    if fmt == "lines":
-        if not entry.get("target_path"):
-            raise ConfigError(f"evaluation.extra_datasets[{entry['name']}]: format 'lines' needs target_path")
-        src_path, tgt_path = _fill(entry["path"], own, split), _fill(entry["target_path"], own, split)
-        src, tgt = read_lines(require_file(src_path)), read_lines(require_file(tgt_path))
-        if len(src) != len(tgt):
-            raise DataError(f"ragged parallel files: {src_path} has {len(src)} lines, {tgt_path} {len(tgt)}")
-        return src, tgt
-    cols = entry.get("columns") or {}
-    if "src" not in cols or "tgt" not in cols:
-        raise ConfigError(f"evaluation.extra_datasets[{entry['name']}].columns needs src and tgt")
-    frame = read_table(_fill(entry["path"], own, split), fmt, [cols["src"], cols["tgt"]], entry["header"],
-                       entry["quoting"])
-    return frame.iloc[:, 0].astype(str).tolist(), frame.iloc[:, 1].astype(str).tolist()
+    return _two_columns(entry, own, split, "target_path", ("src", "tgt"))
 
 
 def dataset_sentences(entry: Mapping[str, Any]) -> Iterator[str]:
