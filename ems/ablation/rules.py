@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ems.ablation import outputs
-from ems.config import settings_json
+from ems.config import section, settings_json
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def grid_caption(config: Mapping[str, Any]) -> str:
     for factor in grid.FACTORS:
         levels = [factor.parse(str(v)) for v in dict.fromkeys(frame[factor.column])]
         parts.append(f"{names.factor_name(factor.name)} {', '.join(names.level_name(factor.name, v) for v in levels)}")
-    design = (config.get("ablation") or {}).get("design", "full")
+    design = section(config, "ablation")["design"]
     how = "one factor at a time from the reference cell" if design == "one_at_a_time" else "full product"
     seeds = grid.seeds(config)
     return f"{'; '.join(parts)}; seeds {', '.join(map(str, seeds))} ({len(frame)} cells × {len(seeds)} seeds, {how})"

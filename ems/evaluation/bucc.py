@@ -64,12 +64,11 @@ def build_bucc2018(cfg: Mapping[str, Any], k: int = 4, mode: str = "intersection
         raise ConfigError(f"evaluation.mining.bucc2018.dir: {folder!r} is not a folder")
     skips = Skips(task, on_missing)
     data = {}
-    for code in cfg.get("languages", ["de", "fr", "ru", "zh"]):
+    for code in cfg["languages"]:  # cfg comes validated: the schema's defaults filled
         try:
-            data[canonical(code)] = {split: load_bucc(folder, code, cfg.get(split, default))
-                                     for split, default in (("train", "sample"), ("test", "training"))}
+            data[canonical(code)] = {split: load_bucc(folder, code, cfg[split]) for split in ("train", "test")}
         except DataError as exc:
             skips.add(canonical(code), str(exc))
     return MiningEvaluator(task, data, k, mode, skips.items,
-                           {"corpus": "BUCC 2018", "dir": str(folder), "train_split": cfg.get("train", "sample"),
-                            "test_split": cfg.get("test", "training")}, threshold=threshold)
+                           {"corpus": "BUCC 2018", "dir": str(folder), "train_split": cfg["train"],
+                            "test_split": cfg["test"]}, threshold=threshold)

@@ -70,7 +70,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     encoder = load_encoder(args.model, batch_size=ev.get("batch_size"), num_threads=args.threads, device=device)
     trained_on = set((getattr(encoder, "info", None) or {}).get("languages") or [])  # an EMS model's own languages
     model_id = args.model_id or model_id_for(args.model)
-    cache_root = None if args.no_cache or not ev.get("cache", True) else args.cache_dir
+    cache_root = None if args.no_cache or not ev["cache"] else args.cache_dir
     encoder = RefuseEmpty(maybe_cached(encoder, cache_root, args.task), args.task)
     start = time.perf_counter()
     result = evaluator(encoder)
