@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ems.config import section
 from ems.data.shards import binarise, content_hash, load_shards, merge_shards
 from ems.data.tokenizer import encode_batch, load_tokenizer, train_tokenizer
 from ems.data.tsv import write_pairs
@@ -24,8 +25,8 @@ ENGLISH = ["The dog sleeps in the garden.", "I like drinking coffee in the morni
 @pytest.fixture(scope="module", params=["unigram", "bpe"])
 def tokenizer_dir(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp(f"tok-{request.param}")
-    settings = {"model": request.param, "vocab_size": 200, "lowercase": True,
-                "sample_sentences_per_language": 50, "max_length": 6}
+    settings = section({"tokenizer": {"model": request.param, "vocab_size": 200, "lowercase": True,
+                                      "sample_sentences_per_language": 50, "max_length": 6}}, "tokenizer")
     train_tokenizer({**SENTENCES, "eng": ENGLISH}, tmp / "tokenizer", settings)
     return tmp / "tokenizer"
 
@@ -87,7 +88,8 @@ def test_binarise_unknown_language_leaves_nothing(tokenizer_dir, tmp_path):
 
 def test_bpe_training_is_deterministic(tmp_path):
     """Same sample, same tokenizer.json: the shards' content hash is reproducible (BPE default)."""
-    settings = {"model": "bpe", "vocab_size": 200, "lowercase": True, "sample_sentences_per_language": 50, "max_length": 6}
+    settings = section({"tokenizer": {"model": "bpe", "vocab_size": 200, "lowercase": True,
+                                      "sample_sentences_per_language": 50, "max_length": 6}}, "tokenizer")
     for name in ("a", "b"):
         train_tokenizer({**SENTENCES, "eng": ENGLISH}, tmp_path / name, settings)
     assert (tmp_path / "a/tokenizer.json").read_bytes() == (tmp_path / "b/tokenizer.json").read_bytes()
