@@ -197,13 +197,14 @@ def test_latex_table_bolds_the_best_value(rendered: tuple[dict, Path]) -> None:
     _, res = rendered
     tex = (res / "tables" / "ablation.tex").read_text()
     assert r"\toprule" in tex and r"\bottomrule" in tex
-    both_line = next(line for line in tex.splitlines() if line.startswith("both &"))
-    xtr_line = next(line for line in tex.splitlines() if line.startswith("xtr &"))
+    # rows by human names, as in the figures
+    both_line = next(line for line in tex.splitlines() if line.startswith("XTR + contrastive &"))
+    xtr_line = next(line for line in tex.splitlines() if line.startswith("XTR &"))
     assert both_line.count(r"\textbf{") == 3 and r"\textbf{" not in xtr_line
     assert r"\textbf{82.0 $\pm$ 5.0}" in both_line  # accuracies in % (ablation.tables.percent); the CSV keeps 0.82
     table = pd.read_csv(res / "tables" / "ablation.csv")
     best = table[table["best"]]
-    assert set(best["row"]) == {"both"}
+    assert set(best["row"]) == {"XTR + contrastive"} and set(best["variant"]) == {BOTH}
     # per-language table: best per language row; the peer never wins here
     lang_tex = (res / "tables" / "per_language_tatoeba.tex").read_text()
     lines = lang_tex.splitlines()
@@ -225,7 +226,7 @@ def test_every_figure_and_table_exists_and_is_not_empty(rendered: tuple[dict, Pa
     assert cost.loc[("train", "total_wall_s"), "mean"] == pytest.approx(220.0)
     assert cost.loc[("train", "peak_rss_mb"), "mean"] == pytest.approx(925.0)
     learn = pd.read_csv(res / "tables" / "learning_curves.csv").set_index(["row", "column"])
-    assert learn.loc[("both", "best_dev_acc"), "mean"] == pytest.approx(0.82)
+    assert learn.loc[("XTR + contrastive", "best_dev_acc"), "mean"] == pytest.approx(0.82)
 
 
 def test_scaling_outputs_only_when_factor_varies() -> None:

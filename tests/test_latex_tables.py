@@ -218,7 +218,7 @@ def test_headers_are_words_with_units(paper_tables: tuple[dict, Path]) -> None:
     assert "Per job = wall time per job" in caption  # abbreviated header spelled out
     assert header["per_language_tatoeba"].startswith("Language & (1) & (2)")
     lang_caption = (folder / "per_language_tatoeba.tex").read_text()
-    assert "(1) reference; (2) xtr" in lang_caption and "TF-IDF" in lang_caption
+    assert "(1) reference; (2) XTR" in lang_caption and "TF-IDF" in lang_caption
 
 
 def _cells(tex: str) -> dict[str, list[str]]:
@@ -252,7 +252,7 @@ def test_differences_without_improvement_bold_nothing(tmp_path: Path) -> None:
     aggregate.aggregate(aggregate.find_eval_files(res / "eval"), res / "ablation", grid.reference_variant(cfg), res / "eval")
     outputs.make_tables(outputs.Inputs(cfg, res / "ablation", res / "models"), res / "tables")
     tex = (res / "tables" / "differences.tex").read_text()
-    assert "xtr & $-$10.0" in tex and r"\textbf" not in tex
+    assert "XTR & $-$10.0" in tex and r"\textbf" not in tex
 
 
 def test_per_task_language_table_in_mteb_layout(paper_tables: tuple[dict, Path]) -> None:
@@ -315,7 +315,7 @@ def test_a_lone_value_is_not_bold(tmp_path: Path) -> None:
     aggregate.aggregate(aggregate.find_eval_files(res / "eval"), res / "ablation", grid.reference_variant(cfg), res / "eval")
     outputs.make_tables(outputs.Inputs(cfg, res / "ablation", res / "models"), res / "tables")
     head = _cells((res / "tables" / "ablation.tex").read_text())
-    assert [c.startswith(r"\textbf{") for c in head["both"]] == [True, False, False]  # Tatoeba: both vs TF-IDF
+    assert [c.startswith(r"\textbf{") for c in head["XTR + contrastive"]] == [True, False, False]  # Tatoeba: both vs TF-IDF
     assert r"\textbf" not in (res / "tables" / "learning_curves.tex").read_text()  # one variant
 
 

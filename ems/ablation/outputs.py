@@ -148,8 +148,11 @@ def make_tables(inputs: Inputs, out_dir: str | os.PathLike[str]) -> list[Path]:
     ref = grid.reference_variant(inputs.config)
     one_at_a_time = (inputs.config.get("ablation") or {}).get("design") == "one_at_a_time"
     variants = list(inputs.summary["variant"].unique()) if not inputs.summary.empty else []
-    labels = tabs.variant_labels(variants, inputs.factors, ref if one_at_a_time else None)
-    ref_note = f" Reference: {inputs.labels.get(ref, ref)}." if one_at_a_time else ""
+    # rows and columns by human names, as in the figures ("XTR + contrastive, τ=0.05"; peers "TF-IDF")
+    labels = {v: names.variant_name(v, label) for v, label in
+              tabs.variant_labels(variants, inputs.factors, ref if one_at_a_time else None).items()}
+    ref_label = names.variant_name(ref, inputs.labels.get(ref))
+    ref_note = f" Reference: {ref_label}." if one_at_a_time else ""
     peers = [v for v in variants if v not in set(grid.variants(inputs.config))]
     models = [labels[v] for v in [*grid.variants(inputs.config), *peers] if v in labels]  # grid order, then peers
     out: list[Path] = [render.write_summary_html(inputs.summary, inputs.labels, Path(out_dir) / "summary.html")]
@@ -160,7 +163,7 @@ def make_tables(inputs: Inputs, out_dir: str | os.PathLike[str]) -> list[Path]:
         "best of each column in bold." + ref_note, _rows(head, models), metrics, ("Variant",)))
     diff = tabs.differences_tidy(inputs.diffs, labels, metrics) if not inputs.diffs.empty else pd.DataFrame(columns=tabs.TIDY_COLUMNS)
     out += _table(inputs, out_dir, diff, render.TableSpec(
-        "differences", f"Difference to the reference cell ({inputs.labels.get(ref, ref)}); the largest improvement of "
+        "differences", f"Difference to the reference cell ({ref_label}); the largest improvement of "
         "each column in bold (none where no cell improves).",
         _rows(diff, models), metrics, ("Variant",), signed=True,
         interval="95% t-interval of the difference over {n} {unit} (paired by seed where seeds are shared, else Welch)"))
