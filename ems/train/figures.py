@@ -1,6 +1,6 @@
 """Loss-curve figure of a training run (train loss terms, dev loss, dev retrieval accuracy), PNG + PDF.
 
-Two columns wide (7.16 in), two panels, in the project style (:mod:`ems.figstyle`).
+Two columns wide (IEEEtran's text width, 516 pt), two panels, in the project style (:mod:`ems.figstyle`).
 """
 
 from __future__ import annotations

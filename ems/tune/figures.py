@@ -1,6 +1,6 @@
 """Figures of a study in the project's one style (:mod:`ems.figstyle`), each as PNG with a PDF beside it.
 
-All three are drawn here from Optuna's public study API, one column wide (3.5 in):
+All three are drawn here from Optuna's public study API, one column wide (IEEEtran's column, 252 pt):
 ``history`` shows pruned trials (at their last reported value) and failed ones (a mark on
 the axis) beside the completed ones (Optuna's own history plot shows completed trials
 only); ``importances`` are :func:`optuna.importance.get_param_importances` (PED-ANOVA,
