@@ -14,9 +14,9 @@ logger = logging.getLogger(__name__)
 
 
 def _run_setup(args: argparse.Namespace) -> int:
-    from ems.tracking.setup import tracking_settings, tracking_setup
+    from ems.tracking.setup import tracking_setup
 
-    tracking_setup(tracking_settings(parse_settings(args.settings)), args.out, keep_running=not args.finish)
+    tracking_setup(parse_settings(args.settings), args.out, keep_running=not args.finish)  # validates them
     return 0
 
 

@@ -25,12 +25,13 @@ DATABASE_SCHEMES = ("postgresql", "mysql", "mssql", "sqlite")
 
 
 def store_dir(settings: Mapping[str, Any]) -> Path:
-    """``<results_dir>/<name>/mlflow``: the default embedded store (absolute)."""
+    """``<results_dir>/<name>/mlflow``: the default embedded store (absolute; ``settings`` validated,
+    :func:`tracking_settings`)."""
     if "name" not in settings:
         raise ConfigError("tracking needs the configuration's `name` in --settings")
     from ems.paths import results_root
 
-    return (results_root(tracking_settings(settings)) / "mlflow").resolve()
+    return (results_root(settings) / "mlflow").resolve()
 
 
 def tracking_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -127,11 +128,12 @@ def check_reachable(uri: str, timeout: float = REACH_TIMEOUT_S) -> None:
 
 
 def open_store(settings: Mapping[str, Any]) -> tuple[str, Any]:
-    """The tracking URI of ``settings`` and an MLflow client on it (a SQLite folder is made first; a
-    server or database that takes no connection fails within :data:`REACH_TIMEOUT_S`)."""
+    """The tracking URI of ``settings`` (validated, :func:`tracking_settings`) and an MLflow client on it (a
+    SQLite folder is made first; a server or database that takes no connection fails within
+    :data:`REACH_TIMEOUT_S`)."""
     from ems.tracking.mlflow_tracker import _client
 
-    uri = resolve_tracking_uri(tracking_settings(settings))
+    uri = resolve_tracking_uri(settings)
     folder = sqlite_folder(uri)
     if folder is not None:
         writable_folder(folder, "tracking store folder")
@@ -223,6 +225,7 @@ def tracking_setup(settings: Mapping[str, Any], out: str | os.PathLike[str], kee
     is ended at once (``ems train`` outside the workflow)."""
     from ems.errors import EmsError, TrackingError
 
+    settings = tracking_settings(settings)  # validated once, here: the schema's defaults filled
     uri, client = open_store(settings)
     writable_folder(Path(out).resolve().parent, "folder of")
     try:

@@ -40,7 +40,6 @@ class Tracking:
     open_run: Tracker | None = None
 
 
-
 def open_tracker(run: TrainingRun, tracking: Tracking, is_main: bool) -> Tracker:
     """The tracking run to log ``run`` to (a no-op tracker when tracking is off, or off rank 0)."""
     from ems.tracking.base import NullTracker

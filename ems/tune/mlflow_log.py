@@ -67,8 +67,14 @@ class MlflowStudyTracker:
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> MlflowStudyTracker:
         """Find or create the experiment named by ``tracking`` (outside Snakemake's setup rule)."""
-        from ems.tracking.setup import experiment_name, get_or_create_experiment, open_store
+        from ems.tracking.setup import (
+            experiment_name,
+            get_or_create_experiment,
+            open_store,
+            tracking_settings,
+        )
 
+        settings = tracking_settings(settings)
         uri, client = open_store(settings)
         name = experiment_name(settings)
         return cls(uri, retry(functools.partial(get_or_create_experiment, client, uri, name, settings), "experiment"))
